@@ -1,0 +1,40 @@
+"""emglm: finite mixtures of generalized linear models fitted by the EM algorithm.
+
+Write an R-like formula, get a statsmodels-style results object::
+
+    import emglm
+    df = emglm.datasets.load_sim2()
+    res = emglm.em_glm("y ~ V1 + V2 + V3 + V4 + V5 - 1", df, family="poisson", K=2)
+    print(res.summary())
+"""
+
+from emglm import datasets
+from emglm.exceptions import (
+    ConvergenceWarning,
+    DegenerateComponentWarning,
+    EMGLMWarning,
+    FitError,
+    FormulaError,
+    InputError,
+    InputTypeError,
+    NumericalWarning,
+)
+from emglm.model import EMGLM, em_glm
+from emglm.results import EMGLMResults
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "EMGLM",
+    "ConvergenceWarning",
+    "DegenerateComponentWarning",
+    "EMGLMResults",
+    "EMGLMWarning",
+    "FitError",
+    "FormulaError",
+    "InputError",
+    "InputTypeError",
+    "NumericalWarning",
+    "datasets",
+    "em_glm",
+]

@@ -1,0 +1,440 @@
+"""Formula front end: R-like formula + DataFrame -> arrays. The only module importing patsy.
+
+Supported beyond plain patsy:
+
+* ``cbind(successes, failures) ~ ...`` (R style) and ``successes + failures ~ ...``
+  (statsmodels style) for binomial counts; a boolean response is read as 0/1;
+* ``offset(expr)`` terms on the right-hand side (several add up), besides the ``offset=``
+  and ``exposure=`` arguments (array or column name; ``log`` is taken of ``exposure``);
+* ``weights=`` case weights (array or column name);
+* rows with a missing value in any used variable are dropped, as R's ``na.omit``.
+
+The :class:`Design` remembers everything needed to rebuild the design matrix on new data
+(transformations, factor levels), so ``predict(newdata)`` re-applies the formula.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import patsy
+from numpy.typing import NDArray
+from patsy.desc import INTERCEPT, ModelDesc, Term
+from patsy.eval import EvalEnvironment, EvalFactor
+
+from emglm.exceptions import FormulaError, InputError, InputTypeError
+from emglm.families import Family
+
+Array = NDArray[np.float64]
+ArrayLike = Sequence[float] | NDArray[Any] | pd.Series
+
+_OFFSET_RE = re.compile(r"^\s*offset\s*\((.*)\)\s*$", re.DOTALL)
+_NA = patsy.NAAction(NA_types=["None", "NaN"])
+
+
+def _cbind(*columns: Any) -> NDArray[Any]:
+    """R's ``cbind`` for a two-column binomial response."""
+    return np.column_stack([np.asarray(c, dtype=float) for c in columns])
+
+
+def _identity(x: Any) -> Any:
+    return x
+
+
+_HELPERS = {"cbind": _cbind, "offset": _identity, "np": np, "log": np.log, "exp": np.exp}
+
+
+def capture_env(depth: int) -> EvalEnvironment:
+    """The caller's namespace (``depth`` frames up) plus R-like helpers, for formulas."""
+    return EvalEnvironment.capture(depth + 1).with_outer_namespace(_HELPERS)
+
+
+@dataclass(frozen=True)
+class Design:
+    """What is needed to rebuild the model's arrays on new data."""
+
+    formula: str
+    response_name: str
+    x_info: patsy.DesignInfo
+    offset_infos: tuple[patsy.DesignInfo, ...]
+    offset_arg: str | None
+    exposure_arg: str | None
+    offset_is_array: bool
+    exposure_is_array: bool
+    z_info: patsy.DesignInfo | None
+    eval_env: EvalEnvironment
+
+    @property
+    def x_names(self) -> list[str]:
+        """Names of the design columns."""
+        return list(self.x_info.column_names)
+
+    @property
+    def z_names(self) -> list[str]:
+        """Names of the concomitant design columns (``["Intercept"]`` when constant)."""
+        return ["Intercept"] if self.z_info is None else list(self.z_info.column_names)
+
+
+@dataclass(frozen=True)
+class ModelArrays:
+    """The model's arrays after dropping rows with missing values."""
+
+    y: Array
+    X: Array
+    offset: Array
+    trials: Array
+    weights: Array
+    Z: Array
+    row_index: pd.Index
+    n_dropped: int
+
+
+def build(
+    formula: str,
+    data: pd.DataFrame,
+    family: Family,
+    *,
+    offset: ArrayLike | str | None = None,
+    exposure: ArrayLike | str | None = None,
+    weights: ArrayLike | str | None = None,
+    concomitant: str | None = None,
+    eval_env: EvalEnvironment | None = None,
+) -> tuple[Design, ModelArrays]:
+    """Evaluate ``formula`` on ``data`` and validate everything the fit will use.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from emglm.families import get_family
+    >>> df = pd.DataFrame({"y": [1, 0, 3, 2], "x": [0.1, None, 0.3, 0.5]})
+    >>> design, arrays = build("y ~ np.log(x)", df, get_family("poisson"))
+    >>> design.x_names, arrays.n_dropped, list(arrays.row_index)
+    (['Intercept', 'np.log(x)'], 1, [0, 2, 3])
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise InputTypeError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    if len(data) == 0:
+        raise InputError("data has no rows")
+    if not isinstance(formula, str):
+        raise InputTypeError(f"formula must be a string such as 'y ~ x', not {type(formula).__name__}")
+    if "~" not in formula:
+        raise FormulaError(f"formula {formula!r} has no '~'; write it as 'response ~ terms'")
+    env = capture_env(1) if eval_env is None else eval_env
+    # Positional index: patsy keeps the index of the rows it keeps, and we map back later.
+    frame = data.reset_index(drop=True)
+
+    desc = _parse(formula)
+    if not desc.lhs_termlist:
+        raise FormulaError(f"formula {formula!r} has no response on the left of '~'")
+    offset_terms = [t for t in desc.rhs_termlist if _offset_code(t) is not None]
+    rhs_terms = [t for t in desc.rhs_termlist if _offset_code(t) is None]
+    _check_names(formula, desc.lhs_termlist + desc.rhs_termlist, frame, env)
+
+    lhs = _evaluate(formula, ModelDesc(desc.lhs_termlist, []), frame, env, lhs=True)
+    rhs = _evaluate(formula, ModelDesc([], rhs_terms), frame, env)
+    if rhs.shape[1] == 0:
+        raise FormulaError(f"formula {formula!r} has no terms on the right of '~'; use '~ 1'")
+    pieces: list[pd.DataFrame] = [lhs, rhs]
+    offset_infos = []
+    for term in offset_terms:
+        m = _evaluate(formula, ModelDesc([], [term]), frame, env)
+        offset_infos.append(m.design_info)
+        pieces.append(m)
+    z_frame = None
+    if concomitant is not None:
+        z_frame = _concomitant(concomitant, frame, env)
+        pieces.append(z_frame)
+
+    extra = {
+        "offset": _column_or_array("offset", offset, frame),
+        "exposure": _column_or_array("exposure", exposure, frame),
+        "weights": _column_or_array("weights", weights, frame),
+    }
+    keep = np.ones(len(frame), dtype=bool)
+    for piece in pieces:
+        mask = np.zeros(len(frame), dtype=bool)
+        mask[piece.index.to_numpy()] = True
+        keep &= mask
+    for values in extra.values():
+        if values is not None:
+            keep &= ~np.isnan(values)
+    rows = np.flatnonzero(keep)
+    if rows.size == 0:
+        raise InputError(
+            "every row has a missing value in a variable the model uses; nothing is left to fit"
+        )
+
+    def take(piece: pd.DataFrame) -> Array:
+        return piece.loc[rows].to_numpy(dtype=float)
+
+    y, trials = _response(formula, lhs, take(lhs), family)
+    X = take(rhs)
+    off = np.zeros(rows.size)
+    for piece in pieces[2 : 2 + len(offset_terms)]:
+        off += take(piece).sum(axis=1)
+    if extra["offset"] is not None:
+        off += extra["offset"][rows]
+    if extra["exposure"] is not None:
+        expo = extra["exposure"][rows]
+        if np.any(expo <= 0):
+            raise InputError(f"exposure must be positive; found {expo[expo <= 0][:3]}")
+        off += np.log(expo)
+    w = np.ones(rows.size) if extra["weights"] is None else extra["weights"][rows]
+    Z = np.ones((rows.size, 1)) if z_frame is None else take(z_frame)
+
+    response_name = str(lhs.design_info.term_names[0]) if len(desc.lhs_termlist) == 1 else (
+        " + ".join(lhs.design_info.term_names)
+    )
+    _check_finite({response_name: y}, "response")
+    _check_finite(dict(zip(rhs.columns, X.T)), "covariate")
+    _check_finite({"offset": off}, "offset")
+    if np.any(w < 0) or not np.all(np.isfinite(w)):
+        raise InputError(f"weights must be finite and non-negative; found {w[(w < 0) | ~np.isfinite(w)][:3]}")
+    if z_frame is not None:
+        _check_finite(dict(zip(z_frame.columns, Z.T)), "concomitant covariate")
+    family.check_response(y, trials, response_name)
+
+    design = Design(
+        formula=formula,
+        response_name=response_name,
+        x_info=rhs.design_info,
+        offset_infos=tuple(offset_infos),
+        offset_arg=offset if isinstance(offset, str) else None,
+        exposure_arg=exposure if isinstance(exposure, str) else None,
+        offset_is_array=offset is not None and not isinstance(offset, str),
+        exposure_is_array=exposure is not None and not isinstance(exposure, str),
+        z_info=None if z_frame is None else z_frame.design_info,
+        eval_env=env,
+    )
+    arrays = ModelArrays(
+        y=y,
+        X=X,
+        offset=off,
+        trials=trials,
+        weights=np.asarray(w, dtype=float),
+        Z=Z,
+        row_index=data.index[rows],
+        n_dropped=int(len(frame) - rows.size),
+    )
+    return design, arrays
+
+
+def _parse(formula: str) -> ModelDesc:
+    try:
+        return ModelDesc.from_formula(formula)
+    except patsy.PatsyError as exc:
+        raise FormulaError(f"cannot parse formula {formula!r}: {exc.message}") from None
+
+
+def _offset_code(term: Term) -> str | None:
+    if len(term.factors) != 1 or not isinstance(term.factors[0], EvalFactor):
+        return None
+    match = _OFFSET_RE.match(term.factors[0].code)
+    return None if match is None else match.group(1)
+
+
+def _unknown_names(code: str, columns: pd.Index, env: EvalEnvironment) -> list[str]:
+    """Variables in ``code`` that are neither columns nor known to the formula's namespace."""
+    known = set(map(str, columns)) | set(dir(builtins)) | set(dir(patsy.builtins))
+    unknown = []
+    for node in ast.walk(ast.parse(code, mode="eval")):
+        if isinstance(node, ast.Name) and node.id not in known and node.id not in unknown:
+            try:
+                env.namespace[node.id]
+            except KeyError:
+                unknown.append(node.id)
+    return unknown
+
+
+def _check_names(formula: str, terms: list[Term], frame: pd.DataFrame, env: EvalEnvironment) -> None:
+    """Name the first variable that is neither a column nor known to the formula's namespace."""
+    for term in terms:
+        for factor in term.factors:
+            code = getattr(factor, "code", "")
+            try:
+                unknown = _unknown_names(code, frame.columns, env)
+            except SyntaxError:
+                raise FormulaError(f"cannot parse {code!r} in formula {formula!r}") from None
+            if unknown:
+                cols = ", ".join(map(str, frame.columns[:20]))
+                raise FormulaError(
+                    f"formula {formula!r} uses {unknown[0]!r}, which is not a column of "
+                    f"data; the columns are: {cols}"
+                )
+
+
+def _evaluate(
+    formula: str, desc: ModelDesc, frame: pd.DataFrame, env: EvalEnvironment, lhs: bool = False
+) -> pd.DataFrame:
+    try:
+        if lhs:
+            # patsy builds a left-hand side only together with a right-hand side.
+            y, _ = patsy.dmatrices(
+                ModelDesc(desc.lhs_termlist, [Term([])]),
+                frame,
+                eval_env=env,
+                NA_action=_NA,
+                return_type="dataframe",
+            )
+            return y
+        return patsy.dmatrix(desc, frame, eval_env=env, NA_action=_NA, return_type="dataframe")
+    except patsy.PatsyError as exc:
+        raise FormulaError(f"cannot evaluate formula {formula!r}: {exc.message}") from None
+
+
+def _concomitant(concomitant: str, frame: pd.DataFrame, env: EvalEnvironment) -> pd.DataFrame:
+    if not isinstance(concomitant, str):
+        raise InputTypeError(
+            f"concomitant must be a one-sided formula string such as '~ z', "
+            f"not {type(concomitant).__name__}"
+        )
+    text = concomitant if "~" in concomitant else "~ " + concomitant
+    desc = _parse(text)
+    if desc.lhs_termlist:
+        raise FormulaError(
+            f"concomitant formula {concomitant!r} must be one-sided (e.g. '~ z1 + z2'); "
+            "it has a left-hand side"
+        )
+    _check_names(concomitant, desc.rhs_termlist, frame, env)
+    z = _evaluate(concomitant, desc, frame, env)
+    if INTERCEPT not in desc.rhs_termlist:
+        raise FormulaError(f"concomitant formula {concomitant!r} must keep its intercept")
+    return z
+
+
+def _column_or_array(name: str, value: ArrayLike | str | None, frame: pd.DataFrame) -> Array | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value not in frame.columns:
+            cols = ", ".join(map(str, frame.columns[:20]))
+            raise InputError(f"{name}={value!r} is not a column of data; the columns are: {cols}")
+        series = frame[value]
+    else:
+        series = value
+    try:
+        arr = np.asarray(series, dtype=float)
+    except (TypeError, ValueError):
+        raise InputTypeError(f"{name} must be numeric") from None
+    if arr.ndim != 1 or arr.shape[0] != len(frame):
+        raise InputError(
+            f"{name} must have one value per row of data ({len(frame)}); got shape {arr.shape}"
+        )
+    if np.any(np.isinf(arr)):
+        raise InputError(f"{name} holds non-finite values (inf); only finite values or NaN (missing)")
+    return arr
+
+
+def _response(
+    formula: str, lhs: pd.DataFrame, values: Array, family: Family
+) -> tuple[Array, Array]:
+    """Response and binomial trials from the evaluated left-hand side."""
+    info = lhs.design_info
+    ones = np.ones(values.shape[0])
+    if values.shape[1] == 1:
+        return values[:, 0], ones
+    factors = [f for t in info.terms for f in t.factors]
+    if len(factors) == 1 and info.factor_infos[factors[0]].type == "categorical":
+        levels = info.factor_infos[factors[0]].categories
+        if family.name == "binomial" and set(levels) <= {False, True} and len(levels) == 2:
+            return values[:, list(levels).index(True)], ones
+        raise FormulaError(
+            f"response {factors[0].name()!r} is categorical with levels {list(levels)}; "
+            "use a numeric response, booleans, or cbind(successes, failures) for binomial"
+        )
+    if values.shape[1] != 2 or family.name != "binomial":
+        raise FormulaError(
+            f"formula {formula!r} has a {values.shape[1]}-column response; two columns "
+            "(successes, failures) are allowed for the binomial family only"
+        )
+    succ, fail = values[:, 0], values[:, 1]
+    _check_finite({"successes": succ, "failures": fail}, "response")
+    if np.any(succ < 0) or np.any(fail < 0):
+        raise InputError(
+            f"binomial successes and failures must be non-negative; found successes "
+            f"{succ[succ < 0][:3]} and failures {fail[fail < 0][:3]}"
+        )
+    trials = succ + fail
+    y = np.divide(succ, trials, out=np.zeros_like(succ), where=trials > 0)
+    return y, trials
+
+
+def _check_finite(columns: dict[Any, Array], what: str) -> None:
+    for name, col in columns.items():
+        if not np.all(np.isfinite(col)):
+            raise InputError(
+                f"{what} {name!r} holds non-finite values (inf); only finite values or "
+                "NaN (a missing value, whose row is dropped) are allowed"
+            )
+
+
+def new_arrays(
+    design: Design,
+    newdata: pd.DataFrame,
+    offset: ArrayLike | None = None,
+    exposure: ArrayLike | None = None,
+) -> tuple[Array, Array, Array]:
+    """Rebuild ``X``, offset and ``Z`` for new rows, re-applying the fitted formula.
+
+    Missing values raise: prediction needs every row.
+    """
+    if not isinstance(newdata, pd.DataFrame):
+        raise InputTypeError(f"newdata must be a pandas DataFrame, not {type(newdata).__name__}")
+    frame = newdata.reset_index(drop=True)
+    X = _rebuild(design.x_info, frame, design)
+    off = np.zeros(len(frame))
+    for info in design.offset_infos:
+        off += _rebuild(info, frame, design).sum(axis=1)
+    for name, given, value in (
+        ("offset", design.offset_is_array, offset),
+        ("exposure", design.exposure_is_array, exposure),
+    ):
+        if given and value is None:
+            raise InputError(
+                f"the model was fitted with {name}= as an array; pass {name}= for newdata too"
+            )
+    off += _extra_for_predict("offset", design.offset_arg, offset, frame)
+    expo = _extra_for_predict("exposure", design.exposure_arg, exposure, frame, missing=1.0)
+    if np.any(expo <= 0):
+        raise InputError("exposure must be positive")
+    off += np.log(expo)
+    Z = np.ones((len(frame), 1)) if design.z_info is None else _rebuild(design.z_info, frame, design)
+    return X, off, Z
+
+
+def _rebuild(info: patsy.DesignInfo, frame: pd.DataFrame, design: Design) -> Array:
+    for factor in info.factor_infos:
+        unknown = _unknown_names(factor.code, frame.columns, design.eval_env)
+        if unknown:
+            raise FormulaError(f"newdata has no column {unknown[0]!r}, which the model uses")
+    try:
+        (mat,) = patsy.build_design_matrices([info], frame, NA_action="raise")
+    except patsy.PatsyError as exc:
+        msg = exc.message
+        if "does not match any of the expected levels" in msg or "not in levels" in msg:
+            raise InputError(f"newdata has a factor level that was not seen in fitting: {msg}") from None
+        raise InputError(f"cannot build the design for newdata: {msg}") from None
+    return np.asarray(mat, dtype=float)
+
+
+def _extra_for_predict(
+    name: str, column: str | None, value: ArrayLike | None, frame: pd.DataFrame, missing: float = 0.0
+) -> Array:
+    if value is not None:
+        arr = np.asarray(value, dtype=float)
+        if arr.shape != (len(frame),):
+            raise InputError(f"{name} must have one value per row of newdata ({len(frame)})")
+        return arr
+    if column is not None:
+        if column not in frame.columns:
+            raise InputError(f"newdata has no column {column!r}, which the model uses as {name}")
+        return frame[column].to_numpy(dtype=float)
+    return np.full(len(frame), missing)
+

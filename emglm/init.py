@@ -1,0 +1,115 @@
+"""Starting values: user-given parameters, posteriors or labels, and random starts.
+
+A start is turned into what :func:`emglm.em.run_em` takes: either a full
+:class:`~emglm.em.MixtureParams` (EM begins with an E-step) or an ``(n, K)`` matrix of
+posterior probabilities (EM begins with an M-step).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from emglm import mixing
+from emglm.em import MixtureData, MixtureParams
+from emglm.exceptions import InputError, InputTypeError
+from emglm.families import Family
+
+Array = NDArray[np.float64]
+
+INIT_METHODS = ("random",)
+
+
+def random_partition(n: int, n_comp: int, rng: np.random.Generator) -> Array:
+    """One-hot posteriors of a random partition in which every component has rows.
+
+    Examples
+    --------
+    >>> tau = random_partition(6, 3, np.random.default_rng(0))
+    >>> tau.sum(axis=0).min() >= 1, tau.sum(axis=1).tolist() == [1.0] * 6
+    (True, True)
+    """
+    labels = rng.integers(0, n_comp, size=n)
+    if n >= n_comp:  # make sure no component starts empty
+        labels[rng.choice(n, size=n_comp, replace=False)] = np.arange(n_comp)
+    return np.eye(n_comp)[labels]
+
+
+def params_from_coef(data: MixtureData, family: Family, coef: Array) -> MixtureParams:
+    """Complete bare coefficients (K, p) into a parameter set.
+
+    Mixing proportions start equal. Dispersions (Gaussian variances) start from each row's
+    nearest component mean, so that no component starts absurdly wide or narrow.
+    """
+    n_comp = coef.shape[0]
+    scale = np.ones(n_comp)
+    if family.has_scale:
+        mu = family.linkinv(data.X @ coef.T + data.offset[:, None])
+        nearest = np.argmin(np.abs(data.y[:, None] - mu), axis=1)
+        overall = max(float(np.var(data.y)), 1e-12)
+        for k in range(n_comp):
+            rows = nearest == k
+            if rows.sum() > data.X.shape[1]:
+                scale[k] = max(float(np.mean((data.y[rows] - mu[rows, k]) ** 2)), 1e-6 * overall)
+            else:
+                scale[k] = overall
+    gamma = mixing.gamma_from_proportions(np.full(n_comp, 1.0 / n_comp))
+    gamma = np.vstack([gamma, np.zeros((data.Z.shape[1] - 1, n_comp))])
+    return MixtureParams(coef=np.array(coef, dtype=float), scale=scale, gamma=gamma)
+
+
+def resolve_start(
+    start: Any,
+    data: MixtureData,
+    family: Family,
+    n_comp: int,
+    x_names: list[str],
+) -> MixtureParams | Array:
+    """Validate a user's ``start`` and turn it into parameters or posteriors.
+
+    ``start`` may be a :class:`MixtureParams`; coefficients as a (K, p) array, a list of K
+    vectors, or a ``params`` DataFrame (rows = design columns, K columns); posteriors as an
+    (n, K) array; or labels 0..K-1 of length n.
+    """
+    n, p = data.X.shape
+    if isinstance(start, MixtureParams):
+        if start.coef.shape != (n_comp, p):
+            raise InputError(
+                f"start has coefficients of shape {start.coef.shape}; expected (K, p) = {(n_comp, p)}"
+            )
+        return start
+    if isinstance(start, pd.DataFrame):
+        if list(map(str, start.index)) != x_names or start.shape[1] != n_comp:
+            raise InputError(
+                f"start DataFrame must have rows {x_names} and {n_comp} columns (one per "
+                f"component); got rows {list(start.index)} and {start.shape[1]} columns"
+            )
+        return params_from_coef(data, family, start.to_numpy(dtype=float).T)
+    try:
+        arr = np.asarray(start, dtype=float)
+    except (TypeError, ValueError):
+        raise InputTypeError(
+            "start must be parameters (K x p), posteriors (n x K), labels (length n) or "
+            f"the output of select_best; got {type(start).__name__}"
+        ) from None
+    if not np.all(np.isfinite(arr)):
+        raise InputError("start holds non-finite values")
+    if arr.ndim == 2 and arr.shape == (n_comp, p):
+        return params_from_coef(data, family, arr)
+    if arr.ndim == 2 and arr.shape == (n, n_comp):
+        if np.any(arr < 0) or not np.allclose(arr.sum(axis=1), 1.0, atol=1e-6):
+            raise InputError("start posteriors must be non-negative with rows summing to 1")
+        return arr
+    if arr.ndim == 1 and arr.shape[0] == n:
+        labels = arr.astype(int)
+        if np.any(labels != arr) or labels.min() < 0 or labels.max() >= n_comp:
+            bad = np.unique(arr[(labels != arr) | (labels < 0) | (labels >= n_comp)])[:3]
+            raise InputError(f"start labels must be integers 0..{n_comp - 1}; found {bad}")
+        return np.eye(n_comp)[labels]
+    raise InputError(
+        f"start has shape {arr.shape}; expected parameters (K, p) = {(n_comp, p)}, posteriors "
+        f"(n, K) = {(n, n_comp)} or labels of length n = {n}"
+    )

@@ -1,0 +1,120 @@
+"""Mixing proportions: constant, or a multinomial-logit model on concomitant covariates.
+
+Both are the same model, ``pi_ik = softmax_k(z_i' gamma_k)``: the constant model is the one
+whose concomitant design ``Z`` is a single column of ones, and then the M-step is the closed
+form ``pi_k = sum_i w_i tau_ik / sum_i w_i``. ``gamma`` has shape (q, K); column 0 (comp1) is
+the reference and is held at zero.
+
+Everything here works on NumPy arrays only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import logsumexp
+
+Array = NDArray[np.float64]
+
+# Smallest mixing proportion represented: keeps log(pi) finite for an emptied component.
+_LOG_PI_MIN = np.log(1e-300)
+
+
+def is_constant(Z: Array) -> bool:
+    """Whether ``Z`` is the constant model's single column of ones."""
+    return Z.shape[1] == 1 and bool(np.all(Z[:, 0] == 1.0))
+
+
+def log_prior(Z: Array, gamma: Array) -> Array:
+    """Log prior class probabilities, shape (n, K), or (1, K) for the constant model."""
+    if is_constant(Z):
+        eta = gamma[:1]
+    else:
+        eta = Z @ gamma
+    return eta - logsumexp(eta, axis=1, keepdims=True)
+
+
+def gamma_from_proportions(pi: Array) -> Array:
+    """Logits (1, K) of the constant model, comp1 the reference."""
+    log_pi = np.maximum(np.log(np.maximum(pi, 0.0)), _LOG_PI_MIN)
+    return (log_pi - log_pi[0])[None, :]
+
+
+def proportions(Z: Array, gamma: Array, w: Array) -> Array:
+    """Average prior class probabilities (weighted by case weights ``w``), shape (K,)."""
+    prior = np.exp(log_prior(Z, gamma))
+    if prior.shape[0] == 1:
+        return prior[0]
+    return np.asarray((w @ prior) / w.sum())
+
+
+def m_step_mixing(Z: Array, wtau: Array, gamma: Array, max_iter: int = 25) -> Array:
+    """Maximise ``sum_ik wtau_ik log pi_ik(gamma)`` over ``gamma``.
+
+    Parameters
+    ----------
+    Z : ndarray, shape (n, q)
+        Concomitant design (a column of ones for constant proportions).
+    wtau : ndarray, shape (n, K)
+        Case weights times posteriors.
+    gamma : ndarray, shape (q, K)
+        Current logits (warm start for the multinomial-logit model).
+    max_iter : int
+        Most Newton steps for the multinomial-logit model.
+
+    Returns
+    -------
+    ndarray, shape (q, K)
+        New logits with column 0 at zero.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Z = np.ones((4, 1))
+    >>> wtau = np.array([[1, 0], [1, 0], [1, 0], [0, 1.0]])
+    >>> np.exp(log_prior(Z, m_step_mixing(Z, wtau, np.zeros((1, 2))))).round(2)
+    array([[0.75, 0.25]])
+    """
+    if is_constant(Z):
+        return gamma_from_proportions(wtau.sum(axis=0) / wtau.sum())
+    return _newton_multinomial(Z, wtau, gamma, max_iter)
+
+
+def mixing_objective(Z: Array, wtau: Array, gamma: Array) -> float:
+    """``sum_ik wtau_ik log pi_ik(gamma)``: the mixing part of the EM objective."""
+    return float(np.sum(wtau * log_prior(Z, gamma)))
+
+
+def _newton_multinomial(Z: Array, wtau: Array, gamma: Array, max_iter: int) -> Array:
+    """Weighted multinomial logit with fractional outcomes, by Newton with step-halving."""
+    q, n_comp = gamma.shape
+    gamma = gamma - gamma[:, :1]
+    row_w = wtau.sum(axis=1)
+    objective = mixing_objective(Z, wtau, gamma)
+    for _ in range(max_iter):
+        pi = np.exp(log_prior(Z, gamma))
+        grad = Z.T @ (wtau[:, 1:] - row_w[:, None] * pi[:, 1:])  # (q, K-1)
+        hess = np.empty((q * (n_comp - 1), q * (n_comp - 1)))
+        for a in range(1, n_comp):
+            for b in range(a, n_comp):
+                d = row_w * pi[:, a] * ((a == b) - pi[:, b])
+                block = (Z.T * d) @ Z
+                hess[(a - 1) * q : a * q, (b - 1) * q : b * q] = block
+                hess[(b - 1) * q : b * q, (a - 1) * q : a * q] = block
+        # Column-major flattening keeps each component's q coefficients together.
+        step_vec = np.linalg.lstsq(hess, grad.T.ravel(), rcond=None)[0]
+        step = np.zeros_like(gamma)
+        step[:, 1:] = step_vec.reshape(n_comp - 1, q).T
+        for _halving in range(30):
+            cand = gamma + step
+            obj = mixing_objective(Z, wtau, cand)
+            if np.isfinite(obj) and obj >= objective:
+                break
+            step *= 0.5
+        else:
+            return gamma
+        gain = obj - objective
+        gamma, objective = cand, obj
+        if gain <= 1e-12 * (abs(objective) + 1.0):
+            break
+    return gamma
