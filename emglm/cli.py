@@ -1,0 +1,78 @@
+"""Command line: ``python -m emglm fit ...`` and ``python -m emglm demo``.
+
+Errors in the arguments or the input file print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+
+import pandas as pd
+
+from emglm.exceptions import EMGLMWarning
+from emglm.model import em_glm
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # One line, no usage block: the message says what is wrong.
+        print(f"emglm: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m emglm", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    fit = sub.add_parser("fit", help="fit a mixture of GLMs to a CSV file and print its summary")
+    fit.add_argument("--data", required=True, help="CSV file with a header row")
+    fit.add_argument("--formula", required=True, help='R-like formula, e.g. "y ~ x1 + x2"')
+    fit.add_argument("--family", default="poisson", help="poisson, gaussian or binomial")
+    fit.add_argument("-K", type=int, default=2, help="number of components")
+    fit.add_argument("--offset", help="column holding an offset")
+    fit.add_argument("--exposure", help="column holding an exposure (its log is the offset)")
+    fit.add_argument("--weights", help="column holding case weights")
+    fit.add_argument("--seed", type=int, default=None, help="random seed for the starts")
+    fit.add_argument("--max-iter", type=int, default=1000, help="most EM iterations")
+    sub.add_parser("demo", help="fit the package's sim2 data (two Poisson regressions)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = _parser().parse_args(argv)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", EMGLMWarning)
+        try:
+            if args.command == "demo":
+                from emglm.datasets import load_sim2
+
+                res = em_glm(
+                    "y ~ V1 + V2 + V3 + V4 + V5 - 1", load_sim2(), "poisson", K=2, random_state=1
+                )
+            else:
+                try:
+                    data = pd.read_csv(args.data)
+                except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+                    print(f"emglm: error: cannot read {args.data!r}: {exc}", file=sys.stderr)
+                    return 2
+                res = em_glm(
+                    args.formula,
+                    data,
+                    args.family,
+                    args.K,
+                    offset=args.offset,
+                    exposure=args.exposure,
+                    weights=args.weights,
+                    max_iter=args.max_iter,
+                    random_state=args.seed,
+                )
+        except (ValueError, TypeError) as exc:
+            print(f"emglm: error: {exc}", file=sys.stderr)
+            return 2
+    print(res.summary())
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    return 0
