@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from statsmodels.iolib.summary import Summary
 
     from emglm.model import EMGLM
+    from emglm.warmup import SmallEMResult
 
 Array = NDArray[np.float64]
 
@@ -50,6 +51,7 @@ class EMGLMResults:
     em: em.EMFit
     method: str
     init: str
+    warmup: SmallEMResult | None = None
 
     # --- parameters ------------------------------------------------------------------------
     @property
@@ -105,10 +107,8 @@ class EMGLMResults:
     def k_params(self) -> int:
         """Free parameters: K*p coefficients, K dispersions (when estimated) and the
         (K-1)*q mixing parameters (q = 1 for constant proportions), as flexmix counts."""
-        p = self.model.data.X.shape[1]
-        q = self.model.data.Z.shape[1]
-        n_scale = self.K if self.model.family.has_scale else 0
-        return self.K * p + n_scale + (self.K - 1) * q
+        d = self.model.data
+        return count_params(self.K, d.X.shape[1], d.Z.shape[1], self.model.family.has_scale)
 
     @property
     def aic(self) -> float:
@@ -308,6 +308,16 @@ class EMGLMResults:
         return pd.DataFrame(
             np.array(values), index=self.model.arrays.row_index, columns=self.component_names
         )
+
+
+def count_params(n_comp: int, p: int, q: int, has_scale: bool) -> int:
+    """Free parameters of a K-component mixture: ``K p`` coefficients, ``K`` dispersions
+    when ``has_scale``, ``(K - 1) q`` mixing parameters (flexmix's ``df``).
+
+    >>> count_params(2, 5, 1, False)
+    11
+    """
+    return n_comp * p + (n_comp if has_scale else 0) + (n_comp - 1) * q
 
 
 def _xlogx(p: Array) -> Array:
