@@ -21,6 +21,8 @@ from emglm.exceptions import (
 )
 from emglm.model import EMGLM, em_glm
 from emglm.results import EMGLMResults
+from emglm.select import SelectKResult, select_k
+from emglm.warmup import SmallEMResult, select_best, small_em
 
 __version__ = "0.1.0"
 
@@ -35,6 +37,11 @@ __all__ = [
     "InputError",
     "InputTypeError",
     "NumericalWarning",
+    "SelectKResult",
+    "SmallEMResult",
     "datasets",
     "em_glm",
+    "select_best",
+    "select_k",
+    "small_em",
 ]
