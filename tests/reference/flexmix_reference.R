@@ -116,8 +116,9 @@ label_matching <- function(post, label) {
 
 coefmat_to_list <- function(cm) {
   cm <- as(cm, "matrix")
-  list(estimate = named_list(cm[, "Estimate"]),
-       std_error = named_list(cm[, "Std. Error"]))
+  # keep the row names also for one-row tables (constant priors: row "prior")
+  list(estimate = setNames(as.list(cm[, "Estimate"]), rownames(cm)),
+       std_error = setNames(as.list(cm[, "Std. Error"]), rownames(cm)))
 }
 
 refit_summary <- function(fit) {
