@@ -17,7 +17,7 @@ import statsmodels.genmod.families as smf
 
 from emglm import em, formula
 from emglm import init as starts
-from emglm.exceptions import ConvergenceWarning, InputError, InputTypeError
+from emglm.exceptions import ConvergenceWarning, InputError, InputTypeError, SeparationWarning
 from emglm.families import Family, get_family
 from emglm.results import EMGLMResults
 
@@ -188,6 +188,17 @@ class EMGLM:
                 f"change of the log-likelihood was {fit.last_change:.3g} (tol={tol:g}); "
                 "raise max_iter or start from better values (select_best)",
                 ConvergenceWarning,
+                stacklevel=_caller_level(),
+            )
+        if em.mixing.at_logodds_bound(self.data.Z, fit.params.gamma):
+            warnings.warn(
+                "the concomitant covariates separate the components: the fitted mixing "
+                f"log-odds reached the bound +-{em.mixing.MAX_LOGODDS:g} at some rows (prior "
+                "probabilities near 0 or 1), so the concomitant coefficients (res.mixing_params) "
+                "are not identified and are reported on that bound; drop or coarsen the "
+                "concomitant terms, check for rows with extreme concomitant values, or fit "
+                "fewer components",
+                SeparationWarning,
                 stacklevel=_caller_level(),
             )
         proportions = np.exp(em.mixing.log_prior(self.data.Z, fit.params.gamma))
