@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 from statsmodels.iolib.summary import Summary
 from statsmodels.iolib.table import SimpleTable
@@ -30,9 +31,9 @@ def _fmt(value: float, digits: int = 4) -> str:
 
 def estimate_table(
     title: str,
-    names: Sequence[str],
-    estimates: Sequence[float],
-    bse: Sequence[float] | None,
+    names: Sequence[str] | pd.Index,
+    estimates: Sequence[float] | np.ndarray,
+    bse: Sequence[float] | np.ndarray | None,
     alpha: float = 0.05,
     label: str = "coef",
 ) -> SimpleTable:
@@ -41,10 +42,12 @@ def estimate_table(
     Examples
     --------
     >>> print(estimate_table("comp1", ["x"], [0.5], [0.1]))
-                     comp1
-    ===========================================================
-            coef    std err          z      P>|z|     [0.025      0.975]
-    ...
+                                        comp1
+    ==============================================================================
+                     coef    std err          z      P>|z|      [0.025      0.975]
+    ------------------------------------------------------------------------------
+    x              0.5000     0.1000      5.000      0.000      0.3040      0.6960
+    ==============================================================================
     """
     rows = []
     q = stats.norm.ppf(1 - alpha / 2)
