@@ -193,12 +193,12 @@ def build(
         " + ".join(lhs.design_info.term_names)
     )
     _check_finite({response_name: y}, "response")
-    _check_finite(dict(zip(rhs.columns, X.T)), "covariate")
+    _check_finite(dict(zip(rhs.columns, X.T, strict=True)), "covariate")
     _check_finite({"offset": off}, "offset")
     if np.any(w < 0) or not np.all(np.isfinite(w)):
         raise InputError(f"weights must be finite and non-negative; found {w[(w < 0) | ~np.isfinite(w)][:3]}")
     if z_frame is not None:
-        _check_finite(dict(zip(z_frame.columns, Z.T)), "concomitant covariate")
+        _check_finite(dict(zip(z_frame.columns, Z.T, strict=True)), "concomitant covariate")
     family.check_response(y, trials, response_name)
 
     design = Design(
@@ -316,11 +316,9 @@ def _column_or_array(name: str, value: ArrayLike | str | None, frame: pd.DataFra
         if value not in frame.columns:
             cols = ", ".join(map(str, frame.columns[:20]))
             raise InputError(f"{name}={value!r} is not a column of data; the columns are: {cols}")
-        series = frame[value]
-    else:
-        series = value
+        value = frame[value]
     try:
-        arr = np.asarray(series, dtype=float)
+        arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
         raise InputTypeError(f"{name} must be numeric") from None
     if arr.ndim != 1 or arr.shape[0] != len(frame):

@@ -29,7 +29,7 @@ def random_partition(n: int, n_comp: int, rng: np.random.Generator) -> Array:
     Examples
     --------
     >>> tau = random_partition(6, 3, np.random.default_rng(0))
-    >>> tau.sum(axis=0).min() >= 1, tau.sum(axis=1).tolist() == [1.0] * 6
+    >>> bool(tau.sum(axis=0).min() >= 1), tau.sum(axis=1).tolist() == [1.0] * 6
     (True, True)
     """
     labels = rng.integers(0, n_comp, size=n)

@@ -35,11 +35,12 @@ def check_positive_int(name: str, value: Any, upper: int | None = None) -> int:
     """Raise unless ``value`` is an integer >= 1 (and <= ``upper``)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InputTypeError(f"{name} must be a positive integer, not {value!r}")
+    value = int(value)
     if value < 1:
         raise InputError(f"{name} must be a positive integer; got {value}")
     if upper is not None and value > upper:
         raise InputError(f"{name}={value} is larger than the number of rows ({upper})")
-    return int(value)
+    return value
 
 
 class EMGLM:
@@ -59,8 +60,8 @@ class EMGLM:
     >>> res = model.fit(start=lab.astype(int), tol=1e-10)
     >>> res.params.round(1)
                comp1  comp2
-    Intercept    0.0    2.0
-    x           -0.5    0.5
+    Intercept    2.0   -0.2
+    x            0.5   -0.5
     """
 
     def __init__(

@@ -8,11 +8,11 @@ No timestamp is printed, so the output is reproducible.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-from numpy.typing import ArrayLike
+import pandas as pd
 from scipy import stats
 from statsmodels.iolib.summary import Summary
 from statsmodels.iolib.table import SimpleTable
@@ -34,9 +34,9 @@ def _fmt(value: float, digits: int = 4) -> str:
 
 def estimate_table(
     title: str,
-    names: Iterable[str],
-    estimates: ArrayLike,
-    bse: ArrayLike | None,
+    names: Sequence[str] | pd.Index,
+    estimates: Sequence[float] | np.ndarray,
+    bse: Sequence[float] | np.ndarray | None,
     alpha: float = 0.05,
     label: str = "coef",
 ) -> SimpleTable:
@@ -45,22 +45,21 @@ def estimate_table(
     Examples
     --------
     >>> print(estimate_table("comp1", ["x"], [0.5], [0.1]))
-                     comp1
-    ===========================================================
-            coef    std err          z      P>|z|     [0.025      0.975]
-    ...
+                                        comp1
+    ==============================================================================
+                     coef    std err          z      P>|z|      [0.025      0.975]
+    ------------------------------------------------------------------------------
+    x              0.5000     0.1000      5.000      0.000      0.3040      0.6960
+    ==============================================================================
     """
-    names = [str(name) for name in names]
-    est_values = np.asarray(estimates, dtype=float)
-    se_values = None if bse is None else np.asarray(bse, dtype=float)
     rows = []
     q = stats.norm.ppf(1 - alpha / 2)
     for i, _name in enumerate(names):
-        est = float(est_values[i])
-        if se_values is None:
+        est = float(estimates[i])
+        if bse is None:
             rows.append([_fmt(est)])
             continue
-        se = float(se_values[i])
+        se = float(bse[i])
         z = est / se if se > 0 else np.nan
         p = 2 * stats.norm.sf(abs(z)) if np.isfinite(z) else np.nan
         rows.append(
