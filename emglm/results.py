@@ -80,7 +80,7 @@ class EMGLMResults:
             name="mixing",
         )
 
-    @cached_property
+    @property
     def mixing_params(self) -> pd.DataFrame:
         """Concomitant (multinomial-logit) coefficients: rows are the concomitant design
         columns, columns are components; comp1 is the reference and its column is zero.
@@ -94,7 +94,7 @@ class EMGLMResults:
             columns=self.component_names,
         )
 
-    @cached_property
+    @property
     def prior_probs(self) -> pd.DataFrame:
         """Prior class probabilities ``pi_ik`` of the fitted rows, n x K (the same in every
         row without a concomitant model); ``mixing`` is their weighted average."""

@@ -425,4 +425,5 @@ def test_result_frames_are_copies() -> None:
     res.mixing_params.iloc[0, 1] = 99.0
     res.prior_probs.iloc[0, 0] = 99.0
     assert res.em.params.gamma[0, 1] != 99.0
+    assert res.mixing_params.iloc[0, 1] != 99.0 and res.prior_probs.iloc[0, 0] != 99.0
     assert em.e_step(res.model.data, res.model.family, res.em.params)[0] == llf
