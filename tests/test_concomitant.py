@@ -422,8 +422,9 @@ def test_result_frames_are_copies() -> None:
     # Editing mixing_params or prior_probs does not change the fitted model.
     res = _fit_reference("conc_pois")
     llf = em.e_step(res.model.data, res.model.family, res.em.params)[0]
-    res.mixing_params.iloc[0, 1] = 99.0
-    res.prior_probs.iloc[0, 0] = 99.0
+    gamma, prior = res.mixing_params, res.prior_probs
+    gamma.iloc[0, 1] = 99.0
+    prior.iloc[0, 0] = 99.0
     assert res.em.params.gamma[0, 1] != 99.0
     assert res.mixing_params.iloc[0, 1] != 99.0 and res.prior_probs.iloc[0, 0] != 99.0
     assert em.e_step(res.model.data, res.model.family, res.em.params)[0] == llf
