@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.genmod.families as smf
 
-from emglm import em, formula
+from emglm import em, formula, irls
 from emglm import init as starts
 from emglm.exceptions import ConvergenceWarning, InputError, InputTypeError, SeparationWarning
 from emglm.families import Family, get_family
@@ -133,6 +133,18 @@ class EMGLM:
             eval_env=env,
         )
         K = check_positive_int("K", K, upper=arrays.y.shape[0])
+        aliased = irls.aliased_columns(arrays.X)
+        if aliased:
+            names = design.x_names
+            raise InputError(
+                "the design has collinear columns: "
+                + ", ".join(repr(names[j]) for j in aliased)
+                + " "
+                + ("is" if len(aliased) == 1 else "are")
+                + " constant or a linear combination of the other columns; drop "
+                + ("it" if len(aliased) == 1 else "them")
+                + " from the formula"
+            )
         return cls(design, arrays, fam, K)
 
     def fit(
