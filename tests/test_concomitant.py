@@ -9,6 +9,7 @@ case weights.
 from __future__ import annotations
 
 import json
+import pickle
 import warnings
 from pathlib import Path
 
@@ -254,6 +255,9 @@ def test_results_prior_probs_predict_and_permute() -> None:
     np.testing.assert_allclose(res.predict(df).to_numpy(), res.fittedvalues.to_numpy())
     with pytest.raises(FormulaError, match="'z'"):
         res.predict(new.drop(columns="z"))
+    # The concomitant design survives pickling (its formula is re-evaluated).
+    again = pickle.loads(pickle.dumps(res))
+    np.testing.assert_array_equal(again.predict(new, which="prob"), res.predict(new, which="prob"))
     # Reordering components re-references gamma and leaves the model unchanged.
     perm = np.array([1, 0])
     swapped = em.permute(res.em, perm)
