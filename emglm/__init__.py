@@ -18,6 +18,7 @@ from emglm.exceptions import (
     InputError,
     InputTypeError,
     NumericalWarning,
+    SeparationWarning,
 )
 from emglm.model import EMGLM, em_glm
 from emglm.results import EMGLMResults
@@ -37,6 +38,7 @@ __all__ = [
     "InputError",
     "InputTypeError",
     "NumericalWarning",
+    "SeparationWarning",
     "SelectKResult",
     "SmallEMResult",
     "datasets",

@@ -152,8 +152,10 @@ def m_step(
         m_step_iter,
     )
     scale = np.maximum(scale, scale_floor)
-    gamma0 = np.zeros((data.Z.shape[1], n_comp)) if params is None else params.gamma
-    gamma = mixing.m_step_mixing(data.Z, wtau, gamma0)
+    if params is None:
+        gamma = mixing.initial_gamma(data.Z, wtau)
+    else:
+        gamma = mixing.m_step_mixing(data.Z, wtau, params.gamma)
     return MixtureParams(coef=coef, scale=scale, gamma=gamma)
 
 
@@ -189,7 +191,7 @@ def run_em(
     >>> tau0 = np.c_[y < 6, y >= 6].astype(float)
     >>> fit = run_em(data, get_family("poisson"), tau0, EMOptions(tol=1e-10))
     >>> np.exp(fit.params.coef[:, 0]).round(1), fit.converged
-    (array([ 2.1, 12.2]), True)
+    (array([ 1.8, 12. ]), True)
     """
     floor = scale_floor(data, family)
     method = options.method

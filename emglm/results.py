@@ -33,7 +33,8 @@ RESID_LEVELS = ("mixture", "component", "pooled")
 class EMGLMResults:
     """A fitted finite mixture of GLMs.
 
-    Attributes are computed on first use. Per-row outputs carry the index of the rows used
+    Derived arrays are computed on first use; every table is a fresh copy, so changing it
+    never changes the results. Per-row outputs carry the index of the rows used
     in the fit (rows with missing values dropped). Components are in canonical order:
     decreasing mixing proportion, ties broken by the coefficients.
 
@@ -43,7 +44,7 @@ class EMGLMResults:
     >>> df = emglm.datasets.load_sim2()
     >>> res = emglm.em_glm("y ~ V1 + V2 + V3 + V4 + V5 - 1", df, "poisson", K=2,
     ...                    start=(df.index >= 2500).astype(int), tol=1e-10)
-    >>> list(res.params.columns), res.mixing.sum().round(6)
+    >>> list(res.params.columns), float(res.mixing.sum().round(6))
     (['comp1', 'comp2'], 1.0)
     """
 
@@ -64,14 +65,14 @@ class EMGLMResults:
         """``["comp1", ..., "compK"]``."""
         return [f"comp{k + 1}" for k in range(self.K)]
 
-    @cached_property
+    @property
     def params(self) -> pd.DataFrame:
         """Coefficients: rows are design columns, columns are components."""
         return pd.DataFrame(
             self.em.params.coef.T, index=self.model.design.x_names, columns=self.component_names
         )
 
-    @cached_property
+    @property
     def mixing(self) -> pd.Series:
         """Mixing proportions (for a concomitant model, the average prior probabilities)."""
         d = self.model.data
@@ -81,7 +82,27 @@ class EMGLMResults:
             name="mixing",
         )
 
-    @cached_property
+    @property
+    def mixing_params(self) -> pd.DataFrame:
+        """Concomitant (multinomial-logit) coefficients: rows are the concomitant design
+        columns, columns are components; comp1 is the reference and its column is zero.
+
+        ``log(pi_ik / pi_i1) = z_i' gamma_k``. Without a concomitant model the single row
+        ``Intercept`` holds ``log(pi_k / pi_1)``.
+        """
+        return pd.DataFrame(
+            self.em.params.gamma.copy(),
+            index=self.model.design.z_names,
+            columns=self.component_names,
+        )
+
+    @property
+    def prior_probs(self) -> pd.DataFrame:
+        """Prior class probabilities ``pi_ik`` of the fitted rows, n x K (the same in every
+        row without a concomitant model); ``mixing`` is their weighted average."""
+        return self._frame(self._prior)
+
+    @property
     def scale(self) -> pd.Series:
         """Dispersion per component: the ML variance sigma^2 for Gaussian, 1 for Poisson
         and binomial."""
@@ -144,12 +165,12 @@ class EMGLMResults:
         return self.em.llf_history.copy()
 
     # --- per-row outputs -------------------------------------------------------------------
-    @cached_property
+    @property
     def posterior(self) -> pd.DataFrame:
         """Posterior probabilities of component membership, n x K."""
         return self._frame(self.em.posterior)
 
-    @cached_property
+    @property
     def classes(self) -> pd.Series:
         """Most probable component per row, numbered 1..K as in ``comp1..compK``."""
         return pd.Series(
@@ -167,7 +188,7 @@ class EMGLMResults:
         prior = np.exp(mixing.log_prior(d.Z, self.em.params.gamma))
         return np.broadcast_to(prior, (d.y.shape[0], self.K))
 
-    @cached_property
+    @property
     def fittedvalues(self) -> pd.Series:
         """Mixture mean ``sum_k pi_ik mu_ik`` per row (binomial: a proportion)."""
         return pd.Series(
