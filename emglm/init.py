@@ -9,7 +9,7 @@ Random starts (:func:`make_start`, ``init=``):
 * ``"random"``: a random partition of the rows (flexmix's default start);
 * ``"fit"``: one GLM on all rows, its coefficients multiplied by independent
   ``N(1, FIT_NOISE^2)`` factors per component (em.glm's ``b.init = "fit"``);
-* ``"cem"``: a random partition refined by classification EM until its labels settle
+* ``"cem"``: a random partition refined by classification EM until its objective settles
   (at most ``CEM_INIT_ITER`` iterations), as flexmix's ``initMethod = "cem.em"``.
 """
 

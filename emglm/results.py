@@ -36,7 +36,8 @@ class EMGLMResults:
     Derived arrays are computed on first use; every table is a fresh copy, so changing it
     never changes the results. Per-row outputs carry the index of the rows used
     in the fit (rows with missing values dropped). Components are in canonical order:
-    decreasing mixing proportion, ties broken by the coefficients.
+    decreasing mixing proportion, ties broken by the coefficients. ``warmup`` holds the
+    table of short warm-up runs (:class:`~emglm.SmallEMResult`) when the fit ran one.
 
     Examples
     --------

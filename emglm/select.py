@@ -18,7 +18,7 @@ import statsmodels.genmod.families as smf
 
 from emglm import formula, warmup
 from emglm.exceptions import InputError, InputTypeError
-from emglm.model import EMGLM
+from emglm.model import EMGLM, check_choice
 from emglm.results import EMGLMResults
 
 SELECT_CRITERIA = ("bic", "aic", "icl")
@@ -114,11 +114,7 @@ def select_k(
     >>> sel.best_k, list(sel.table.columns)
     (1, ['K_fitted', 'llf', 'k_params', 'aic', 'bic', 'icl', 'converged'])
     """
-    if criterion not in SELECT_CRITERIA:
-        raise InputError(
-            f"criterion={criterion!r} is not allowed; choose one of "
-            + ", ".join(map(repr, SELECT_CRITERIA))
-        )
+    check_choice("criterion", criterion, SELECT_CRITERIA)
     unknown = sorted(set(options) - set(_MODEL_OPTIONS) - set(_FIT_OPTIONS))
     if unknown:
         raise InputTypeError(

@@ -132,11 +132,9 @@ class SmallEMResult:
 
 def check_criterion(criterion: str) -> None:
     """Raise :class:`InputError` unless ``criterion`` is one of :data:`CRITERIA`."""
-    if criterion not in CRITERIA:
-        raise InputError(
-            f"criterion={criterion!r} is not allowed; choose one of "
-            + ", ".join(map(repr, CRITERIA))
-        )
+    from emglm.model import check_choice  # model imports this module
+
+    check_choice("criterion", criterion, CRITERIA)
 
 
 def select_best(result: SmallEMResult, criterion: str = "llf") -> em.MixtureParams:
