@@ -15,13 +15,14 @@ import numpy as np
 import pandas as pd
 import statsmodels.genmod.families as smf
 
-from emglm import em, formula
+from emglm import bootstrap as boot
+from emglm import em, formula, inference
 from emglm import init as starts
-from emglm.exceptions import ConvergenceWarning, InputError, InputTypeError
+from emglm.exceptions import ConvergenceWarning, InputError, InputTypeError, user_stacklevel
 from emglm.families import Family, get_family
 from emglm.results import EMGLMResults
 
-SE_METHODS = (None,)
+SE_METHODS = ("louis", "bootstrap", None)
 
 
 def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
@@ -142,8 +143,11 @@ class EMGLM:
         method: str = "em",
         max_iter: int = 1000,
         tol: float = 1e-8,
-        se: str | None = None,
+        se: str | None = "louis",
         n_boot: int = 200,
+        bootstrap: str = "nonparametric",
+        n_jobs: int = 1,
+        progress: bool = False,
         random_state: int | np.random.Generator | None = None,
     ) -> EMGLMResults:
         """Fit the mixture by EM.
@@ -161,18 +165,33 @@ class EMGLM:
             Most EM iterations.
         tol : float
             Stop when the relative change of the log-likelihood is below ``tol``.
-        se : None
-            How to compute standard errors (``None`` skips them).
+        se : {"louis", "bootstrap", None}
+            Standard errors: ``"louis"`` (default) from the exact observed information of
+            all free parameters (Louis' method); ``"bootstrap"`` from ``n_boot`` replicates;
+            ``None`` skips them. See ``docs/inference.md``.
         n_boot : int
             Bootstrap replicates, for ``se="bootstrap"``.
+        bootstrap : {"nonparametric", "parametric"}
+            Resample the rows, or simulate responses from the fit.
+        n_jobs : int
+            Worker processes for the bootstrap replicates.
+        progress : bool
+            Show a progress bar (tqdm) during the bootstrap.
         random_state : int or numpy Generator, optional
-            Seed for random starts.
+            Seed for random starts and the bootstrap.
 
         Returns
         -------
         EMGLMResults
         """
         options = self._check_options(init, method, max_iter, tol, se, n_boot)
+        if se == "bootstrap":
+            boot.check_bootstrap(bootstrap, self.data)
+            check_positive_int("n_jobs", n_jobs)
+            if not isinstance(progress, bool):
+                raise InputTypeError(f"progress must be True or False, not {progress!r}")
+            if progress:
+                boot.require_tqdm()
         rng = np.random.default_rng(random_state)
         start_value: em.MixtureParams | np.ndarray
         if start is None:
@@ -188,14 +207,40 @@ class EMGLM:
                 f"change of the log-likelihood was {fit.last_change:.3g} (tol={tol:g}); "
                 "raise max_iter or start from better values (select_best)",
                 ConvergenceWarning,
-                stacklevel=_caller_level(),
+                stacklevel=user_stacklevel(),
             )
         proportions = np.exp(em.mixing.log_prior(self.data.Z, fit.params.gamma))
         mean_prop = (self.data.weights @ np.broadcast_to(proportions, fit.posterior.shape)) / (
             self.data.weights.sum()
         )
         fit = em.permute(fit, em.canonical_order(fit.params, mean_prop))
-        return EMGLMResults(model=self, em=fit, method=method, init=init if start is None else "start")
+        layout = inference.layout_of(self.data, self.family, self.K)
+        covariance = None
+        if se == "louis":
+            names = inference.param_names(
+                self.design.x_names, self.design.z_names, self.K, self.family.has_scale
+            )
+            covariance = inference.louis_covariance(self.data, self.family, fit.params, names)
+        elif se == "bootstrap":
+            covariance = boot.bootstrap(
+                self.data,
+                self.family,
+                fit.params,
+                layout,
+                options,
+                kind=bootstrap,
+                n_boot=n_boot,
+                random_state=rng,
+                n_jobs=n_jobs,
+                progress=progress,
+            )
+        return EMGLMResults(
+            model=self,
+            em=fit,
+            method=method,
+            init=init if start is None else "start",
+            covariance=covariance,
+        )
 
     def _check_options(
         self, init_: str, method: str, max_iter: int, tol: float, se: str | None, n_boot: int
@@ -208,18 +253,6 @@ class EMGLM:
         if not isinstance(tol, numbers.Real) or not np.isfinite(tol) or tol <= 0:
             raise InputError(f"tol must be a positive number; got {tol!r}")
         return em.EMOptions(max_iter=int(max_iter), tol=float(tol), method=method)
-
-
-def _caller_level() -> int:
-    """``stacklevel`` that points at the first frame outside the emglm package."""
-    import sys
-
-    frame = sys._getframe(1)
-    level = 1
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("emglm"):
-        frame = frame.f_back  # type: ignore[assignment]
-        level += 1
-    return level
 
 
 def em_glm(
@@ -237,8 +270,11 @@ def em_glm(
     method: str = "em",
     max_iter: int = 1000,
     tol: float = 1e-8,
-    se: str | None = None,
+    se: str | None = "louis",
     n_boot: int = 200,
+    bootstrap: str = "nonparametric",
+    n_jobs: int = 1,
+    progress: bool = False,
     random_state: int | np.random.Generator | None = None,
 ) -> EMGLMResults:
     """Fit a finite mixture of ``K`` GLMs by EM from an R-like formula.
@@ -274,5 +310,8 @@ def em_glm(
         tol=tol,
         se=se,
         n_boot=n_boot,
+        bootstrap=bootstrap,
+        n_jobs=n_jobs,
+        progress=progress,
         random_state=random_state,
     )
