@@ -10,6 +10,7 @@ Write an R-like formula, get a statsmodels-style results object::
 
 from emglm import datasets
 from emglm.exceptions import (
+    BootstrapWarning,
     ConvergenceWarning,
     DegenerateComponentWarning,
     EMGLMWarning,
@@ -18,6 +19,7 @@ from emglm.exceptions import (
     InputError,
     InputTypeError,
     NumericalWarning,
+    SingularInformationWarning,
 )
 from emglm.model import EMGLM, em_glm
 from emglm.results import EMGLMResults
@@ -26,6 +28,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "EMGLM",
+    "BootstrapWarning",
     "ConvergenceWarning",
     "DegenerateComponentWarning",
     "EMGLMResults",
@@ -35,6 +38,7 @@ __all__ = [
     "InputError",
     "InputTypeError",
     "NumericalWarning",
+    "SingularInformationWarning",
     "datasets",
     "em_glm",
 ]

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from emglm import em, formula, inference, mixing
+from emglm.diagnostics import DispersionTest, dispersion_test
 from emglm.exceptions import InputError
 
 if TYPE_CHECKING:
@@ -465,12 +466,38 @@ class EMGLMResults:
                 "conf_low", "conf_high"]
         return pd.DataFrame(rows, columns=cols)
 
+    def dispersion_test(self, level: str = "mixture") -> DispersionTest:
+        """emax.glm's dispersion check: Pearson chi-square over residual df, with over- and
+        under-dispersion p-values (chi-square on ``nobs - k_params`` df).
+
+        Parameters
+        ----------
+        level : {"mixture", "pooled"}
+            ``"mixture"`` (default): residuals against the mixture mean and variance, which
+            the model predicts. ``"pooled"``: against the posterior-pooled mean and variance,
+            the form emax.glm uses; these residuals use the response itself through the
+            posteriors, so the statistic runs small.
+        """
+        if level not in ("mixture", "pooled"):
+            raise InputError(f"level={level!r} is not allowed; choose one of 'mixture', 'pooled'")
+        df_resid = self.nobs - self.k_params
+        if df_resid <= 0:
+            raise InputError(
+                f"no residual degrees of freedom: nobs={self.nobs:g}, k_params={self.k_params}"
+            )
+        r = self.resid("pearson", level).to_numpy()
+        return dispersion_test(r, self.model.data.weights, df_resid, level)
+
     # --- output ----------------------------------------------------------------------------
     def summary(self, alpha: float = 0.05) -> Summary:
         """A statsmodels ``Summary``: fit block, mixing proportions, coefficient tables."""
         from emglm.summary import build_summary
 
         return build_summary(self, alpha=alpha)
+
+    def _repr_html_(self) -> str:
+        """Rich display in notebooks: the summary as HTML."""
+        return str(self.summary().as_html())
 
     def __repr__(self) -> str:
         return (

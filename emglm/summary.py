@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
 from scipy import stats
 from statsmodels.iolib.summary import Summary
 from statsmodels.iolib.table import SimpleTable
@@ -31,12 +33,18 @@ def _fmt(value: float, digits: int = 4) -> str:
 def estimate_table(
     title: str,
     names: Sequence[str],
-    estimates: Sequence[float],
-    bse: Sequence[float] | None,
+    estimates: Sequence[float] | NDArray[np.float64],
+    bse: Sequence[float] | NDArray[np.float64] | None,
     alpha: float = 0.05,
     label: str = "coef",
+    tests: bool = True,
+    intervals: NDArray[np.float64] | None = None,
 ) -> SimpleTable:
     """A coefficient table: estimate, and where given std err, z, P>|z| and interval.
+
+    ``tests=False`` leaves z and P>|z| blank (for quantities where a test of zero means
+    nothing, such as proportions and standard deviations); ``intervals`` (n, 2) replaces
+    the Wald intervals ``estimate -/+ z std err``.
 
     Examples
     --------
@@ -56,9 +64,9 @@ def estimate_table(
         se = float(bse[i])
         z = est / se if se > 0 else np.nan
         p = 2 * stats.norm.sf(abs(z)) if np.isfinite(z) else np.nan
-        rows.append(
-            [_fmt(est), _fmt(se), f"{z:.3f}", f"{p:.3f}", _fmt(est - q * se), _fmt(est + q * se)]
-        )
+        lo, hi = (est - q * se, est + q * se) if intervals is None else intervals[i]
+        z_txt, p_txt = (f"{z:.3f}", f"{p:.3f}") if tests else ("", "")
+        rows.append([_fmt(est), _fmt(se), z_txt, p_txt, _fmt(lo), _fmt(hi)])
     headers = [label]
     if bse is not None:
         lo, hi = f"[{alpha / 2:g}", f"{1 - alpha / 2:g}]"
@@ -100,41 +108,44 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
         xname=model.design.x_names,
         title="Finite mixture of GLMs (EM)",
     )
-    mixing_bse = getattr(res, "mixing_bse", None)
+    has_se = cov_type != "none"
+    tidy = res.estimates(alpha) if has_se else None
+    mix = res.mixing.to_numpy()
+    mix_se = res.mixing_bse.to_numpy() if has_se else None
+    mix_ci = None if tidy is None else _intervals(tidy, "mixing")
     smry.tables.append(
         estimate_table(
-            "Mixing proportions",
-            res.component_names,
-            res.mixing.to_numpy(),
-            None if mixing_bse is None else mixing_bse.to_numpy(),
-            alpha,
-            label="prob",
+            "Mixing proportions", res.component_names, mix, mix_se, alpha,
+            label="prob", tests=False, intervals=mix_ci,
         )
     )
-    bse = getattr(res, "bse", None) if cov_type != "none" else None
     for comp in res.component_names:
         smry.tables.append(
             estimate_table(
                 f"Component {comp}",
-                res.params.index,
+                list(res.params.index),
                 res.params[comp].to_numpy(),
-                None if bse is None else bse[comp].to_numpy(),
+                res.bse[comp].to_numpy() if has_se else None,
                 alpha,
             )
         )
     if fam.has_scale:
+        sig_se = res.sigma_bse.to_numpy() if has_se else None
+        sig_ci = None if tidy is None else _intervals(tidy, "sigma")
         smry.tables.append(
             estimate_table(
-                "Dispersion (sigma = sqrt(scale))",
-                res.component_names,
-                np.sqrt(res.scale.to_numpy()),
-                None,
-                alpha,
-                label="sigma",
+                "Dispersion (sigma = sqrt(scale))", res.component_names,
+                res.sigma.to_numpy(), sig_se, alpha,
+                label="sigma", tests=False, intervals=sig_ci,
             )
         )
     smry.add_extra_txt(_notes(res))
     return smry
+
+
+def _intervals(tidy: pd.DataFrame, kind: str) -> NDArray[np.float64]:
+    rows = tidy["kind"] == kind
+    return np.asarray(tidy.loc[rows, ["conf_low", "conf_high"]].to_numpy(), dtype=float)
 
 
 def _count(value: float) -> str:
@@ -155,4 +166,18 @@ def _notes(res: EMGLMResults) -> list[str]:
         "Components are ordered by decreasing mixing proportion; log-likelihood includes "
         "normalising constants."
     )
+    cov = res.covariance
+    if cov is None:
+        notes.append("Standard errors were not computed (se=None).")
+    elif cov.cov_type == "louis":
+        notes.append(
+            "Standard errors from the observed information (Louis' method) over all free "
+            "parameters, mixing logits included; sigma and mixing errors by the delta method."
+        )
+    else:
+        notes.append(
+            f"Standard errors from {cov.n_boot - cov.n_failed} {cov.kind} bootstrap replicates "
+            f"({cov.n_failed} failed and were left out); intervals shown are Wald intervals, "
+            "percentile intervals: res.conf_int(method='percentile')."
+        )
     return notes
