@@ -19,6 +19,7 @@ from emglm.exceptions import (
     InputError,
     InputTypeError,
     NumericalWarning,
+    SeparationWarning,
     SingularInformationWarning,
 )
 from emglm.model import EMGLM, em_glm
@@ -38,6 +39,7 @@ __all__ = [
     "InputError",
     "InputTypeError",
     "NumericalWarning",
+    "SeparationWarning",
     "SingularInformationWarning",
     "datasets",
     "em_glm",

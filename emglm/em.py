@@ -141,8 +141,10 @@ def m_step(
         m_step_iter,
     )
     scale = np.maximum(scale, scale_floor)
-    gamma0 = np.zeros((data.Z.shape[1], n_comp)) if params is None else params.gamma
-    gamma = mixing.m_step_mixing(data.Z, wtau, gamma0)
+    if params is None:
+        gamma = mixing.initial_gamma(data.Z, wtau)
+    else:
+        gamma = mixing.m_step_mixing(data.Z, wtau, params.gamma)
     return MixtureParams(coef=coef, scale=scale, gamma=gamma)
 
 
@@ -175,7 +177,7 @@ def run_em(
     >>> tau0 = np.c_[y < 6, y >= 6].astype(float)
     >>> fit = run_em(data, get_family("poisson"), tau0, EMOptions(tol=1e-10))
     >>> np.exp(fit.params.coef[:, 0]).round(1), fit.converged
-    (array([ 2.1, 12.2]), True)
+    (array([ 1.8, 12. ]), True)
     """
     floor = scale_floor(data, family)
     if isinstance(start, MixtureParams):
@@ -188,7 +190,7 @@ def run_em(
     llf, posterior = e_step(data, family, params)
     history.append(llf)
     n_iter = 0
-    for n_iter in range(1, options.max_iter + 1):
+    for n_iter in range(1, options.max_iter + 1):  # noqa: B007 (used after the loop)
         params = m_step(data, family, posterior, params, options.m_step_iter, floor)
         llf, posterior = e_step(data, family, params)
         change = (llf - history[-1]) / max(abs(history[-1]), 1e-300)

@@ -38,6 +38,11 @@ class BootstrapWarning(EMGLMWarning):
     """Many bootstrap replicates failed (did not converge or lost a component)."""
 
 
+class SeparationWarning(NumericalWarning):
+    """The concomitant covariates separate the components: the mixing logits diverge, and
+    the fit stopped on the log-odds bound ``emglm.mixing.MAX_LOGODDS``."""
+
+
 class InputError(ValueError):
     """A value given by the caller is not allowed; the message says what is."""
 

@@ -44,6 +44,8 @@ _LOG_SIGMA_STEP = 1e-4
 # Eigenvalues of the correlation-scaled information below this (relative to the largest)
 # count as zero.
 _RCOND = 1e-10
+# Diagonal entries below this (relative to the largest) are zero up to rounding.
+_DIAG_FLOOR = 1e-13
 
 
 @dataclass(frozen=True)
@@ -276,7 +278,9 @@ def invert_information(info: Array, names: list[tuple[str, str]] | None = None) 
     a pseudo-inverse; the warning says so.
     """
     diag = np.diag(info).copy()
-    bad_diag = ~(diag > 0)
+    # A parameter without curvature of its own (e.g. the mixing logit of two identical
+    # components) would look regular after scaling to unit diagonal, so catch it first.
+    bad_diag = ~(diag > _DIAG_FLOOR * max(float(diag.max()), 0.0))
     d = 1.0 / np.sqrt(np.where(bad_diag, 1.0, diag))
     corr = info * d[:, None] * d[None, :]
     evals, evecs = np.linalg.eigh(corr)

@@ -16,9 +16,15 @@ import pandas as pd
 import statsmodels.genmod.families as smf
 
 from emglm import bootstrap as boot
-from emglm import em, formula, inference
+from emglm import em, formula, inference, irls
 from emglm import init as starts
-from emglm.exceptions import ConvergenceWarning, InputError, InputTypeError, user_stacklevel
+from emglm.exceptions import (
+    ConvergenceWarning,
+    InputError,
+    InputTypeError,
+    SeparationWarning,
+    user_stacklevel,
+)
 from emglm.families import Family, get_family
 from emglm.results import EMGLMResults
 
@@ -36,11 +42,12 @@ def check_positive_int(name: str, value: Any, upper: int | None = None) -> int:
     """Raise unless ``value`` is an integer >= 1 (and <= ``upper``)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InputTypeError(f"{name} must be a positive integer, not {value!r}")
+    value = int(value)
     if value < 1:
         raise InputError(f"{name} must be a positive integer; got {value}")
     if upper is not None and value > upper:
         raise InputError(f"{name}={value} is larger than the number of rows ({upper})")
-    return int(value)
+    return value
 
 
 class EMGLM:
@@ -60,8 +67,8 @@ class EMGLM:
     >>> res = model.fit(start=lab.astype(int), tol=1e-10)
     >>> res.params.round(1)
                comp1  comp2
-    Intercept    0.0    2.0
-    x           -0.5    0.5
+    Intercept    2.0   -0.2
+    x            0.5   -0.5
     """
 
     def __init__(
@@ -133,6 +140,18 @@ class EMGLM:
             eval_env=env,
         )
         K = check_positive_int("K", K, upper=arrays.y.shape[0])
+        aliased = irls.aliased_columns(arrays.X)
+        if aliased:
+            names = design.x_names
+            raise InputError(
+                "the design has collinear columns: "
+                + ", ".join(repr(names[j]) for j in aliased)
+                + " "
+                + ("is" if len(aliased) == 1 else "are")
+                + " constant or a linear combination of the other columns; drop "
+                + ("it" if len(aliased) == 1 else "them")
+                + " from the formula"
+            )
         return cls(design, arrays, fam, K)
 
     def fit(
@@ -207,6 +226,17 @@ class EMGLM:
                 f"change of the log-likelihood was {fit.last_change:.3g} (tol={tol:g}); "
                 "raise max_iter or start from better values (select_best)",
                 ConvergenceWarning,
+                stacklevel=user_stacklevel(),
+            )
+        if em.mixing.at_logodds_bound(self.data.Z, fit.params.gamma):
+            warnings.warn(
+                "the concomitant covariates separate the components: the fitted mixing "
+                f"log-odds reached the bound +-{em.mixing.MAX_LOGODDS:g} at some rows (prior "
+                "probabilities near 0 or 1), so the concomitant coefficients (res.mixing_params) "
+                "are not identified and are reported on that bound; drop or coarsen the "
+                "concomitant terms, check for rows with extreme concomitant values, or fit "
+                "fewer components",
+                SeparationWarning,
                 stacklevel=user_stacklevel(),
             )
         proportions = np.exp(em.mixing.log_prior(self.data.Z, fit.params.gamma))

@@ -34,7 +34,8 @@ RESID_LEVELS = ("mixture", "component", "pooled")
 class EMGLMResults:
     """A fitted finite mixture of GLMs.
 
-    Attributes are computed on first use. Per-row outputs carry the index of the rows used
+    Derived arrays are computed on first use; every table is a fresh copy, so changing it
+    never changes the results. Per-row outputs carry the index of the rows used
     in the fit (rows with missing values dropped). Components are in canonical order:
     decreasing mixing proportion, ties broken by the coefficients.
 
@@ -44,7 +45,7 @@ class EMGLMResults:
     >>> df = emglm.datasets.load_sim2()
     >>> res = emglm.em_glm("y ~ V1 + V2 + V3 + V4 + V5 - 1", df, "poisson", K=2,
     ...                    start=(df.index >= 2500).astype(int), tol=1e-10)
-    >>> list(res.params.columns), res.mixing.sum().round(6)
+    >>> list(res.params.columns), float(res.mixing.sum().round(6))
     (['comp1', 'comp2'], 1.0)
     """
 
@@ -65,14 +66,14 @@ class EMGLMResults:
         """``["comp1", ..., "compK"]``."""
         return [f"comp{k + 1}" for k in range(self.K)]
 
-    @cached_property
+    @property
     def params(self) -> pd.DataFrame:
         """Coefficients: rows are design columns, columns are components."""
         return pd.DataFrame(
             self.em.params.coef.T, index=self.model.design.x_names, columns=self.component_names
         )
 
-    @cached_property
+    @property
     def mixing(self) -> pd.Series:
         """Mixing proportions (for a concomitant model, the average prior probabilities)."""
         d = self.model.data
@@ -82,7 +83,27 @@ class EMGLMResults:
             name="mixing",
         )
 
-    @cached_property
+    @property
+    def mixing_params(self) -> pd.DataFrame:
+        """Concomitant (multinomial-logit) coefficients: rows are the concomitant design
+        columns, columns are components; comp1 is the reference and its column is zero.
+
+        ``log(pi_ik / pi_i1) = z_i' gamma_k``. Without a concomitant model the single row
+        ``Intercept`` holds ``log(pi_k / pi_1)``.
+        """
+        return pd.DataFrame(
+            self.em.params.gamma.copy(),
+            index=self.model.design.z_names,
+            columns=self.component_names,
+        )
+
+    @property
+    def prior_probs(self) -> pd.DataFrame:
+        """Prior class probabilities ``pi_ik`` of the fitted rows, n x K (the same in every
+        row without a concomitant model); ``mixing`` is their weighted average."""
+        return self._frame(self._prior)
+
+    @property
     def scale(self) -> pd.Series:
         """Dispersion per component: the ML variance sigma^2 for Gaussian, 1 for Poisson
         and binomial."""
@@ -147,12 +168,12 @@ class EMGLMResults:
         return self.em.llf_history.copy()
 
     # --- per-row outputs -------------------------------------------------------------------
-    @cached_property
+    @property
     def posterior(self) -> pd.DataFrame:
         """Posterior probabilities of component membership, n x K."""
         return self._frame(self.em.posterior)
 
-    @cached_property
+    @property
     def classes(self) -> pd.Series:
         """Most probable component per row, numbered 1..K as in ``comp1..compK``."""
         return pd.Series(
@@ -170,7 +191,7 @@ class EMGLMResults:
         prior = np.exp(mixing.log_prior(d.Z, self.em.params.gamma))
         return np.broadcast_to(prior, (d.y.shape[0], self.K))
 
-    @cached_property
+    @property
     def fittedvalues(self) -> pd.Series:
         """Mixture mean ``sum_k pi_ik mu_ik`` per row (binomial: a proportion)."""
         return pd.Series(
@@ -343,17 +364,17 @@ class EMGLMResults:
         cols = np.stack([values[lay.coef_slice(k)] for k in range(self.K)], axis=1)
         return pd.DataFrame(cols, index=self.model.design.x_names, columns=self.component_names)
 
-    @cached_property
+    @property
     def bse(self) -> pd.DataFrame:
         """Standard errors of the coefficients, shaped as :attr:`params`."""
         return self._coef_frame(self._se_theta)
 
-    @cached_property
+    @property
     def tvalues(self) -> pd.DataFrame:
         """z statistics ``params / bse``, shaped as :attr:`params`."""
         return self.params / self.bse
 
-    @cached_property
+    @property
     def pvalues(self) -> pd.DataFrame:
         """Two-sided normal p-values of the z statistics, shaped as :attr:`params`."""
         return pd.DataFrame(
@@ -395,7 +416,7 @@ class EMGLMResults:
             lo, hi = self._theta - q * self._se_theta, self._theta + q * self._se_theta
         return pd.DataFrame({"lower": lo, "upper": hi}, index=self._names)
 
-    @cached_property
+    @property
     def mixing_bse(self) -> pd.Series:
         """Standard errors of :attr:`mixing`: the delta method on the mixing logits (Louis),
         or the spread of the replicates' proportions (bootstrap)."""
@@ -408,12 +429,21 @@ class EMGLMResults:
             se = np.sqrt(np.maximum(np.einsum("kp,pr,kr->k", jac, cov.cov, jac), 0.0))
         return pd.Series(se, index=self.component_names, name="mixing_bse")
 
-    @cached_property
+    @property
+    def mixing_params_bse(self) -> pd.DataFrame:
+        """Standard errors of :attr:`mixing_params`, same shape (comp1, the reference held
+        at zero, has zero standard error)."""
+        se = np.zeros((self._layout.q, self.K))
+        for k in range(1, self.K):
+            se[:, k] = self._se_theta[self._layout.mixing_slice(k)]
+        return pd.DataFrame(se, index=self.model.design.z_names, columns=self.component_names)
+
+    @property
     def sigma(self) -> pd.Series:
         """Component standard deviations ``sqrt(scale)``."""
         return pd.Series(np.sqrt(self.em.params.scale), index=self.component_names, name="sigma")
 
-    @cached_property
+    @property
     def sigma_bse(self) -> pd.Series:
         """Standard errors of :attr:`sigma` (delta method from ``log(sigma)``, or the spread
         of the bootstrap replicates); only for families with a dispersion."""

@@ -1,6 +1,7 @@
 """Summary tables built on ``statsmodels.iolib.summary.Summary``.
 
-The summary has a fit block, a table of mixing proportions, one coefficient table per
+The summary has a fit block, a table of mixing proportions, with a concomitant model one
+table of log-odds coefficients per non-reference component, one coefficient table per
 component and notes. Standard-error columns appear when the results carry standard errors.
 No timestamp is printed, so the output is reproducible.
 """
@@ -18,6 +19,8 @@ from statsmodels.iolib.summary import Summary
 from statsmodels.iolib.table import SimpleTable
 from statsmodels.iolib.tableformatting import fmt_params
 
+from emglm import mixing
+
 if TYPE_CHECKING:
     from emglm.results import EMGLMResults
 
@@ -32,7 +35,7 @@ def _fmt(value: float, digits: int = 4) -> str:
 
 def estimate_table(
     title: str,
-    names: Sequence[str],
+    names: Sequence[str] | pd.Index,
     estimates: Sequence[float] | NDArray[np.float64],
     bse: Sequence[float] | NDArray[np.float64] | None,
     alpha: float = 0.05,
@@ -49,10 +52,12 @@ def estimate_table(
     Examples
     --------
     >>> print(estimate_table("comp1", ["x"], [0.5], [0.1]))
-                     comp1
-    ===========================================================
-            coef    std err          z      P>|z|     [0.025      0.975]
-    ...
+                                        comp1
+    ==============================================================================
+                     coef    std err          z      P>|z|      [0.025      0.975]
+    ------------------------------------------------------------------------------
+    x              0.5000     0.1000      5.000      0.000      0.3040      0.6960
+    ==============================================================================
     """
     rows = []
     q = stats.norm.ppf(1 - alpha / 2)
@@ -115,10 +120,19 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
     mix_ci = None if tidy is None else _intervals(tidy, "mixing")
     smry.tables.append(
         estimate_table(
-            "Mixing proportions", res.component_names, mix, mix_se, alpha,
-            label="prob", tests=False, intervals=mix_ci,
+            "Mixing proportions"
+            + ("" if mixing.is_constant(model.data.Z) else " (average prior probabilities)"),
+            res.component_names,
+            mix,
+            mix_se,
+            alpha,
+            label="prob",
+            tests=False,
+            intervals=mix_ci,
         )
     )
+    if not mixing.is_constant(model.data.Z):
+        smry.tables.extend(concomitant_tables(res, alpha))
     for comp in res.component_names:
         smry.tables.append(
             estimate_table(
@@ -141,6 +155,23 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
         )
     smry.add_extra_txt(_notes(res))
     return smry
+
+
+def concomitant_tables(res: EMGLMResults, alpha: float = 0.05) -> list[SimpleTable]:
+    """One table per component k >= 2 of the concomitant coefficients gamma_k, the
+    log-odds ``log(pi_ik / pi_i1)`` of component k against the reference comp1."""
+    gamma = res.mixing_params
+    bse = res.mixing_params_bse if res.cov_type != "none" else None
+    return [
+        estimate_table(
+            f"Concomitant model {comp} (log-odds vs comp1)",
+            gamma.index,
+            gamma[comp].to_numpy(),
+            None if bse is None else bse[comp].to_numpy(),
+            alpha,
+        )
+        for comp in res.component_names[1:]
+    ]
 
 
 def _intervals(tidy: pd.DataFrame, kind: str) -> NDArray[np.float64]:

@@ -182,19 +182,21 @@ def test_delta_method_matches_flexmix(flexmix_fits, key):
 
 
 # --- singular or indefinite information --------------------------------------------------
-def test_collinear_covariates_warn_with_cause():
+def test_identical_components_warn_with_cause():
+    # Two identical components are an EM fixed point at which the mixing logit and the
+    # difference of the components are not identified: the information is singular.
     rng = np.random.default_rng(5)
     n = 300
     df = pd.DataFrame({"x": rng.normal(size=n)})
-    df["x2"] = 2.0 * df["x"]
-    lab = rng.random(n) < 0.5
-    df["y"] = rng.poisson(np.exp(np.where(lab, 1 + 0.5 * df.x, 2 - 0.3 * df.x)))
-    with pytest.warns(SingularInformationWarning, match="collinear") as rec:
-        res = emglm.em_glm("y ~ x + x2", df, "poisson", K=2, start=lab.astype(int), tol=1e-10)
+    df["y"] = rng.poisson(np.exp(1 + 0.3 * df.x))
+    with pytest.warns(SingularInformationWarning, match="too many components") as rec:
+        res = emglm.em_glm("y ~ x", df, "poisson", K=2, start=[[1.0, 0.3], [1.0, 0.3]],
+                           tol=1e-10)
     assert rec[0].filename == __file__  # points at the user's line
     assert "pseudo-inverse" in str(rec[0].message)
-    assert "comp1:x" in str(rec[0].message)
+    assert "comp2:mixing:Intercept" in str(rec[0].message)
     assert np.all(np.isfinite(res.bse.to_numpy()))
+    assert np.isfinite(res.mixing_bse).all()
 
 
 def test_indefinite_information_warns_and_stays_finite():

@@ -143,3 +143,23 @@ def test_dispersion_test_detects_overdispersion():
     # negative binomial's average variance inflation; it is still far above 1.
     assert t.dispersion > 1.2
     assert t.pvalue_over < 1e-10
+
+
+def test_concomitant_standard_errors_in_results_and_summary():
+    rng = np.random.default_rng(8)
+    n = 800
+    df = pd.DataFrame({"x": rng.normal(size=n), "z": rng.normal(size=n)})
+    lab = (rng.random(n) < 1 / (1 + np.exp(0.5 - 1.5 * df.z))).astype(int)
+    df["y"] = rng.poisson(np.exp(np.where(lab == 1, 2 - 0.6 * df.x, 0.5 + 0.8 * df.x)))
+    res = emglm.em_glm("y ~ x", df, "poisson", K=2, concomitant="~ z", start=lab, tol=1e-12)
+    cov = res.cov_params()
+    assert ("comp2", "mixing:z") in cov.index
+    se = res.mixing_params_bse
+    assert se.shape == res.mixing_params.shape
+    assert se.loc["z", "comp2"] == pytest.approx(np.sqrt(cov.loc[("comp2", "mixing:z"),
+                                                                   ("comp2", "mixing:z")]))
+    assert (se["comp1"] == 0).all()
+    text = str(res.summary())
+    assert f"{se.loc['z', 'comp2']:.4f}" in text
+    plain = emglm.em_glm("y ~ x", df, "poisson", K=2, concomitant="~ z", start=lab, se=None)
+    assert "std err" not in str(plain.summary())

@@ -1,0 +1,54 @@
+"""Shared fixtures: small simulated data sets with known truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+@pytest.fixture
+def poisson_df() -> pd.DataFrame:
+    """Two Poisson regressions (intercept and x), rows 0-299 from comp A, 300-599 from B."""
+    rng = np.random.default_rng(11)
+    n = 600
+    x = rng.normal(size=n)
+    lab = (np.arange(n) >= 300).astype(int)
+    eta = np.where(lab == 0, 1.0 + 0.5 * x, 2.5 - 0.7 * x)
+    expo = rng.integers(1, 5, size=n).astype(float)
+    return pd.DataFrame(
+        {
+            "y": rng.poisson(expo * np.exp(eta)),
+            "x": x,
+            "expo": expo,
+            "w": rng.integers(1, 4, size=n),
+            "g": rng.choice(["a", "b", "c"], size=n),
+            "label": lab,
+        }
+    )
+
+
+@pytest.fixture
+def glm_df() -> pd.DataFrame:
+    """One data set for single-GLM comparisons across families."""
+    rng = np.random.default_rng(5)
+    n = 400
+    x1 = rng.normal(size=n)
+    x2 = rng.uniform(1, 3, size=n)
+    trials = rng.integers(3, 12, size=n)
+    p = 1 / (1 + np.exp(-(-0.3 + 0.8 * x1)))
+    succ = rng.binomial(trials, p)
+    return pd.DataFrame(
+        {
+            "x1": x1,
+            "x2": x2,
+            "g": rng.choice(["u", "v", "w"], size=n),
+            "count": rng.poisson(np.exp(0.2 + 0.4 * x1 + 0.1 * x2) * 3),
+            "expo": rng.integers(1, 6, size=n).astype(float),
+            "w": rng.integers(1, 4, size=n).astype(float),
+            "yg": 1.5 + 2.0 * x1 - 0.5 * x2 + rng.normal(scale=0.7, size=n),
+            "succ": succ,
+            "fail": trials - succ,
+            "yb": rng.binomial(1, p),
+        }
+    )
