@@ -40,7 +40,8 @@ def one_dataset(seed: int, n: int) -> np.ndarray:
     df = pd.DataFrame({"y": y, "x": x})
     res = emglm.em_glm("y ~ x", df, "poisson", K=2, start=lab, tol=1e-10, max_iter=5000)
     # Components come back ordered by decreasing proportion; match them to the truth.
-    if abs(res.params["comp1"]["x"] - TRUE_COEF[0, 1]) > abs(res.params["comp2"]["x"] - TRUE_COEF[0, 1]):
+    slope = res.params.loc["x"]
+    if abs(slope["comp1"] - TRUE_COEF[0, 1]) > abs(slope["comp2"] - TRUE_COEF[0, 1]):
         raise RuntimeError(f"seed {seed}: components swapped relative to the truth")
     truth = np.r_[TRUE_COEF[0], TRUE_COEF[1], np.log(TRUE_PI[1] / TRUE_PI[0])]
     est = res._theta
