@@ -244,7 +244,6 @@ class EMGLM:
             self.data.weights.sum()
         )
         fit = em.permute(fit, em.canonical_order(fit.params, mean_prop))
-        layout = inference.layout_of(self.data, self.family, self.K)
         covariance = None
         if se == "louis":
             names = inference.param_names(
@@ -256,7 +255,7 @@ class EMGLM:
                 self.data,
                 self.family,
                 fit.params,
-                layout,
+                inference.layout_of(self.data, self.family, self.K),
                 options,
                 kind=bootstrap,
                 n_boot=n_boot,
