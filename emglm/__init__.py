@@ -10,6 +10,7 @@ Write an R-like formula, get a statsmodels-style results object::
 
 from emglm import datasets
 from emglm.exceptions import (
+    BootstrapWarning,
     ConvergenceWarning,
     DegenerateComponentWarning,
     EMGLMWarning,
@@ -19,6 +20,7 @@ from emglm.exceptions import (
     InputTypeError,
     NumericalWarning,
     SeparationWarning,
+    SingularInformationWarning,
 )
 from emglm.model import EMGLM, em_glm
 from emglm.results import EMGLMResults
@@ -29,6 +31,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "EMGLM",
+    "BootstrapWarning",
     "ConvergenceWarning",
     "DegenerateComponentWarning",
     "EMGLMResults",
@@ -41,6 +44,7 @@ __all__ = [
     "SeparationWarning",
     "SelectKResult",
     "SmallEMResult",
+    "SingularInformationWarning",
     "datasets",
     "em_glm",
     "select_best",

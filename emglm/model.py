@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import statsmodels.genmod.families as smf
 
-from emglm import em, formula, irls, warmup
+from emglm import bootstrap as boot
+from emglm import em, formula, inference, irls, warmup
 from emglm import init as starts
 from emglm.exceptions import (
     ConvergenceWarning,
@@ -23,11 +24,12 @@ from emglm.exceptions import (
     InputError,
     InputTypeError,
     SeparationWarning,
+    user_stacklevel,
 )
 from emglm.families import Family, get_family
 from emglm.results import EMGLMResults
 
-SE_METHODS = (None,)
+SE_METHODS = ("louis", "bootstrap", None)
 
 # The warm-up em_glm runs when no start is given: n_starts short runs like small_em's.
 N_STARTS = 10
@@ -177,8 +179,9 @@ class EMGLM:
         method: str = "em",
         max_iter: int = 1000,
         tol: float = 1e-8,
-        se: str | None = None,
+        se: str | None = "louis",
         n_boot: int = 200,
+        bootstrap: str = "nonparametric",
         random_state: int | np.random.Generator | None = None,
         n_starts: int = N_STARTS,
         minprior: float = MINPRIOR,
@@ -207,12 +210,17 @@ class EMGLM:
         tol : float
             Stop when the relative change of the log-likelihood (CEM: of the
             classification log-likelihood) is below ``tol``.
-        se : None
-            How to compute standard errors (``None`` skips them).
+        se : {"louis", "bootstrap", None}
+            Standard errors: ``"louis"`` (default) from the exact observed information of
+            all free parameters (Louis' method); ``"bootstrap"`` from ``n_boot`` replicates;
+            ``None`` skips them. See ``docs/inference.md``.
         n_boot : int
             Bootstrap replicates, for ``se="bootstrap"``.
+        bootstrap : {"nonparametric", "parametric"}
+            Resample the rows, or simulate responses from the fit.
         random_state : int or numpy Generator, optional
-            Seed for the starts (and SEM's draws); the same seed gives the same fit.
+            Seed for the starts, SEM's draws and the bootstrap; the same seed gives the
+            same fit.
         n_starts : int, default 10
             Without ``start``: the number of short warm-up runs (``WARMUP_ITER`` iterations,
             tolerance ``WARMUP_TOL``, as :func:`emglm.small_em`) whose best run starts the
@@ -223,10 +231,6 @@ class EMGLM:
             dropped with a :class:`~emglm.DegenerateComponentWarning` (flexmix's rule);
             the results then have fewer components. ``0`` keeps every component that has
             enough weight for its GLM.
-        n_jobs : int, default 1
-            Worker processes for the warm-up (``-1``: one per CPU).
-        progress : bool, optional
-            Show a tqdm progress bar over the warm-up runs.
 
         Returns
         -------
@@ -235,7 +239,14 @@ class EMGLM:
         options = self._check_options(init, method, max_iter, tol, se, n_boot, minprior)
         n_starts = check_positive_int("n_starts", n_starts)
         n_jobs = warmup.check_n_jobs(n_jobs)
-        start_seed, em_seed = warmup.seed_sequence(random_state).spawn(2)
+        if progress is not None and not isinstance(progress, bool):
+            raise InputTypeError(f"progress must be True, False or None, not {progress!r}")
+        if se == "bootstrap":
+            boot.check_bootstrap(bootstrap, self.data)
+            if progress:
+                boot.require_tqdm()
+        # Independent streams: starts, SEM draws, bootstrap replicates.
+        start_seed, em_seed, boot_seed = warmup.seed_sequence(random_state).spawn(3)
         start_value: em.MixtureParams | np.ndarray
         warm = None
         if start is not None:
@@ -268,7 +279,7 @@ class EMGLM:
                 "a smaller K, or set minprior=0 to keep small components that still have "
                 "enough weight for their GLM.",
                 DegenerateComponentWarning,
-                stacklevel=_caller_level(),
+                stacklevel=user_stacklevel(),
             )
         if not fit.converged:
             warnings.warn(
@@ -276,7 +287,7 @@ class EMGLM:
                 f"change of the log-likelihood was {fit.last_change:.3g} (tol={tol:g}); "
                 "raise max_iter or start from better values (select_best)",
                 ConvergenceWarning,
-                stacklevel=_caller_level(),
+                stacklevel=user_stacklevel(),
             )
         if em.mixing.at_logodds_bound(self.data.Z, fit.params.gamma):
             warnings.warn(
@@ -287,19 +298,40 @@ class EMGLM:
                 "concomitant terms, check for rows with extreme concomitant values, or fit "
                 "fewer components",
                 SeparationWarning,
-                stacklevel=_caller_level(),
+                stacklevel=user_stacklevel(),
             )
         proportions = np.exp(em.mixing.log_prior(self.data.Z, fit.params.gamma))
         mean_prop = (self.data.weights @ np.broadcast_to(proportions, fit.posterior.shape)) / (
             self.data.weights.sum()
         )
         fit = em.permute(fit, em.canonical_order(fit.params, mean_prop))
+        covariance = None
+        n_fitted = fit.params.n_components
+        if se == "louis":
+            names = inference.param_names(
+                self.design.x_names, self.design.z_names, n_fitted, self.family.has_scale
+            )
+            covariance = inference.louis_covariance(self.data, self.family, fit.params, names)
+        elif se == "bootstrap":
+            covariance = boot.bootstrap(
+                self.data,
+                self.family,
+                fit.params,
+                inference.layout_of(self.data, self.family, n_fitted),
+                options,
+                kind=bootstrap,
+                n_boot=n_boot,
+                random_state=np.random.default_rng(boot_seed),
+                n_jobs=n_jobs,
+                progress=bool(progress),
+            )
         return EMGLMResults(
             model=self,
             em=fit,
             method=method,
             init=init if start is None else "start",
             warmup=warm,
+            covariance=covariance,
         )
 
     def _check_options(
@@ -330,18 +362,6 @@ class EMGLM:
         )
 
 
-def _caller_level() -> int:
-    """``stacklevel`` that points at the first frame outside the emglm package."""
-    import sys
-
-    frame = sys._getframe(1)
-    level = 1
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("emglm"):
-        frame = frame.f_back  # type: ignore[assignment]
-        level += 1
-    return level
-
-
 def em_glm(
     formula_: str,
     data: pd.DataFrame,
@@ -357,8 +377,9 @@ def em_glm(
     method: str = "em",
     max_iter: int = 1000,
     tol: float = 1e-8,
-    se: str | None = None,
+    se: str | None = "louis",
     n_boot: int = 200,
+    bootstrap: str = "nonparametric",
     random_state: int | np.random.Generator | None = None,
     n_starts: int = N_STARTS,
     minprior: float = MINPRIOR,
@@ -398,6 +419,7 @@ def em_glm(
         tol=tol,
         se=se,
         n_boot=n_boot,
+        bootstrap=bootstrap,
         random_state=random_state,
         n_starts=n_starts,
         minprior=minprior,

@@ -32,6 +32,7 @@ _FIT_OPTIONS = (
     "tol",
     "n_starts",
     "minprior",
+    "se",
     "n_jobs",
     "progress",
     "random_state",
@@ -124,6 +125,8 @@ def select_k(
     ks = _check_ks(K)
     model_kw = {k: options[k] for k in _MODEL_OPTIONS if k in options}
     fit_kw = {k: options[k] for k in _FIT_OPTIONS if k in options and k != "random_state"}
+    # Choosing K needs no standard errors; they stay off unless asked for.
+    fit_kw.setdefault("se", None)
     base = EMGLM.from_formula(
         formula_, data, family, 1, eval_env=formula.capture_env(1), **model_kw
     )
