@@ -369,6 +369,7 @@ def plot_llf(res: EMGLMResults, *, ax: Axes | None = None) -> Figure:
     hist = res.llf_history
     fig, ax = _single_axes(ax)
     ax.plot(np.arange(hist.size), hist, "-o", markersize=3, label="log-likelihood")
+    ax.ticklabel_format(axis="y", useOffset=False, style="plain")
     ax.set_xlabel("EM iteration")
     ax.set_ylabel("log-likelihood")
     ax.set_title(f"llf {res.llf:.4f} after {res.n_iter} iterations")
