@@ -468,8 +468,9 @@ def plot_criteria(
     Parameters
     ----------
     table : DataFrame or object with a ``table`` DataFrame attribute
-        A ``K`` column and columns named by ``criteria`` (matched case-insensitively;
-        the ones absent are skipped, at least one must be present).
+        A ``K`` column (or index, as in the table of ``select_k``) and columns named by
+        ``criteria`` (matched case-insensitively; the ones absent are skipped, at least
+        one must be present).
     criteria : sequence of str
         Which criteria to draw.
     ax : Axes, optional
@@ -484,9 +485,11 @@ def plot_criteria(
             "table must be a DataFrame with a K column, or a select_k result with a .table "
             f"DataFrame; got {type(table).__name__}"
         )
+    if str(frame.index.name).lower() == "k":  # select_k indexes its table by K
+        frame = frame.reset_index()
     lower = {str(c).lower(): c for c in frame.columns}
     if "k" not in lower:
-        raise InputError(f"table has no K column; its columns are {list(frame.columns)}")
+        raise InputError(f"table has no K column or index; its columns are {list(frame.columns)}")
     present = [(name, lower[name.lower()]) for name in criteria if name.lower() in lower]
     if not present:
         raise InputError(

@@ -125,6 +125,17 @@ def test_plot_coefficients_draws_wald_intervals(res):
         assert coll.get_label() == "90% interval"
 
 
+@pytest.mark.skipif(
+    not hasattr(emglm.EMGLMResults, "conf_int"), reason="standard errors land with issue 4"
+)
+def test_plot_coefficients_without_standard_errors(pois_data):
+    res0 = emglm.em_glm("y ~ x", pois_data, "poisson", K=2, start=pois_data["label"], se=None)
+    with pytest.raises(InputError, match="se=None.*or pass alpha=None"):
+        ep.plot_coefficients(res0)
+    fig = ep.plot_coefficients(res0, alpha=None)
+    assert all(len(labelled(ax, "estimate")) == 1 and not ax.collections for ax in fig.axes)
+
+
 def test_plot_coefficients_bad_input(res, known):
     with pytest.raises(InputError, match=r"shape \(2, 2\); got shape \(2, 3\)"):
         ep.plot_coefficients(res, known=np.zeros((2, 3)))
@@ -154,7 +165,9 @@ def test_plot_posterior_histogram_counts(res):
 
 def test_plot_posterior_counts_case_weights(pois_data):
     w = np.random.default_rng(2).integers(1, 4, size=len(pois_data))
-    resw = emglm.em_glm("y ~ x", pois_data, "poisson", K=2, weights=w, start=pois_data["label"])
+    resw = emglm.em_glm(
+        "y ~ x", pois_data, "poisson", K=2, weights=w, start=pois_data["label"], se=None
+    )
     fig = ep.plot_posterior(resw, bins=5)
     counts, _ = np.histogram(resw.posterior["comp2"], bins=5, range=(0, 1), weights=w)
     np.testing.assert_allclose([p.get_height() for p in fig.axes[1].patches], counts)
@@ -188,7 +201,7 @@ def test_plot_fitted_points_and_curves(res, pois_data):
 
 
 def test_plot_fitted_other_covariate_and_arrays(pois_data):
-    res2 = emglm.em_glm("y ~ x + u", pois_data, "poisson", K=2, start=pois_data["label"])
+    res2 = emglm.em_glm("y ~ x + u", pois_data, "poisson", K=2, start=pois_data["label"], se=None)
     fig = ep.plot_fitted(res2, "x")
     (line,) = labelled(fig.axes[0], "comp1 fitted")
     assert line.get_linestyle() == "None" and line.get_marker() == "."
@@ -212,7 +225,7 @@ def test_plot_fitted_bad_input(res, pois_data):
 
 # --- plot_llf ------------------------------------------------------------------------------
 def test_plot_llf_trace(pois_data):
-    res_r = emglm.em_glm("y ~ x", pois_data, "poisson", K=2, random_state=4)
+    res_r = emglm.em_glm("y ~ x", pois_data, "poisson", K=2, random_state=4, se=None)
     fig = ep.plot_llf(res_r)
     (ax,) = fig.axes
     (line,) = labelled(ax, "log-likelihood")
@@ -271,7 +284,10 @@ def test_plot_qq_passes_bad_kind_to_resid(res):
 
 # --- plot_criteria -------------------------------------------------------------------------
 def test_plot_criteria_lines_and_minima(pois_data):
-    fits = {k: emglm.em_glm("y ~ x", pois_data, "poisson", K=k, random_state=1) for k in (1, 2, 3)}
+    fits = {
+        k: emglm.em_glm("y ~ x", pois_data, "poisson", K=k, random_state=1, se=None)
+        for k in (1, 2, 3)
+    }
     table = pd.DataFrame(
         {
             "K": [3, 1, 2],
@@ -294,8 +310,11 @@ def test_plot_criteria_lines_and_minima(pois_data):
 
 
 def test_plot_criteria_accepts_table_attribute_and_skips_missing():
-    class Selection:
-        table = pd.DataFrame({"K": [1, 2, 3], "BIC": [10.0, np.nan, 8.0], "other": [0, 0, 0]})
+    class Selection:  # as select_k: the table indexed by K, lower-case criteria
+        table = pd.DataFrame(
+            {"K_fitted": [1, 2, 3], "bic": [10.0, np.nan, 8.0], "other": [0, 0, 0]},
+            index=pd.Index([1, 2, 3], name="K"),
+        )
 
     fig = ep.plot_criteria(Selection())
     ax = fig.axes[0]
@@ -306,7 +325,7 @@ def test_plot_criteria_accepts_table_attribute_and_skips_missing():
 
 
 def test_plot_criteria_bad_input():
-    with pytest.raises(InputError, match="no K column"):
+    with pytest.raises(InputError, match="no K column or index"):
         ep.plot_criteria(pd.DataFrame({"BIC": [1.0]}))
     with pytest.raises(InputError, match=r"none of the criteria \['AIC', 'BIC', 'ICL'\]"):
         ep.plot_criteria(pd.DataFrame({"K": [1], "llf": [1.0]}))
