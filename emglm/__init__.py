@@ -18,6 +18,7 @@ from emglm.exceptions import (
     InputError,
     InputTypeError,
     NumericalWarning,
+    SeparationWarning,
 )
 from emglm.model import EMGLM, em_glm
 from emglm.results import EMGLMResults
@@ -35,6 +36,7 @@ __all__ = [
     "InputError",
     "InputTypeError",
     "NumericalWarning",
+    "SeparationWarning",
     "datasets",
     "em_glm",
 ]

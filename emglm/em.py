@@ -141,8 +141,10 @@ def m_step(
         m_step_iter,
     )
     scale = np.maximum(scale, scale_floor)
-    gamma0 = np.zeros((data.Z.shape[1], n_comp)) if params is None else params.gamma
-    gamma = mixing.m_step_mixing(data.Z, wtau, gamma0)
+    if params is None:
+        gamma = mixing.initial_gamma(data.Z, wtau)
+    else:
+        gamma = mixing.m_step_mixing(data.Z, wtau, params.gamma)
     return MixtureParams(coef=coef, scale=scale, gamma=gamma)
 
 

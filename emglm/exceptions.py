@@ -29,6 +29,11 @@ class NumericalWarning(EMGLMWarning):
     """Numerical trouble was met and handled (overflow guard, singular matrix, ...)."""
 
 
+class SeparationWarning(NumericalWarning):
+    """The concomitant covariates separate the components: the mixing logits diverge, and
+    the fit stopped on the log-odds bound ``emglm.mixing.MAX_LOGODDS``."""
+
+
 class InputError(ValueError):
     """A value given by the caller is not allowed; the message says what is."""
 

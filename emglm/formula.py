@@ -58,9 +58,15 @@ def capture_env(depth: int) -> EvalEnvironment:
 
 @dataclass(frozen=True)
 class Design:
-    """What is needed to rebuild the model's arrays on new data."""
+    """What is needed to rebuild the model's arrays on new data.
+
+    patsy's design objects cannot be pickled, so a pickled ``Design`` keeps the formula, the
+    data columns the formula uses and the names it takes from the caller's namespace, and
+    re-evaluates the formula when it is unpickled.
+    """
 
     formula: str
+    concomitant: str | None
     response_name: str
     x_info: patsy.DesignInfo
     offset_infos: tuple[patsy.DesignInfo, ...]
@@ -70,6 +76,7 @@ class Design:
     exposure_is_array: bool
     z_info: patsy.DesignInfo | None
     eval_env: EvalEnvironment
+    source: pd.DataFrame
 
     @property
     def x_names(self) -> list[str]:
@@ -80,6 +87,31 @@ class Design:
     def z_names(self) -> list[str]:
         """Names of the concomitant design columns (``["Intercept"]`` when constant)."""
         return ["Intercept"] if self.z_info is None else list(self.z_info.column_names)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = {k: v for k, v in self.__dict__.items() if k not in _REBUILT}
+        codes = [f.code for f in self.x_info.factor_infos]
+        codes += [f.code for info in self.offset_infos for f in info.factor_infos]
+        if self.z_info is not None:
+            codes += [f.code for f in self.z_info.factor_infos]
+        names = {n for c in codes for n in _unknown_names(c, self.source.columns, _EMPTY_ENV)}
+        state["env_vars"] = {n: self.eval_env.namespace[n] for n in sorted(names)}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        env = EvalEnvironment([state.pop("env_vars")]).with_outer_namespace(_HELPERS)
+        frames = _frames(state["formula"], state["concomitant"], state["source"], env)
+        state.update(
+            x_info=frames.rhs.design_info,
+            offset_infos=tuple(m.design_info for m in frames.offsets),
+            z_info=None if frames.z is None else frames.z.design_info,
+            eval_env=env,
+        )
+        self.__dict__.update(state)
+
+
+_REBUILT = ("x_info", "offset_infos", "z_info", "eval_env")
+_EMPTY_ENV = EvalEnvironment([{}]).with_outer_namespace(_HELPERS)
 
 
 @dataclass(frozen=True)
@@ -130,26 +162,10 @@ def build(
     # Positional index: patsy keeps the index of the rows it keeps, and we map back later.
     frame = data.reset_index(drop=True)
 
-    desc = _parse(formula)
-    if not desc.lhs_termlist:
-        raise FormulaError(f"formula {formula!r} has no response on the left of '~'")
-    offset_terms = [t for t in desc.rhs_termlist if _offset_code(t) is not None]
-    rhs_terms = [t for t in desc.rhs_termlist if _offset_code(t) is None]
-    _check_names(formula, desc.lhs_termlist + desc.rhs_termlist, frame, env)
-
-    lhs = _evaluate(formula, ModelDesc(desc.lhs_termlist, []), frame, env, lhs=True)
-    rhs = _evaluate(formula, ModelDesc([], rhs_terms), frame, env)
-    if rhs.shape[1] == 0:
-        raise FormulaError(f"formula {formula!r} has no terms on the right of '~'; use '~ 1'")
-    pieces: list[pd.DataFrame] = [lhs, rhs]
-    offset_infos = []
-    for term in offset_terms:
-        m = _evaluate(formula, ModelDesc([], [term]), frame, env)
-        offset_infos.append(m.design_info)
-        pieces.append(m)
-    z_frame = None
-    if concomitant is not None:
-        z_frame = _concomitant(concomitant, frame, env)
+    frames = _frames(formula, concomitant, frame, env)
+    lhs, rhs, z_frame = frames.lhs, frames.rhs, frames.z
+    pieces: list[pd.DataFrame] = [lhs, rhs, *frames.offsets]
+    if z_frame is not None:
         pieces.append(z_frame)
 
     extra = {
@@ -177,7 +193,7 @@ def build(
     y, trials = _response(formula, lhs, take(lhs), family)
     X = take(rhs)
     off = np.zeros(rows.size)
-    for piece in pieces[2 : 2 + len(offset_terms)]:
+    for piece in frames.offsets:
         off += take(piece).sum(axis=1)
     if extra["offset"] is not None:
         off += extra["offset"][rows]
@@ -189,9 +205,7 @@ def build(
     w = np.ones(rows.size) if extra["weights"] is None else extra["weights"][rows]
     Z = np.ones((rows.size, 1)) if z_frame is None else take(z_frame)
 
-    response_name = str(lhs.design_info.term_names[0]) if len(desc.lhs_termlist) == 1 else (
-        " + ".join(lhs.design_info.term_names)
-    )
+    response_name = " + ".join(lhs.design_info.term_names)
     _check_finite({response_name: y}, "response")
     _check_finite(dict(zip(rhs.columns, X.T, strict=True)), "covariate")
     _check_finite({"offset": off}, "offset")
@@ -203,15 +217,17 @@ def build(
 
     design = Design(
         formula=formula,
+        concomitant=concomitant,
         response_name=response_name,
         x_info=rhs.design_info,
-        offset_infos=tuple(offset_infos),
+        offset_infos=tuple(m.design_info for m in frames.offsets),
         offset_arg=offset if isinstance(offset, str) else None,
         exposure_arg=exposure if isinstance(exposure, str) else None,
         offset_is_array=offset is not None and not isinstance(offset, str),
         exposure_is_array=exposure is not None and not isinstance(exposure, str),
         z_info=None if z_frame is None else z_frame.design_info,
         eval_env=env,
+        source=frame[[c for c in frame.columns if c in frames.columns]],
     )
     arrays = ModelArrays(
         y=y,
@@ -224,6 +240,52 @@ def build(
         n_dropped=int(len(frame) - rows.size),
     )
     return design, arrays
+
+
+@dataclass(frozen=True)
+class _Frames:
+    """The evaluated pieces of a formula (and concomitant formula) on one DataFrame."""
+
+    lhs: pd.DataFrame
+    rhs: pd.DataFrame
+    offsets: list[pd.DataFrame]
+    z: pd.DataFrame | None
+    columns: set[str]
+
+
+def _frames(
+    formula: str, concomitant: str | None, frame: pd.DataFrame, env: EvalEnvironment
+) -> _Frames:
+    """Parse, check and evaluate the formula's pieces; rows with missing values are left
+    out of each piece (its index says which rows it kept)."""
+    desc = _parse(formula)
+    if not desc.lhs_termlist:
+        raise FormulaError(f"formula {formula!r} has no response on the left of '~'")
+    offset_terms = [t for t in desc.rhs_termlist if _offset_code(t) is not None]
+    rhs_terms = [t for t in desc.rhs_termlist if _offset_code(t) is None]
+    _check_names(formula, desc.lhs_termlist + desc.rhs_termlist, frame, env)
+    lhs = _evaluate(formula, ModelDesc(desc.lhs_termlist, []), frame, env, lhs=True)
+    rhs = _evaluate(formula, ModelDesc([], rhs_terms), frame, env)
+    if rhs.shape[1] == 0:
+        raise FormulaError(f"formula {formula!r} has no terms on the right of '~'; use '~ 1'")
+    offsets = [_evaluate(formula, ModelDesc([], [t]), frame, env) for t in offset_terms]
+    z = None if concomitant is None else _concomitant(concomitant, frame, env)
+    codes = [
+        f.code
+        for t in desc.lhs_termlist + desc.rhs_termlist
+        for f in t.factors
+        if isinstance(f, EvalFactor)
+    ]
+    if z is not None:
+        codes += [f.code for f in z.design_info.factor_infos]
+    columns = set(map(str, frame.columns))
+    used = {
+        node.id
+        for code in codes
+        for node in ast.walk(ast.parse(code, mode="eval"))
+        if isinstance(node, ast.Name) and node.id in columns
+    }
+    return _Frames(lhs, rhs, offsets, z, used)
 
 
 def _parse(formula: str) -> ModelDesc:

@@ -41,7 +41,9 @@ def random_partition(n: int, n_comp: int, rng: np.random.Generator) -> Array:
 def params_from_coef(data: MixtureData, family: Family, coef: Array) -> MixtureParams:
     """Complete bare coefficients (K, p) into a parameter set.
 
-    Mixing proportions start equal. Dispersions (Gaussian variances) start from each row's
+    Mixing proportions start equal: ``gamma`` is (q, K) zeros, so with a concomitant model
+    the first E-step uses equal priors and the first M-step fits ``gamma`` to the posteriors
+    these coefficients imply. Dispersions (Gaussian variances) start from each row's
     nearest component mean, so that no component starts absurdly wide or narrow.
     """
     n_comp = coef.shape[0]
@@ -76,10 +78,17 @@ def resolve_start(
     """
     n, p = data.X.shape
     if isinstance(start, MixtureParams):
-        if start.coef.shape != (n_comp, p):
-            raise InputError(
-                f"start has coefficients of shape {start.coef.shape}; expected (K, p) = {(n_comp, p)}"
-            )
+        q = data.Z.shape[1]
+        expected = {"coef": (n_comp, p), "scale": (n_comp,), "gamma": (q, n_comp)}
+        for name, shape in expected.items():
+            value = getattr(start, name)
+            if value.shape != shape:
+                raise InputError(
+                    f"start.{name} has shape {value.shape}; expected {shape} "
+                    f"(K = {n_comp}, p = {p} design columns, q = {q} concomitant columns)"
+                )
+            if not np.all(np.isfinite(value)):
+                raise InputError(f"start.{name} holds non-finite values")
         return start
     if isinstance(start, pd.DataFrame):
         if list(map(str, start.index)) != x_names or start.shape[1] != n_comp:

@@ -201,3 +201,32 @@ def m_step_components(
             mu = family.linkinv(data.X @ new_coef[k] + data.offset)
             new_scale[k] = family.estimate_scale(data.y, mu, wk, data.trials, float(scale[k]))
     return new_coef, new_scale
+
+
+def aliased_columns(X: Array, tol: float = 1e-9) -> list[int]:
+    """Columns of ``X`` that are (numerically) linear combinations of earlier columns.
+
+    Works on the correlation-scaled Gram matrix, one pass over ``X``; a column of zeros is
+    aliased too.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(5.0)
+    >>> aliased_columns(np.column_stack([np.ones(5), x, 2 * x + 1, x**2]))
+    [2]
+    """
+    gram = X.T @ X
+    d = np.sqrt(np.diag(gram))
+    aliased = [j for j in range(X.shape[1]) if d[j] == 0]
+    kept: list[int] = []
+    for j in range(X.shape[1]):
+        if d[j] == 0:
+            continue
+        idx = [*kept, j]
+        sub = gram[np.ix_(idx, idx)] / np.outer(d[idx], d[idx])
+        if np.linalg.eigvalsh(sub)[0] < tol:
+            aliased.append(j)
+        else:
+            kept.append(j)
+    return sorted(aliased)

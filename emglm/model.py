@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import statsmodels.genmod.families as smf
 
-from emglm import em, formula
+from emglm import em, formula, irls
 from emglm import init as starts
-from emglm.exceptions import ConvergenceWarning, InputError, InputTypeError
+from emglm.exceptions import ConvergenceWarning, InputError, InputTypeError, SeparationWarning
 from emglm.families import Family, get_family
 from emglm.results import EMGLMResults
 
@@ -133,6 +133,18 @@ class EMGLM:
             eval_env=env,
         )
         K = check_positive_int("K", K, upper=arrays.y.shape[0])
+        aliased = irls.aliased_columns(arrays.X)
+        if aliased:
+            names = design.x_names
+            raise InputError(
+                "the design has collinear columns: "
+                + ", ".join(repr(names[j]) for j in aliased)
+                + " "
+                + ("is" if len(aliased) == 1 else "are")
+                + " constant or a linear combination of the other columns; drop "
+                + ("it" if len(aliased) == 1 else "them")
+                + " from the formula"
+            )
         return cls(design, arrays, fam, K)
 
     def fit(
@@ -189,6 +201,17 @@ class EMGLM:
                 f"change of the log-likelihood was {fit.last_change:.3g} (tol={tol:g}); "
                 "raise max_iter or start from better values (select_best)",
                 ConvergenceWarning,
+                stacklevel=_caller_level(),
+            )
+        if em.mixing.at_logodds_bound(self.data.Z, fit.params.gamma):
+            warnings.warn(
+                "the concomitant covariates separate the components: the fitted mixing "
+                f"log-odds reached the bound +-{em.mixing.MAX_LOGODDS:g} at some rows (prior "
+                "probabilities near 0 or 1), so the concomitant coefficients (res.mixing_params) "
+                "are not identified and are reported on that bound; drop or coarsen the "
+                "concomitant terms, check for rows with extreme concomitant values, or fit "
+                "fewer components",
+                SeparationWarning,
                 stacklevel=_caller_level(),
             )
         proportions = np.exp(em.mixing.log_prior(self.data.Z, fit.params.gamma))

@@ -81,6 +81,26 @@ class EMGLMResults:
         )
 
     @property
+    def mixing_params(self) -> pd.DataFrame:
+        """Concomitant (multinomial-logit) coefficients: rows are the concomitant design
+        columns, columns are components; comp1 is the reference and its column is zero.
+
+        ``log(pi_ik / pi_i1) = z_i' gamma_k``. Without a concomitant model the single row
+        ``Intercept`` holds ``log(pi_k / pi_1)``.
+        """
+        return pd.DataFrame(
+            self.em.params.gamma.copy(),
+            index=self.model.design.z_names,
+            columns=self.component_names,
+        )
+
+    @property
+    def prior_probs(self) -> pd.DataFrame:
+        """Prior class probabilities ``pi_ik`` of the fitted rows, n x K (the same in every
+        row without a concomitant model); ``mixing`` is their weighted average."""
+        return self._frame(self._prior)
+
+    @property
     def scale(self) -> pd.Series:
         """Dispersion per component: the ML variance sigma^2 for Gaussian, 1 for Poisson
         and binomial."""

@@ -1,6 +1,7 @@
 """Summary tables built on ``statsmodels.iolib.summary.Summary``.
 
-The summary has a fit block, a table of mixing proportions, one coefficient table per
+The summary has a fit block, a table of mixing proportions, with a concomitant model one
+table of log-odds coefficients per non-reference component, one coefficient table per
 component and notes. Standard-error columns appear when the results carry standard errors.
 No timestamp is printed, so the output is reproducible.
 """
@@ -16,6 +17,8 @@ from scipy import stats
 from statsmodels.iolib.summary import Summary
 from statsmodels.iolib.table import SimpleTable
 from statsmodels.iolib.tableformatting import fmt_params
+
+from emglm import mixing
 
 if TYPE_CHECKING:
     from emglm.results import EMGLMResults
@@ -106,7 +109,8 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
     mixing_bse = getattr(res, "mixing_bse", None)
     smry.tables.append(
         estimate_table(
-            "Mixing proportions",
+            "Mixing proportions"
+            + ("" if mixing.is_constant(model.data.Z) else " (average prior probabilities)"),
             res.component_names,
             res.mixing.to_numpy(),
             None if mixing_bse is None else mixing_bse.to_numpy(),
@@ -114,6 +118,8 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
             label="prob",
         )
     )
+    if not mixing.is_constant(model.data.Z):
+        smry.tables.extend(concomitant_tables(res, alpha))
     bse = getattr(res, "bse", None) if cov_type != "none" else None
     for comp in res.component_names:
         smry.tables.append(
@@ -138,6 +144,23 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
         )
     smry.add_extra_txt(_notes(res))
     return smry
+
+
+def concomitant_tables(res: EMGLMResults, alpha: float = 0.05) -> list[SimpleTable]:
+    """One table per component k >= 2 of the concomitant coefficients gamma_k, the
+    log-odds ``log(pi_ik / pi_i1)`` of component k against the reference comp1."""
+    gamma = res.mixing_params
+    bse = getattr(res, "mixing_params_bse", None)
+    return [
+        estimate_table(
+            f"Concomitant model {comp} (log-odds vs comp1)",
+            gamma.index,
+            gamma[comp].to_numpy(),
+            None if bse is None else bse[comp].to_numpy(),
+            alpha,
+        )
+        for comp in res.component_names[1:]
+    ]
 
 
 def _count(value: float) -> str:

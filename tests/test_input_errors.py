@@ -115,3 +115,23 @@ def test_start_posteriors_checked(df: pd.DataFrame) -> None:
 def test_library_errors_never_leak(df: pd.DataFrame) -> None:
     with pytest.raises(FormulaError, match="cannot evaluate formula"):
         emglm.em_glm("y ~ C(b, levels=[5])", df, "poisson", 2)
+
+
+def test_collinear_and_constant_columns_named(df: pd.DataFrame) -> None:
+    with pytest.raises(InputError, match=r"collinear columns: 'I\(2 \* x\)' is constant or a linear"):
+        emglm.em_glm("y ~ x + I(2 * x)", df, "poisson", 2)
+    with pytest.raises(InputError, match="'c', 'z' are constant"):
+        emglm.em_glm("y ~ x + c + z", df.assign(c=3.0, z=0.0), "poisson", 2)
+
+
+def test_results_pickle_and_predict(df: pd.DataFrame) -> None:
+    import pickle
+
+    res = emglm.em_glm(
+        "y ~ center(x) + C(b) + offset(np.log(e))", df, "poisson", 2, random_state=0
+    )
+    back = pickle.loads(pickle.dumps(res))
+    assert back.llf == res.llf
+    pd.testing.assert_frame_equal(back.params, res.params)
+    new = df.head(5).assign(x=df.x.head(5) + 1.0)
+    pd.testing.assert_series_equal(back.predict(new), res.predict(new))
