@@ -33,6 +33,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, stats
 
 from emglm.exceptions import InputError, InputTypeError
+from emglm.model import check_positive_int
 from emglm.results import EMGLMResults
 
 if TYPE_CHECKING:
@@ -237,15 +238,14 @@ def plot_posterior(res: EMGLMResults, bins: int = 20, *, fig: Figure | None = No
     Figure
     """
     res = _check_results(res)
-    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
-        raise InputError(f"bins must be a positive integer; got {bins!r}")
+    bins = check_positive_int("bins", bins)
     post = res.posterior
     weights = res.model.data.weights
     fig, axes = _panels(fig, res.K)
     for k, (ax, comp) in enumerate(zip(axes, post.columns, strict=True)):
         ax.hist(
             post[comp].to_numpy(),
-            bins=int(bins),
+            bins=bins,
             range=(0.0, 1.0),
             weights=weights,
             color=f"C{k}",

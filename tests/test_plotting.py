@@ -177,6 +177,8 @@ def test_plot_posterior_counts_case_weights(pois_data):
 def test_plot_posterior_bad_bins(res):
     with pytest.raises(InputError, match="bins must be a positive integer; got 0"):
         ep.plot_posterior(res, bins=0)
+    with pytest.raises(InputTypeError, match="bins must be a positive integer, not 2.5"):
+        ep.plot_posterior(res, bins=2.5)
 
 
 # --- plot_fitted ---------------------------------------------------------------------------
