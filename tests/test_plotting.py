@@ -98,6 +98,29 @@ def test_plot_coefficients_draws_estimates_and_known(res, known):
         assert not ax.collections  # no intervals asked for
 
 
+def test_plot_coefficients_sim2_against_true_params():
+    df = emglm.datasets.load_sim2()
+    truth = emglm.datasets.true_params("sim2")
+    res2 = emglm.em_glm(
+        "y ~ V1 + V2 + V3 + V4 + V5 - 1",
+        df,
+        "poisson",
+        K=2,
+        start=emglm.datasets.true_labels("sim2"),
+        se=None,
+    )
+    fig = ep.plot_coefficients(res2, known=truth, alpha=None)
+    for ax, comp in zip(fig.axes, res2.component_names, strict=True):
+        (kn,) = labelled(ax, "known")
+        (est,) = labelled(ax, "estimate")
+        # Each panel shows the true column nearest to it, and EM recovers it within 0.05.
+        dist = {c: np.abs(truth[c].to_numpy() - est.get_xdata()).max() for c in truth}
+        nearest = min(dist, key=dist.get)
+        np.testing.assert_array_equal(kn.get_xdata(), truth[nearest].to_numpy())
+        assert dist[nearest] < 0.05
+        assert ax.get_title() == f"{comp} (known: {nearest})"
+
+
 def test_plot_coefficients_without_known(res):
     fig = ep.plot_coefficients(res, alpha=None)
     assert all(not labelled(ax, "known") for ax in fig.axes)
