@@ -140,20 +140,14 @@ def align_known(params: pd.DataFrame, known: Any) -> pd.DataFrame:
 
 
 def _coef_intervals(res: EMGLMResults, alpha: float | None) -> tuple[Array, Array] | None:
-    """Lower and upper limits shaped as ``res.params``, or None when not available."""
+    """Lower and upper limits shaped as ``res.params``, or None when ``alpha`` is None."""
     if alpha is None:
         return None
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
-        raise InputError(
-            f"alpha must be a number strictly between 0 and 1 (or None); got {alpha!r}"
-        )
-    conf_int = getattr(res, "conf_int", None)
-    if conf_int is None:  # a results object without standard errors
-        return None
     try:
-        ci = conf_int(alpha)
-    except InputError as exc:
+        ci = res.conf_int(alpha)
+    except InputError as exc:  # a bad alpha, or a fit without standard errors (se=None)
         raise InputError(f"{exc}; or pass alpha=None to plot the estimates alone") from exc
+    # conf_int covers all free parameters, labelled (component, term); keep the coefficients.
     keys = [(c, t) for c in res.component_names for t in res.params.index]
     lower = ci["lower"].loc[keys].to_numpy(dtype=float).reshape(res.K, -1).T
     upper = ci["upper"].loc[keys].to_numpy(dtype=float).reshape(res.K, -1).T
@@ -203,7 +197,7 @@ def plot_coefficients(
         if limits is not None:
             lo, hi = limits[0][:, k], limits[1][:, k]
             ax.hlines(pos, lo, hi, color=f"C{k}", linewidth=2, label=ci_label)
-        ax.plot(est, pos, "o", color=f"C{k}", label="estimate")
+        ax.plot(est, pos, "o", markersize=4, color=f"C{k}", label="estimate")
         title = comp
         if truth is not None:
             ax.plot(truth[comp].to_numpy(), pos, "x", color="k", markersize=8, label="known")

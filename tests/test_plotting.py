@@ -127,9 +127,6 @@ def test_plot_coefficients_without_known(res):
     assert [ax.get_title() for ax in fig.axes] == ["comp1", "comp2"]
 
 
-@pytest.mark.skipif(
-    not hasattr(emglm.EMGLMResults, "conf_int"), reason="standard errors land with issue 4"
-)
 def test_plot_coefficients_draws_wald_intervals(res):
     fig = ep.plot_coefficients(res, alpha=0.1)
     ci = res.conf_int(0.1)
@@ -148,9 +145,6 @@ def test_plot_coefficients_draws_wald_intervals(res):
         assert coll.get_label() == "90% interval"
 
 
-@pytest.mark.skipif(
-    not hasattr(emglm.EMGLMResults, "conf_int"), reason="standard errors land with issue 4"
-)
 def test_plot_coefficients_without_standard_errors(pois_data):
     res0 = emglm.em_glm("y ~ x", pois_data, "poisson", K=2, start=pois_data["label"], se=None)
     with pytest.raises(InputError, match="se=None.*or pass alpha=None"):
@@ -309,29 +303,26 @@ def test_plot_qq_passes_bad_kind_to_resid(res):
 
 # --- plot_criteria -------------------------------------------------------------------------
 def test_plot_criteria_lines_and_minima(pois_data):
-    fits = {
-        k: emglm.em_glm("y ~ x", pois_data, "poisson", K=k, random_state=1, se=None)
-        for k in (1, 2, 3)
-    }
-    table = pd.DataFrame(
-        {
-            "K": [3, 1, 2],
-            "aic": [fits[k].aic for k in (3, 1, 2)],
-            "BIC": [fits[k].bic for k in (3, 1, 2)],
-            "ICL": [fits[k].icl for k in (3, 1, 2)],
-        }
-    )
-    fig = ep.plot_criteria(table)
+    sel = emglm.select_k("y ~ x", pois_data, "poisson", K=range(1, 4), random_state=1)
+    fig = ep.plot_criteria(sel)
     (ax,) = fig.axes
-    for name, attr in (("AIC", "aic"), ("BIC", "bic"), ("ICL", "icl")):
+    for name in ("AIC", "BIC", "ICL"):
         (line,) = labelled(ax, name)
         np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3])
-        np.testing.assert_allclose(line.get_ydata(), [getattr(fits[k], attr) for k in (1, 2, 3)])
+        # The values of each fit, not only of the table.
+        want = [getattr(sel.fits[k], name.lower()) for k in (1, 2, 3)]
+        np.testing.assert_allclose(line.get_ydata(), want, rtol=1e-12)
         (best,) = labelled(ax, f"{name} min")
-        # The data come from two Poisson regressions: BIC prefers K=2.
-        if name == "BIC":
-            np.testing.assert_array_equal(best.get_xdata(), [2])
+        np.testing.assert_array_equal(best.get_xdata(), [1 + int(np.argmin(want))])
+    # The data come from two Poisson regressions: BIC prefers K=2.
+    np.testing.assert_array_equal(labelled(ax, "BIC min")[0].get_xdata(), [2])
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["AIC", "BIC", "ICL"]
+    # A plain DataFrame with a K column, in any row order, draws the same lines.
+    shuffled = sel.table.reset_index().iloc[[2, 0, 1]].rename(columns={"bic": "BIC"})
+    fig2 = ep.plot_criteria(shuffled, criteria=("BIC",))
+    np.testing.assert_array_equal(
+        labelled(fig2.axes[0], "BIC")[0].get_xydata(), labelled(ax, "BIC")[0].get_xydata()
+    )
 
 
 def test_plot_criteria_accepts_table_attribute_and_skips_missing():
