@@ -56,7 +56,9 @@ for step in range(1, 100):
     insu = n_i / (p_i**2 + 2 * p_i * p_t)
     n_ii, n_it = insu * p_i**2, insu * 2 * p_i * p_t
     # M-step: allele frequencies among the 2n alleles
-    new = np.array([2 * n_cc + n_ci + n_ct, 2 * n_ii + n_it + n_ci, 2 * n_t + n_ct + n_it]) / (2 * n)
+    new = np.array([2 * n_cc + n_ci + n_ct, 2 * n_ii + n_it + n_ci, 2 * n_t + n_ct + n_it]) / (
+        2 * n
+    )
     change, p = np.max(np.abs(new - p)), new
     print(f"step {step}: p_C {p[0]:.6f}  p_I {p[1]:.6f}  p_T {p[2]:.6f}  change {change:.1e}")
     if change < 1e-6:
@@ -140,7 +142,9 @@ ep.plot_llf(single, ax=axes[1])
 two = simulate_two_regressions(11)
 fit2 = emglm.em_glm("y ~ x", two, "gaussian", K=2, random_state=0)
 print(fit2.summary())
-truth = pd.DataFrame({"A": [10.0, 3.0, 2.0], "B": [3.0, -1.0, 0.25]}, index=["Intercept", "x", "sigma"])
+truth = pd.DataFrame(
+    {"A": [10.0, 3.0, 2.0], "B": [3.0, -1.0, 0.25]}, index=["Intercept", "x", "sigma"]
+)
 estimates = pd.concat([fit2.params, fit2.sigma.to_frame().T]).set_axis(truth.index)
 known = ep.align_known(estimates, truth)
 print(pd.concat({"estimate": estimates, "known": known}, axis=1).round(3))

@@ -18,7 +18,8 @@ import emglm.plotting as ep
 from emglm.datasets import load_sim3, true_params
 
 d3 = load_sim3()
-formula = "y ~ " + " + ".join(f"X{j}" for j in range(1, 11)) + " - 1"
+covariates = [f"X{j}" for j in range(1, 11)]
+formula = "y ~ " + " + ".join(covariates) + " - 1"
 print(formula)
 print(d3.shape)
 print(d3[["X1", "X2", "y", "exposure"]].describe().round(2))
@@ -59,7 +60,8 @@ print(f"largest coefficient difference: {np.max(np.abs(same.params - res.params)
 # %%
 truth = true_params("sim3").set_axis(["p1", "p2"], axis=1)
 known = ep.align_known(res.params, truth)
-print("fitted component <- true parameter set:", dict(zip(res.params.columns, known.attrs["source"])))
+pairs = dict(zip(res.params.columns, known.attrs["source"], strict=True))
+print("fitted component <- true parameter set:", pairs)
 print(f"largest |estimate - known|: {np.max(np.abs(res.params - known).to_numpy()):.4f}")
 fig = ep.plot_coefficients(res, known=truth)
 
@@ -70,13 +72,13 @@ fig = ep.plot_coefficients(res, known=truth)
 criteria = pd.DataFrame(
     {
         "llf": [glm.llf, res.llf],
-        "k_params": [glm.df_model + 1, res.k_params],
+        "k_params": [int(glm.df_model) + 1, res.k_params],
         "AIC": [glm.aic, res.aic],
         "BIC": [glm.bic_llf, res.bic],
     },
     index=["Poisson GLM with exposure", "EM mixture, K=2"],
 )
-print(criteria.round(2))
+print(criteria.to_string(float_format=lambda v: f"{v:.2f}"))
 print(res.dispersion_test())
 
 # %% [markdown]
@@ -84,10 +86,10 @@ print(res.dispersion_test())
 #
 # Predictions re-apply the model to new rows; the exposure comes from the new rows' own
 # `exposure` column. The same covariates with three times the exposure give three times the
-# expected count, in every component and in the mixture.
+# expected count in every component (and so in the mixture).
 
 # %%
-new = d3.loc[:2, formula.split("~")[1].replace(" - 1", "").replace(" ", "").split("+")]
+new = d3.loc[:2, covariates]
 for e in (10, 30):
     print(f"exposure {e}:")
     print(res.predict(new.assign(exposure=e), which="component").round(3))

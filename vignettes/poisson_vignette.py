@@ -43,7 +43,7 @@ print(f"log-likelihood {glm.llf:.4f}, deviance {glm.deviance:.2f} on {glm.df_res
 # %% [markdown]
 # Under a Poisson model the Pearson residuals have variance 1, so the Pearson chi-square over
 # its residual degrees of freedom should be near 1 and about 5% of the residuals should lie
-# outside +-2. Here the ratio is about 21 and a quarter of the residuals are outside +-2: the
+# outside +-2. Here the ratio is about 21 and more than a fifth of the residuals are outside +-2: the
 # counts vary far more than one Poisson regression allows.
 
 # %%
@@ -103,7 +103,8 @@ table = pd.DataFrame(
     }
 )
 table["covers"] = (table["lower"] <= table["known"]) & (table["known"] <= table["upper"])
-print("fitted component <- true parameter set:", dict(zip(res.params.columns, known.attrs["source"])))
+pairs = dict(zip(res.params.columns, known.attrs["source"], strict=True))
+print("fitted component <- true parameter set:", pairs)
 print(table.round(4))
 print(f"largest |estimate - known|: {np.max(np.abs(table['estimate'] - table['known'])):.4f}")
 
@@ -140,13 +141,13 @@ print(pd.crosstab(truth, res.classes))
 criteria = pd.DataFrame(
     {
         "llf": [glm.llf, res.llf],
-        "k_params": [glm.df_model + 1, res.k_params],
+        "k_params": [int(glm.df_model) + 1, res.k_params],
         "AIC": [glm.aic, res.aic],
         "BIC": [glm.bic_llf, res.bic],
     },
     index=["Poisson GLM (statsmodels)", "EM mixture, K=2"],
 )
-print(criteria.round(2))
+print(criteria.to_string(float_format=lambda v: f"{v:.2f}"))
 print(f"BIC difference, GLM - mixture: {glm.bic_llf - res.bic:.1f}")
 
 # %% [markdown]
@@ -218,8 +219,10 @@ pooled = (res.posterior.to_numpy() * res.predict(which="component").to_numpy()).
 llf_pooled = stats.poisson.logpmf(df["y"], pooled).sum()
 k_emax = res.K * res.K
 print(f"mixture llf {res.llf:.2f}   emax.glm-style pooled llf {llf_pooled:.2f}")
-print(f"emax.glm-style AIC {-2 * llf_pooled + 2 * k_emax:.2f}, "
-      f"BIC {-2 * llf_pooled + k_emax * np.log(res.nobs):.2f}")
+print(
+    f"emax.glm-style AIC {-2 * llf_pooled + 2 * k_emax:.2f}, "
+    f"BIC {-2 * llf_pooled + k_emax * np.log(res.nobs):.2f}"
+)
 print(f"emglm AIC {res.aic:.2f}, BIC {res.bic:.2f}")
 
 # %% [markdown]
