@@ -178,3 +178,19 @@ def test_vignette_fits(rendered):
     labels = simulate_gaussian_mixture_1d(1)["label"].to_numpy()
     to_label = np.argsort(np.argsort(gm.params.loc["Intercept"].to_numpy()))
     assert np.mean(to_label[gm.classes.to_numpy() - 1] == labels) > 0.97
+
+
+def test_readme_tour_shows_the_current_demo_output(capsys):
+    from emglm.cli import main
+
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out.strip("\n")
+    printed = "\n".join(line.rstrip() for line in out.splitlines())
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    tour = readme[readme.index("## Tour") :]
+    start = tour.index("```text\n") + len("```text\n")
+    block = tour[start : tour.index("\n```", start)]
+    assert block == printed, "README's Tour shows stale demo output; paste python -m emglm demo"
+    # the figure it links is committed
+    figure = re.search(r"\]\((vignettes/figures/[^)]+\.png)\)", tour)
+    assert figure is not None and (ROOT / figure.group(1)).is_file()

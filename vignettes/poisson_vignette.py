@@ -152,15 +152,17 @@ print(f"BIC difference, GLM - mixture: {glm.bic_llf - res.bic:.1f}")
 
 # %% [markdown]
 # The mixture's Pearson residuals (against the mixture mean and variance) no longer show
-# over-dispersion: the dispersion ratio is 1. Their Q-Q plot is on a scale ten times
-# smaller than the GLM's. Pearson residuals of small Poisson counts are skewed, so their
-# upper tail stays long; deviance residuals are more nearly symmetric.
+# over-dispersion: the dispersion ratio is 1, and their Q-Q plot (left) is on a scale ten
+# times smaller than the GLM's. Pearson residuals of small Poisson counts are skewed, so the
+# upper tail stays long. The deviance residuals of each row against the component it is
+# classified to (right, one colour per component) are much closer to a straight line; the
+# kink near 0 comes from the many zero counts.
 
 # %%
 print(res.dispersion_test())
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), layout="constrained")
-ep.plot_qq(res, "pearson", ax=axes[0])
-ep.plot_qq(res, "deviance", ax=axes[1])
+ep.plot_qq(res, "pearson", "mixture", ax=axes[0])
+ep.plot_qq(res, "deviance", "component", ax=axes[1])
 fig.suptitle("two-component mixture")
 
 # %% [markdown]
