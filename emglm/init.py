@@ -10,7 +10,7 @@ Random starts (:func:`make_start`, ``init=``):
 * ``"fit"``: one GLM on all rows, its coefficients multiplied by independent
   ``N(1, FIT_NOISE^2)`` factors per component (em.glm's ``b.init = "fit"``);
 * ``"cem"``: a random partition refined by classification EM until its objective settles
-  (at most ``CEM_INIT_ITER`` iterations), as flexmix's ``initMethod = "cem.em"``.
+  (at most ``CEM_INIT_ITER`` iterations), as flexmix's ``initMethod = "cem.em"``; when hard labels empty a component, the random partition itself is the start.
 """
 
 from __future__ import annotations
@@ -84,6 +84,9 @@ def make_start(
         return tau
     options = em.EMOptions(max_iter=CEM_INIT_ITER, tol=1e-8, method="cem")
     fit = em.run_em(data, family, tau, options, rng)
+    if fit.params.n_components < n_comp:
+        # Hard labels can empty a component; the random partition is the better start then.
+        return tau
     return fit.params
 
 

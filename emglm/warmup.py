@@ -277,7 +277,8 @@ def _one_run(task: _Task) -> StartRun:
     except _RUN_ERRORS as err:
         return _failed(task, f"{type(err).__name__}: {err}")
     if fit.params.n_components < task.n_comp:
-        return _failed(task, "a component emptied: " + fit.notes[0], fit.n_iter)
+        reason = "a component emptied" + (": " + fit.notes[0] if fit.notes else "")
+        return _failed(task, reason, fit.n_iter)
     if not np.isfinite(llf) or not np.all(np.isfinite(fit.params.coef)):
         return _failed(task, "non-finite log-likelihood or coefficients", fit.n_iter)
     bic = -2.0 * llf + np.log(data.nobs) * k_params

@@ -285,3 +285,16 @@ def test_empty_component_dropped_even_with_minprior_zero():
         res = emglm.em_glm("y ~ x", df, "gaussian", K=3, start=start, minprior=0.0)
     assert res.K == 2 and np.isfinite(res.llf)
     assert "iteration 0" in res.em.notes[0]
+
+
+def test_cem_start_that_empties_a_component_falls_back_to_the_partition():
+    """Hard labels on a 1-D four-cluster sample can empty a component: the run must go on."""
+    from emglm.datasets import simulate_gaussian_mixture_1d
+
+    df = simulate_gaussian_mixture_1d(1)
+    warm = emglm.small_em("y ~ 1", df, "gaussian", K=6, init="cem", repeats=6, random_state=1)
+    assert len(warm.table) == 6
+    ok = warm.table[warm.table.status == "ok"]
+    assert len(ok) >= 1 and np.isfinite(ok.llf).all()
+    failed = warm.table[warm.table.status == "failed"]
+    assert (failed.reason != "").all()
