@@ -39,8 +39,10 @@ class BootstrapWarning(EMGLMWarning):
 
 
 class SeparationWarning(NumericalWarning):
-    """The concomitant covariates separate the components: the mixing logits diverge, and
-    the fit stopped on the log-odds bound ``emglm.mixing.MAX_LOGODDS``."""
+    """Separation: the concomitant covariates separate the components (the mixing logits
+    diverge, and the fit stopped on the log-odds bound ``emglm.mixing.MAX_LOGODDS``), or a
+    binomial component's covariates separate its responses (fitted probabilities
+    numerically 0 or 1; its coefficients diverge)."""
 
 
 class InputError(ValueError):

@@ -16,7 +16,7 @@ import pandas as pd
 import statsmodels.genmod.families as smf
 
 from emglm import bootstrap as boot
-from emglm import em, formula, inference, irls, warmup
+from emglm import em, formula, guards, inference, irls, warmup
 from emglm import init as starts
 from emglm.exceptions import (
     ConvergenceWarning,
@@ -169,6 +169,9 @@ class EMGLM:
                 + ("it" if len(aliased) == 1 else "them")
                 + " from the formula"
             )
+        short = guards.check_enough_data(float(arrays.weights.sum()), arrays.X.shape[1], fam, K)
+        if short is not None:
+            raise InputError(short + "; fit fewer components or a smaller model")
         return cls(design, arrays, fam, K)
 
     def fit(
@@ -305,6 +308,7 @@ class EMGLM:
             self.data.weights.sum()
         )
         fit = em.permute(fit, em.canonical_order(fit.params, mean_prop))
+        _warn_unbounded(self.data, self.family, fit)
         covariance = None
         n_fitted = fit.params.n_components
         if se == "louis":
@@ -359,6 +363,34 @@ class EMGLM:
             )
         return em.EMOptions(
             max_iter=int(max_iter), tol=check_tol(tol), method=method, minprior=float(minprior)
+        )
+
+
+def _warn_unbounded(data: em.MixtureData, family: Family, fit: em.EMFit) -> None:
+    """Warn (once each) when the fit sits where the likelihood is unbounded."""
+    collapsed = guards.collapsed_variances(data, family, fit.params)
+    if collapsed.size:
+        comps = ", ".join(f"comp{k + 1}" for k in collapsed)
+        warnings.warn(
+            f"the variance of {comps} collapsed onto its floor (1e-10 x the variance of the "
+            "response): the component sits on a few (nearly) equal responses, where the "
+            "likelihood is unbounded, so this fit is a spurious maximum and its llf, AIC and "
+            "BIC are meaningless. Refit with more starts (n_starts), a larger minprior, or "
+            "fewer components",
+            DegenerateComponentWarning,
+            stacklevel=user_stacklevel(),
+        )
+    separated = guards.separated_components(data, family, fit.params, fit.posterior)
+    if separated:
+        comps = ", ".join(f"comp{k + 1} ({n} rows)" for k, n in separated)
+        warnings.warn(
+            f"fitted probabilities numerically 0 or 1 occurred in {comps}: the covariates "
+            "separate that component's responses (perfectly or almost), so its coefficients "
+            "have no finite maximum-likelihood estimate and are reported where EM stopped; "
+            "their standard errors are meaningless. Drop or coarsen the separating terms, or "
+            "fit fewer components",
+            SeparationWarning,
+            stacklevel=user_stacklevel(),
         )
 
 
