@@ -62,7 +62,9 @@ def check_enough_data(nobs: float, p: int, family: Family, n_comp: int) -> str |
     )
 
 
-def collapsed_variances(data: em.MixtureData, family: Family, params: em.MixtureParams) -> Array:
+def collapsed_variances(
+    data: em.MixtureData, family: Family, params: em.MixtureParams
+) -> NDArray[np.intp]:
     """Indices of the components whose dispersion sits on :func:`emglm.em.scale_floor`."""
     floor = em.scale_floor(data, family)
     if not family.has_scale or floor <= 0:
