@@ -12,7 +12,7 @@ import pytest
 import statsmodels.api as sm
 
 import emglm
-from emglm import em, exceptions, guards
+from emglm import exceptions, guards
 from emglm.families import get_family
 
 
