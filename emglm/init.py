@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from emglm import em, irls, mixing
+from emglm import em, guards, irls, mixing
 from emglm.em import MixtureData, MixtureParams
 from emglm.exceptions import InputError, InputTypeError
 from emglm.families import Family
@@ -94,7 +94,7 @@ def make_start(
     """
     if method == "fit":
         return perturbed_fit(data, family, n_comp, rng)
-    need = data.X.shape[1] + (1 if family.has_scale else 0)
+    need = guards.params_per_component(family, data.X.shape[1])
     tau = random_partition(data.y.shape[0], n_comp, rng, min_rows=need)
     if method == "random" or n_comp == 1:
         return tau

@@ -170,6 +170,20 @@ def test_degenerate_responses_are_refused(family, y, match):
         emglm.em_glm("y ~ x", df, family, K=2)
 
 
+def test_zero_inflated_component_settles_with_finite_standard_errors():
+    rng = np.random.default_rng(0)
+    n = 300
+    x = rng.normal(size=n)
+    y = np.where(np.arange(n) < 100, 0, rng.poisson(np.exp(1 + 0.3 * x)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = emglm.em_glm("y ~ x", pd.DataFrame({"x": x, "y": y}), "poisson", K=2, random_state=0)
+    assert _finite(res) and res.converged
+    zero = int(np.argmin(res.params.loc["Intercept"]))
+    assert res.params.loc["Intercept"].iloc[zero] == pytest.approx(-4.67, abs=0.01)
+    assert res.mixing.iloc[1 - zero] == pytest.approx(0.6555, abs=1e-3)
+
+
 def test_component_emptying_during_em_drops_it_and_llf_rises_elsewhere():
     rng = np.random.default_rng(5)
     n = 300
