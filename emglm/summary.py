@@ -193,6 +193,16 @@ def _notes(res: EMGLMResults) -> list[str]:
         )
     if res.n_dropped:
         notes.append(f"{res.n_dropped} rows with missing values were dropped.")
+    warm = res.warmup
+    if warm is not None:
+        llfs = warm.table.loc[warm.table.status == "ok", "llf"]
+        spread = f"; their llf ranged {llfs.min():.4f} to {llfs.max():.4f}" if len(llfs) else ""
+        notes.append(
+            f"Started from the best of {len(warm.runs)} short warm-up runs "
+            f"({warm.n_failed} failed){spread}; table: res.warmup."
+        )
+    else:
+        notes.append(f"Started from {'the given start' if res.init == 'start' else res.init}.")
     notes.append(
         "Components are ordered by decreasing mixing proportion; log-likelihood includes "
         "normalising constants."
