@@ -22,7 +22,8 @@ class ConvergenceWarning(EMGLMWarning):
 
 
 class DegenerateComponentWarning(EMGLMWarning):
-    """A component lost (almost) all of its posterior weight or its GLM became singular."""
+    """A component was dropped (its weight fell below the ``minprior`` rule), or its
+    variance collapsed onto the floor where the likelihood is unbounded."""
 
 
 class NumericalWarning(EMGLMWarning):
