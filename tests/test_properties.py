@@ -174,7 +174,7 @@ def test_same_random_state_gives_identical_fits(problem: Problem) -> None:
 def test_permuting_rows_with_permuted_start_gives_the_same_llf(problem: Problem, rnd) -> None:
     n = len(problem.data)
     labels = np.arange(n) % problem.K
-    first, _ = fit_or_documented(problem, start=labels)
+    first, rec1 = fit_or_documented(problem, start=labels)
     if first is None:
         return
     perm = np.array(rnd.sample(range(n), n))
@@ -188,9 +188,16 @@ def test_permuting_rows_with_permuted_start_gives_the_same_llf(problem: Problem,
         problem.concomitant,
         problem.seed,
     )
-    second, _ = fit_or_documented(shuffled, start=labels[perm])
+    second, rec2 = fit_or_documented(shuffled, start=labels[perm])
     assert second is not None
     assert second.K == first.K
+    separated = any(r.category is emglm.SeparationWarning for r in [*rec1, *rec2])
+    if separated:
+        # Documented: on the separation bound the mixing logits are not identified and the
+        # mixing M-step stops on the bound's face where rounding leads it, so the llf agrees
+        # only to about 1e-6 (docs/reliability.md).
+        assert second.llf == pytest.approx(first.llf, rel=1e-5)
+        return
     assert second.llf == pytest.approx(first.llf, rel=1e-7, abs=1e-7)
     np.testing.assert_allclose(
         second.posterior.to_numpy(), first.posterior.to_numpy()[perm], atol=1e-4
