@@ -22,7 +22,8 @@ class ConvergenceWarning(EMGLMWarning):
 
 
 class DegenerateComponentWarning(EMGLMWarning):
-    """A component lost (almost) all of its posterior weight or its GLM became singular."""
+    """A component was dropped (its weight fell below the ``minprior`` rule), or its
+    variance collapsed onto the floor where the likelihood is unbounded."""
 
 
 class NumericalWarning(EMGLMWarning):
@@ -39,8 +40,10 @@ class BootstrapWarning(EMGLMWarning):
 
 
 class SeparationWarning(NumericalWarning):
-    """The concomitant covariates separate the components: the mixing logits diverge, and
-    the fit stopped on the log-odds bound ``emglm.mixing.MAX_LOGODDS``."""
+    """Separation: the concomitant covariates separate the components (the mixing logits
+    diverge, and the fit stopped on the log-odds bound ``emglm.mixing.MAX_LOGODDS``), or a
+    binomial component's covariates separate its responses (fitted probabilities
+    numerically 0 or 1; its coefficients diverge)."""
 
 
 class InputError(ValueError):

@@ -155,10 +155,7 @@ def _eta_derivatives(
     """
     mu = family.linkinv(eta)
     mu1 = family.mu_eta(eta)
-    if family.link_name == "log":
-        mu2 = mu1
-    else:
-        mu2 = np.asarray(family.sm_family.link.inverse_deriv2(eta), dtype=float)
+    mu2 = family.mu_eta2(eta)
     var = family.variance(mu)
     dvar = np.asarray(family.sm_family.variance.deriv(mu), dtype=float)
     resid = y - mu

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from emglm import em, irls, mixing
+from emglm import em, guards, irls, mixing
 from emglm.em import MixtureData, MixtureParams
 from emglm.exceptions import InputError, InputTypeError
 from emglm.families import Family
@@ -36,18 +36,33 @@ FIT_NOISE = 0.5
 CEM_INIT_ITER = 50
 
 
-def random_partition(n: int, n_comp: int, rng: np.random.Generator) -> Array:
+def random_partition(n: int, n_comp: int, rng: np.random.Generator, min_rows: int = 1) -> Array:
     """One-hot posteriors of a random partition in which every component has rows.
+
+    Every component gets at least ``min(min_rows, n // n_comp)`` rows: a component with
+    fewer rows than its GLM has parameters would be dropped before EM begins. Rows are
+    moved one at a time from the largest component, so for large ``n`` the draw is the
+    plain uniform one.
 
     Examples
     --------
     >>> tau = random_partition(6, 3, np.random.default_rng(0))
     >>> bool(tau.sum(axis=0).min() >= 1), tau.sum(axis=1).tolist() == [1.0] * 6
     (True, True)
+    >>> random_partition(30, 15, np.random.default_rng(0), min_rows=2).sum(axis=0).min()
+    np.float64(2.0)
     """
     labels = rng.integers(0, n_comp, size=n)
     if n >= n_comp:  # make sure no component starts empty
         labels[rng.choice(n, size=n_comp, replace=False)] = np.arange(n_comp)
+    need = min(min_rows, n // n_comp)
+    counts = np.bincount(labels, minlength=n_comp)
+    while counts.min() < need:
+        short, largest = int(np.argmin(counts)), int(np.argmax(counts))
+        row = rng.choice(np.flatnonzero(labels == largest))
+        labels[row] = short
+        counts[short] += 1
+        counts[largest] -= 1
     return np.eye(n_comp)[labels]
 
 
@@ -79,7 +94,8 @@ def make_start(
     """
     if method == "fit":
         return perturbed_fit(data, family, n_comp, rng)
-    tau = random_partition(data.y.shape[0], n_comp, rng)
+    need = guards.params_per_component(family, data.X.shape[1])
+    tau = random_partition(data.y.shape[0], n_comp, rng, min_rows=need)
     if method == "random" or n_comp == 1:
         return tau
     options = em.EMOptions(max_iter=CEM_INIT_ITER, tol=1e-8, method="cem")

@@ -16,7 +16,7 @@ import pandas as pd
 import statsmodels.genmod.families as smf
 
 from emglm import bootstrap as boot
-from emglm import em, formula, inference, irls, warmup
+from emglm import em, formula, guards, inference, irls, warmup
 from emglm import init as starts
 from emglm.exceptions import (
     ConvergenceWarning,
@@ -99,6 +99,9 @@ class EMGLM:
         self.arrays = arrays
         self.family = family
         self.K = K
+        short = guards.check_enough_data(float(arrays.weights.sum()), arrays.X.shape[1], family, K)
+        if short is not None:
+            raise InputError(short + "; fit fewer components or a smaller model")
         self.data = em.MixtureData(
             y=arrays.y,
             X=arrays.X,
@@ -272,39 +275,12 @@ class EMGLM:
             start_value = warmup.select_best(warm)
         em_rng = np.random.default_rng(em_seed)
         fit = em.run_em(self.data, self.family, start_value, options, em_rng)
-        if fit.params.n_components < self.K:
-            warnings.warn(
-                f"{self.K - fit.params.n_components} of {self.K} components were dropped and "
-                f"the fit has K={fit.params.n_components}: " + "; ".join(fit.notes) + ". Fit "
-                "a smaller K, or set minprior=0 to keep small components that still have "
-                "enough weight for their GLM.",
-                DegenerateComponentWarning,
-                stacklevel=user_stacklevel(),
-            )
-        if not fit.converged:
-            warnings.warn(
-                f"EM did not converge in max_iter={max_iter} iterations: the last relative "
-                f"change of the log-likelihood was {fit.last_change:.3g} (tol={tol:g}); "
-                "raise max_iter or start from better values (select_best)",
-                ConvergenceWarning,
-                stacklevel=user_stacklevel(),
-            )
-        if em.mixing.at_logodds_bound(self.data.Z, fit.params.gamma):
-            warnings.warn(
-                "the concomitant covariates separate the components: the fitted mixing "
-                f"log-odds reached the bound +-{em.mixing.MAX_LOGODDS:g} at some rows (prior "
-                "probabilities near 0 or 1), so the concomitant coefficients (res.mixing_params) "
-                "are not identified and are reported on that bound; drop or coarsen the "
-                "concomitant terms, check for rows with extreme concomitant values, or fit "
-                "fewer components",
-                SeparationWarning,
-                stacklevel=user_stacklevel(),
-            )
         proportions = np.exp(em.mixing.log_prior(self.data.Z, fit.params.gamma))
         mean_prop = (self.data.weights @ np.broadcast_to(proportions, fit.posterior.shape)) / (
             self.data.weights.sum()
         )
         fit = em.permute(fit, em.canonical_order(fit.params, mean_prop))
+        _warn_about_fit(self.data, self.family, fit, self.K, max_iter, tol)
         covariance = None
         n_fitted = fit.params.n_components
         if se == "louis":
@@ -360,6 +336,59 @@ class EMGLM:
         return em.EMOptions(
             max_iter=int(max_iter), tol=check_tol(tol), method=method, minprior=float(minprior)
         )
+
+
+def _warn_about_fit(
+    data: em.MixtureData, family: Family, fit: em.EMFit, K: int, max_iter: int, tol: float
+) -> None:
+    """Warn about what went wrong in a fit: at most one warning of each class, whose
+    message lists every cause of that class."""
+    found: dict[type[Warning], list[str]] = {}
+    n_fitted = fit.params.n_components
+    if n_fitted < K:
+        found.setdefault(DegenerateComponentWarning, []).append(
+            f"{K - n_fitted} of {K} components were dropped and the fit has K={n_fitted}: "
+            + "; ".join(fit.notes)
+            + ". Fit a smaller K, or set minprior=0 to keep small components that still have "
+            "enough weight for their GLM."
+        )
+    collapsed = guards.collapsed_variances(data, family, fit.params)
+    if collapsed.size:
+        comps = ", ".join(f"comp{k + 1}" for k in collapsed)
+        found.setdefault(DegenerateComponentWarning, []).append(
+            f"the variance of {comps} collapsed onto its floor (1e-10 x the variance of the "
+            "response): the component sits on a few (nearly) equal responses, where the "
+            "likelihood is unbounded, so this fit is a spurious maximum and its llf, AIC and "
+            "BIC are meaningless. Refit with more starts (n_starts), a larger minprior, or "
+            "fewer components."
+        )
+    if not fit.converged:
+        found.setdefault(ConvergenceWarning, []).append(
+            f"EM did not converge in max_iter={max_iter} iterations: the last relative "
+            f"change of the log-likelihood was {fit.last_change:.3g} (tol={tol:g}); "
+            "raise max_iter or start from better values (select_best)"
+        )
+    if em.mixing.at_logodds_bound(data.Z, fit.params.gamma):
+        found.setdefault(SeparationWarning, []).append(
+            "the concomitant covariates separate the components: the fitted mixing "
+            f"log-odds reached the bound +-{em.mixing.MAX_LOGODDS:g} at some rows (prior "
+            "probabilities near 0 or 1), so the concomitant coefficients (res.mixing_params) "
+            "are not identified and are reported on that bound; drop or coarsen the "
+            "concomitant terms, check for rows with extreme concomitant values, or fit "
+            "fewer components."
+        )
+    separated = guards.separated_components(data, family, fit.params, fit.posterior)
+    if separated:
+        comps = ", ".join(f"comp{k + 1} ({n} rows)" for k, n in separated)
+        found.setdefault(SeparationWarning, []).append(
+            f"fitted probabilities numerically 0 or 1 occurred in {comps}: the covariates "
+            "separate that component's responses (perfectly or almost), so its coefficients "
+            "have no finite maximum-likelihood estimate and are reported where EM stopped; "
+            "their standard errors are meaningless. Drop or coarsen the separating terms, or "
+            "fit fewer components."
+        )
+    for category, messages in found.items():
+        warnings.warn(" Also, ".join(messages), category, stacklevel=user_stacklevel())
 
 
 def em_glm(

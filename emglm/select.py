@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ import pandas as pd
 import statsmodels.genmod.families as smf
 
 from emglm import formula, warmup
-from emglm.exceptions import InputError, InputTypeError
+from emglm.exceptions import EMGLMWarning, InputError, InputTypeError, user_stacklevel
 from emglm.model import EMGLM, check_choice
 from emglm.results import EMGLMResults
 
@@ -133,13 +134,21 @@ def select_k(
     n_rows = base.data.y.shape[0]
     if ks[-1] > n_rows:
         raise InputError(f"K={ks[-1]} is larger than the number of rows ({n_rows})")
+    models = [EMGLM(base.design, base.arrays, base.family, k) for k in ks]  # checks every K
     seeds = warmup.seed_sequence(options.get("random_state")).spawn(len(ks))
     fits: dict[int, EMGLMResults] = {}
     rows = []
-    for k, seed in zip(ks, seeds, strict=True):
-        res = EMGLM(base.design, base.arrays, base.family, k).fit(
-            random_state=np.random.default_rng(seed), **fit_kw
-        )
+    caught: dict[type[Warning], list[str]] = {}
+    for k, model, seed in zip(ks, models, seeds, strict=True):
+        # The fits' own warnings are collected and reported once per kind, below.
+        with warnings.catch_warnings(record=True) as records:
+            warnings.simplefilter("always")
+            res = model.fit(random_state=np.random.default_rng(seed), **fit_kw)
+        for rec in records:
+            if issubclass(rec.category, EMGLMWarning):
+                caught.setdefault(rec.category, []).append(f"K={k}: {rec.message}")
+            else:
+                warnings.warn_explicit(rec.message, rec.category, rec.filename, rec.lineno)
         fits[k] = res
         rows.append(
             {
@@ -152,6 +161,13 @@ def select_k(
                 "icl": res.icl,
                 "converged": res.converged,
             }
+        )
+    for category, messages in caught.items():
+        warnings.warn(
+            f"{len(messages)} of the {len(ks)} fits warned ({category.__name__}): "
+            + " | ".join(messages),
+            category,
+            stacklevel=user_stacklevel(),
         )
     table = pd.DataFrame(rows).set_index("K")
     best_k = int(table[criterion].idxmin())

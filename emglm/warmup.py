@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from emglm import em
+from emglm import em, guards
 from emglm import init as starts
 from emglm.exceptions import FitError, InputError, InputTypeError
 from emglm.families import Family
@@ -281,6 +281,9 @@ def _one_run(task: _Task) -> StartRun:
         return _failed(task, reason, fit.n_iter)
     if not np.isfinite(llf) or not np.all(np.isfinite(fit.params.coef)):
         return _failed(task, "non-finite log-likelihood or coefficients", fit.n_iter)
+    collapsed = guards.collapsed_variances(fit_data, task.family, fit.params)
+    if collapsed.size:  # a spurious maximum of an unbounded likelihood: never the best start
+        return _failed(task, f"the variance of component {collapsed[0] + 1} collapsed", fit.n_iter)
     bic = -2.0 * llf + np.log(data.nobs) * k_params
     return StartRun(task.run, task.init, fit.n_iter, llf, bic, fit.converged, "ok", "", fit.params)
 
