@@ -266,13 +266,16 @@ def _subset(data: MixtureData, rows: slice) -> MixtureData:
     )
 
 
-def invert_information(info: Array, names: list[tuple[str, str]] | None = None) -> Array:
+def invert_information(
+    info: Array, names: list[tuple[str, str]] | None = None, known_cause: str | None = None
+) -> Array:
     """Covariance matrix from the observed information, with a warning when it is singular
     or indefinite.
 
     The information is scaled to unit diagonal first, so that the check does not depend on
     the units of the covariates. Directions with zero or negative curvature are left out of
-    a pseudo-inverse; the warning says so.
+    a pseudo-inverse; the warning says so, naming ``known_cause`` when the caller knows
+    why (e.g. two equal components).
     """
     diag = np.diag(info).copy()
     # A parameter without curvature of its own (e.g. the mixing logit of two identical
@@ -289,7 +292,9 @@ def invert_information(info: Array, names: list[tuple[str, str]] | None = None) 
         return cov
     negative = bool((evals < -_RCOND * top).any()) or bool((diag < 0).any())
     involved = _involved(evecs[:, ~keep], bad_diag, names)
-    if negative:
+    if known_cause is not None:
+        cause = known_cause
+    elif negative:
         cause = (
             "it is indefinite: the fit is not at a maximum of the log-likelihood (EM stopped "
             "early, or at a saddle point); refit with a smaller tol or better starts"
@@ -365,4 +370,21 @@ def louis_covariance(
 ) -> Covariance:
     """Louis observed information, inverted (with a warning when it is singular)."""
     info = louis_information(data, family, params)
-    return Covariance("louis", invert_information(info, names))
+    return Covariance("louis", invert_information(info, names, _equal_components(params)))
+
+
+def _equal_components(params: MixtureParams, rtol: float = 0.05) -> str | None:
+    """Name two components with nearly the same coefficients and dispersion (within
+    ``rtol``): the likely reason an information matrix is singular or indefinite, as when
+    a one-process sample is fitted with K=2 and the components collapse."""
+    coef, scale = params.coef, params.scale
+    for a in range(params.n_components):
+        for b in range(a + 1, params.n_components):
+            close = np.all(np.abs(coef[a] - coef[b]) <= rtol * (1.0 + np.abs(coef[a])))
+            if close and abs(np.log(scale[a] / scale[b])) <= rtol:
+                return (
+                    f"too many components: comp{a + 1} and comp{b + 1} have nearly the same "
+                    f"coefficients (within {rtol:.0%}), so the mixture is not identified; fit "
+                    "a smaller K (compare BIC with select_k)"
+                )
+    return None

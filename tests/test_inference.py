@@ -209,3 +209,11 @@ def test_indefinite_information_warns_and_stays_finite():
 def test_regular_information_inverts_silently():
     info = np.array([[4.0, 1.0], [1.0, 3.0]])
     np.testing.assert_allclose(inference.invert_information(info), np.linalg.inv(info))
+
+
+def test_collapsed_components_are_named_as_the_cause():
+    """sim1 has one process: K=2 collapses and the warning says why, not 'stopped early'."""
+    df = emglm.datasets.load_sim1()
+    with pytest.warns(emglm.SingularInformationWarning, match="comp1 and comp2 have nearly the same"):
+        emglm.em_glm("y ~ V1 + V2 + V3 + V4 + V5 - 1", df, "poisson", K=2, random_state=0,
+                     minprior=0)
