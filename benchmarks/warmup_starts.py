@@ -26,7 +26,7 @@ def main() -> None:
     df = load_sim2()
     optimum = emglm.em_glm(FORMULA, df, "poisson", 2, start=true_labels("sim2"), tol=1e-10).llf
     print(f"optimum from the true blocks: llf = {optimum:.4f}")
-    for init in ("random", "fit", "cem"):
+    for init in ("random", "fit", "quantile", "cem"):
         start = time.perf_counter()
         bad = [
             s

@@ -9,6 +9,10 @@ Random starts (:func:`make_start`, ``init=``):
 * ``"random"``: a random partition of the rows (flexmix's default start);
 * ``"fit"``: one GLM on all rows, its coefficients multiplied by independent
   ``N(1, FIT_NOISE^2)`` factors per component (em.glm's ``b.init = "fit"``);
+* ``"quantile"``: one GLM on all rows, its Pearson residuals sorted and cut into K blocks
+  at random proportions (each at least half of 1/K): components start below, around and
+  above the pooled fit instead of all at the pooled fit, which breaks the symmetry that
+  slows EM from a random partition (e.g. a one-dimensional Gaussian mixture, ``y ~ 1``);
 * ``"cem"``: a random partition refined by classification EM until its objective settles
   (at most ``CEM_INIT_ITER`` iterations), as flexmix's ``initMethod = "cem.em"``; when hard labels empty a component, the random partition itself is the start.
 """
@@ -28,7 +32,7 @@ from emglm.families import Family
 
 Array = NDArray[np.float64]
 
-INIT_METHODS = ("random", "fit", "cem")
+INIT_METHODS = ("random", "fit", "quantile", "cem")
 
 # Spread of the multiplicative noise of init="fit" (em.glm uses 1 in em.glm, 0.2 in small.em).
 FIT_NOISE = 0.5
@@ -76,6 +80,37 @@ def perturbed_fit(
     return params_from_coef(data, family, coef[None, :] * factors)
 
 
+def residual_partition(
+    data: MixtureData, family: Family, n_comp: int, rng: np.random.Generator
+) -> Array:
+    """One-hot posteriors from cutting the sorted Pearson residuals of one pooled GLM into
+    ``n_comp`` blocks of random size (each at least ``1 / (2 n_comp)`` of the rows).
+
+    Examples
+    --------
+    >>> from emglm.families import get_family
+    >>> y = np.r_[np.zeros(5), np.full(5, 10.0)]
+    >>> data = MixtureData(y, np.ones((10, 1)), np.zeros(10), np.ones(10), np.ones(10),
+    ...                    np.ones((10, 1)))
+    >>> tau = residual_partition(data, get_family("gaussian"), 2, np.random.default_rng(0))
+    >>> tau[:, 0].tolist() == [1.0] * 5 + [0.0] * 5  # the low rows start together
+    True
+    """
+    coef, _ = irls.fit_component(data.components, family, data.weights, None, 1.0, 50)
+    mu = family.linkinv(data.X @ coef + data.offset)
+    var = np.maximum(family.variance(mu) / data.trials, 1e-300)
+    resid = (data.y - mu) / np.sqrt(var)
+    n = resid.shape[0]
+    # Random block sizes, none below half of an equal share.
+    shares = 0.5 / n_comp + 0.5 * rng.dirichlet(np.ones(n_comp))
+    bounds = np.cumsum(shares)[:-1] * n
+    labels = np.empty(n, dtype=int)
+    # Ties (e.g. many zero counts) are broken at random so blocks can split them.
+    order = np.lexsort(np.vstack([rng.random(n), resid]))
+    labels[order] = np.searchsorted(bounds, np.arange(n), side="right")
+    return np.eye(n_comp)[labels]
+
+
 def make_start(
     method: str, data: MixtureData, family: Family, n_comp: int, rng: np.random.Generator
 ) -> MixtureParams | Array:
@@ -94,6 +129,8 @@ def make_start(
     """
     if method == "fit":
         return perturbed_fit(data, family, n_comp, rng)
+    if method == "quantile":
+        return residual_partition(data, family, n_comp, rng)
     need = guards.params_per_component(family, data.X.shape[1])
     tau = random_partition(data.y.shape[0], n_comp, rng, min_rows=need)
     if method == "random" or n_comp == 1:

@@ -199,10 +199,11 @@ class EMGLM:
             Starting values: coefficients (K x p array, list of K vectors or a ``params``
             DataFrame), posteriors (n x K), labels 0..K-1 (length n).
             Or the output of :func:`emglm.select_best`. When given, no warm-up is run.
-        init : {"random", "fit", "cem"}
+        init : {"random", "fit", "quantile", "cem"}
             How random starts are drawn when ``start`` is not given: a random partition of
-            the rows, a perturbed single-GLM fit, or a random partition refined by
-            classification EM (see :mod:`emglm.init`).
+            the rows, a perturbed single-GLM fit, the sorted residuals of a single GLM cut
+            into random blocks, or a random partition refined by classification EM (see
+            :mod:`emglm.init` and ``docs/warmup.md``).
         method : {"em", "cem", "sem"}
             The EM variant: soft posteriors (maximises the mixture likelihood),
             classification EM (hard labels; maximises the classification likelihood) or

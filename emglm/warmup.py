@@ -320,7 +320,7 @@ def small_em(
         EM iterations per run.
     tol : float, default 1e-4
         A run stops early when the relative change of its objective is below ``tol``.
-    init : {"random", "fit", "cem"}
+    init : {"random", "fit", "quantile", "cem"}
         How each run starts; see :mod:`emglm.init`.
     sample_size : int, optional
         Fit each run on its own random subsample of this many rows (drawn without

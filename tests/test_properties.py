@@ -190,6 +190,11 @@ def test_permuting_rows_with_permuted_start_gives_the_same_llf(problem: Problem,
     )
     second, rec2 = fit_or_documented(shuffled, start=labels[perm])
     assert second is not None
+    if any(r.category is emglm.DegenerateComponentWarning for r in [*rec1, *rec2]):
+        # Documented: whether a component whose prior hovers at minprior is dropped depends
+        # on rounding, so the row order can decide it (docs/reliability.md).
+        assert second.K <= problem.K and np.isfinite(second.llf)
+        return
     assert second.K == first.K
     separated = any(r.category is emglm.SeparationWarning for r in [*rec1, *rec2])
     if separated:

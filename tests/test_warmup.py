@@ -170,7 +170,7 @@ def test_progress_bar(sim2, capsys, monkeypatch):
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"init": "kmeans"}, emglm.InputError, "init='kmeans'.*'random', 'fit', 'cem'"),
+        ({"init": "kmeans"}, emglm.InputError, "init='kmeans'.*'random', 'fit', 'quantile', 'cem'"),
         ({"method": "viterbi"}, emglm.InputError, "method='viterbi'.*'em', 'cem', 'sem'"),
         ({"repeats": 0}, emglm.InputError, "repeats"),
         ({"sample_size": 6000}, emglm.InputError, "sample_size=6000 is larger"),
@@ -298,3 +298,34 @@ def test_cem_start_that_empties_a_component_falls_back_to_the_partition():
     assert len(ok) >= 1 and np.isfinite(ok.llf).all()
     failed = warm.table[warm.table.status == "failed"]
     assert (failed.reason != "").all()
+
+
+def test_quantile_start_breaks_the_symmetry_of_a_1d_mixture():
+    """Four well-separated clusters, y ~ 1: quantile starts reach the K=4 optimum (the fit
+    from the true labels) and BIC picks K=4."""
+    from emglm.datasets import simulate_gaussian_mixture_1d
+
+    df = simulate_gaussian_mixture_1d(1)
+    truth = emglm.em_glm("y ~ 1", df, "gaussian", K=4, start=df.label, se=None, tol=1e-10)
+    sel = emglm.select_k("y ~ 1", df, "gaussian", K=range(1, 6), init="quantile", random_state=0)
+    assert sel.best_k == 4
+    assert sel.fits[4].llf == pytest.approx(truth.llf, abs=1e-3)
+    np.testing.assert_allclose(
+        np.sort(sel.fits[4].params.to_numpy().ravel()),
+        np.sort(truth.params.to_numpy().ravel()),
+        atol=1e-3,
+    )
+
+
+def test_quantile_partition_sorts_rows_by_residual():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=300)
+    lab = rng.integers(0, 2, size=300)
+    df = pd.DataFrame({"x": x, "y": 1 + x + np.where(lab == 1, 6.0, 0.0) + rng.normal(size=300)})
+    warm = emglm.small_em("y ~ x", df, "gaussian", K=2, init="quantile", repeats=3,
+                          max_iter=1, random_state=0)
+    assert (warm.table.init == "quantile").all()
+    fit = emglm.em_glm("y ~ x", df, "gaussian", K=2, init="quantile", n_starts=1, se=None,
+                       random_state=0)
+    high = int(np.argmax(fit.params.loc["Intercept"].to_numpy())) + 1
+    assert np.mean((fit.classes.to_numpy() == high) == (lab == 1)) > 0.97
