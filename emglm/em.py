@@ -14,12 +14,12 @@ lowers its part of the expected complete-data log-likelihood, so ``llf`` never d
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import logsumexp
 
-from emglm import irls, mixing
+from emglm import irls, kernels, mixing
 from emglm.families import Family
 
 Array = NDArray[np.float64]
@@ -48,9 +48,10 @@ class MixtureData:
     weights: Array
     Z: Array
 
-    @property
+    @cached_property
     def components(self) -> irls.ComponentData:
-        """The part of the inputs the component GLMs see."""
+        """The part of the inputs the component GLMs see (one object per data set, so that
+        its cached normalising constants are computed once)."""
         return irls.ComponentData(self.y, self.X, self.offset, self.trials)
 
     @property
@@ -107,17 +108,31 @@ class EMFit:
 def component_logdens(data: MixtureData, family: Family, params: MixtureParams) -> Array:
     """Log-density of every observation under every component, shape (n, K)."""
     eta = data.X @ params.coef.T + data.offset[:, None]
-    mu = family.linkinv(eta)
-    return family.loglik(data.y[:, None], mu, params.scale, data.trials[:, None])
+    const = data.components.loglik_constant(family)
+    return family.loglik_eta(
+        data.y[:, None],
+        eta,
+        params.scale,
+        data.trials[:, None],
+        None if const is None else const[:, None],
+    )
 
 
 def e_step(data: MixtureData, family: Family, params: MixtureParams) -> tuple[float, Array]:
-    """Observed-data log-likelihood and posterior probabilities (n, K)."""
-    joint = component_logdens(data, family, params) + mixing.log_prior(data.Z, params.gamma)
-    norm = logsumexp(joint, axis=1)
-    llf = float(np.dot(data.weights, norm))
-    posterior = np.exp(joint - norm[:, None])
-    return llf, posterior
+    """Observed-data log-likelihood and posterior probabilities (n, K), in one blocked pass
+    over the design (:func:`emglm.kernels.posterior_pass`)."""
+    return kernels.posterior_pass(
+        data.X,
+        data.y,
+        data.offset,
+        data.trials,
+        data.components.loglik_constant(family),
+        data.weights,
+        family,
+        params.coef,
+        params.scale,
+        mixing.log_prior(data.Z, params.gamma),
+    )
 
 
 def m_step(
