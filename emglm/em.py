@@ -89,6 +89,7 @@ class EMOptions:
     tol: float = 1e-8
     method: str = "em"
     m_step_iter: int = 2
+    accel: str | None = "squarem"
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,8 @@ def run_em(
         params = start
     else:
         params = m_step(data, family, start, None, options.m_step_iter, floor)
+    if options.accel == "squarem" and options.method == "em":
+        return _run_squarem(data, family, params, options, floor)
     history: list[float] = []
     converged = False
     change = np.inf
@@ -221,6 +224,31 @@ def run_em(
         n_iter=n_iter,
         converged=converged,
         last_change=float(change),
+    )
+
+
+def _run_squarem(
+    data: MixtureData, family: Family, params: MixtureParams, options: EMOptions, floor: float
+) -> EMFit:
+    """EM accelerated by SQUAREM (:mod:`emglm.accel`), from full parameters."""
+    from emglm import accel  # accel builds on this module's MixtureParams
+
+    out = accel.squarem(
+        params,
+        lambda p: e_step(data, family, p),
+        lambda post, p: m_step(data, family, post, p, options.m_step_iter, floor),
+        options.tol,
+        options.max_iter,
+        floor if family.has_scale else None,
+    )
+    return EMFit(
+        params=out.params,
+        posterior=out.posterior,
+        llf=out.llf,
+        llf_history=out.llf_history,
+        n_iter=out.n_iter,
+        converged=out.converged,
+        last_change=out.last_change,
     )
 
 

@@ -23,6 +23,8 @@ from emglm.families import Family
 Array = NDArray[np.float64]
 
 _MAX_HALVINGS = 30
+# IRLS steps of a cold start: enough to converge.
+_COLD_ITER = 50
 _TINY = 1e-300
 
 
@@ -303,16 +305,33 @@ def _update_scale(
 def _cold_m_step(
     data: ComponentData, family: Family, weights: Array, scale: Array
 ) -> tuple[Array, Array]:
-    """M-step from posteriors alone: each component's GLM fitted to convergence."""
+    """M-step from posteriors alone: every component's GLM fitted to convergence, starting
+    from the family's starting means (as :func:`fit_component` does)."""
     n_comp = weights.shape[1]
-    new_coef = np.empty((n_comp, data.X.shape[1]))
-    new_scale = np.array(scale, dtype=float, copy=True)
-    for k in range(n_comp):
-        new_coef[k], _ = fit_component(data, family, weights[:, k], None, float(scale[k]), 50)
+    scale = np.array(scale, dtype=float, copy=True)
+    coef = np.zeros((n_comp, data.X.shape[1]))
+    active = weights.sum(axis=0) > 0
+    if active.any():
+        W = weights if active.all() else weights[:, active]
+        if not family.is_gaussian_identity:
+            eta0 = family.link(family.start_mu(data.y))
+            grams, rhs, _ = kernels.irls_normal_equations(
+                data.X,
+                data.y,
+                data.offset,
+                data.trials,
+                None,
+                family,
+                W,
+                coef[active],
+                scale[active],
+                eta0=eta0,
+            )
+            coef[active] = [solve_normal(g, r) for g, r in zip(grams, rhs, strict=True)]
+        coef[active] = _warm_coef(data, family, W, coef[active], scale[active], _COLD_ITER)
     if family.has_scale:
-        active = weights.sum(axis=0) > 0
-        new_scale = _update_scale(data, family, weights, new_coef, new_scale, active)
-    return new_coef, new_scale
+        scale = _update_scale(data, family, weights, coef, scale, active)
+    return coef, scale
 
 
 def aliased_columns(X: Array, tol: float = 1e-9) -> list[int]:

@@ -40,11 +40,14 @@ def row_blocks(n: int, p: int) -> Iterator[slice]:
 
 
 def _blocks(X: Array) -> Iterator[tuple[slice, Array]]:
-    """Row slices of ``X`` with each block transposed into a contiguous (p, block) array,
-    so that scaling its columns by per-row weights runs along contiguous memory."""
+    """Row slices of ``X`` with each block as a (p, block) array whose rows are contiguous,
+    so that scaling its columns by per-row weights runs along contiguous memory. A
+    Fortran-ordered ``X`` (as pandas hands out) is used in place; a C-ordered one is copied
+    one block at a time."""
     n, p = X.shape
+    fortran = X.flags.f_contiguous
     for sl in row_blocks(n, p):
-        yield sl, np.ascontiguousarray(X[sl].T)
+        yield sl, X[sl].T if fortran else np.ascontiguousarray(X[sl].T)
 
 
 class _Grams:
@@ -158,8 +161,12 @@ def irls_normal_equations(
     W: Array,
     coef: Array,
     scale: Array,
+    eta0: Array | None = None,
 ) -> tuple[Array, Array, Array]:
     """One IRLS linearisation of every component at ``coef`` (K, p), in one pass.
+
+    ``eta0`` (n,), when given, is a linear predictor shared by all components that
+    replaces ``X @ coef + offset`` (a cold start from the family's starting means).
 
     Returns the weighted Gram matrices ``X' A_k X`` (K, p, p), the right-hand sides
     ``X' A_k z_k`` (K, p) with IRLS working weights ``A_k = W_k t dmu^2 / V(mu)`` and working
@@ -177,7 +184,10 @@ def irls_normal_equations(
     scale_col = _as_column(scale)
     for sl, XbT in _blocks(X):
         yb, tb, offb = y[sl], trials[sl], offset[sl]
-        eta = _linear_predictor(XbT, coef, offb)
+        if eta0 is None:
+            eta = _linear_predictor(XbT, coef, offb)
+        else:
+            eta = np.tile(eta0[sl], (n_comp, 1))
         Wb = W[sl].T * tb
         c = None if const is None else const[sl]
         ll, mu = family.loglik_and_mean(yb, eta, scale_col, tb, c)

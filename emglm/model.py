@@ -219,7 +219,9 @@ class EMGLM:
             self.data.weights.sum()
         )
         fit = em.permute(fit, em.canonical_order(fit.params, mean_prop))
-        return EMGLMResults(model=self, em=fit, method=method, init=init if start is None else "start")
+        return EMGLMResults(
+            model=self, em=fit, method=method, init=init if start is None else "start"
+        )
 
     def _check_options(
         self, init_: str, method: str, max_iter: int, tol: float, se: str | None, n_boot: int

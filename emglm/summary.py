@@ -172,9 +172,7 @@ def _notes(res: EMGLMResults) -> list[str]:
     if res.converged:
         notes.append(f"EM converged in {res.n_iter} iterations.")
     else:
-        notes.append(
-            f"EM did NOT converge in {res.n_iter} iterations; estimates are not reliable."
-        )
+        notes.append(f"EM did NOT converge in {res.n_iter} iterations; estimates are not reliable.")
     if res.n_dropped:
         notes.append(f"{res.n_dropped} rows with missing values were dropped.")
     notes.append(
