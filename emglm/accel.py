@@ -32,8 +32,6 @@ from emglm.em import MixtureParams
 
 Array = NDArray[np.float64]
 
-ACCEL_METHODS = (None, "squarem")
-
 # Step-length bounds of SQUAREM's defaults: start at 1 (EM) and multiply the bound by 4
 # each time a step reaches it.
 _STEP_MAX0 = 1.0

@@ -20,11 +20,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from emglm import irls, kernels, mixing
+from emglm.exceptions import InputError
 from emglm.families import Family
 
 Array = NDArray[np.float64]
 
 EM_METHODS = ("em",)
+ACCEL_METHODS = ("squarem", None)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,11 @@ class MixtureData:
         """The part of the inputs the component GLMs see (one object per data set, so that
         its cached normalising constants are computed once)."""
         return irls.ComponentData(self.y, self.X, self.offset, self.trials)
+
+    @cached_property
+    def unit_weights(self) -> bool:
+        """Whether every case weight is 1 (the M-step then skips weighting)."""
+        return bool(np.all(self.weights == 1.0))
 
     @property
     def nobs(self) -> float:
@@ -83,13 +90,40 @@ class MixtureParams:
 
 @dataclass(frozen=True)
 class EMOptions:
-    """Settings of one EM run (inputs, kept apart from the solver state)."""
+    """Settings of one EM run (inputs, kept apart from the solver state).
+
+    Attributes
+    ----------
+    max_iter : int
+        Most M-steps.
+    tol : float
+        Stop when the relative change of the log-likelihood is below ``tol``.
+    method : str
+        The EM variant.
+    m_step_iter : int
+        IRLS steps per M-step for each component (warm-started, step-halving, so each is a
+        generalised EM step). One step was fastest in ``benchmarks/bench_em.py`` and reached
+        the same optimum; see ``docs/performance.md``.
+    accel : {"squarem", None}
+        EM acceleration (:mod:`emglm.accel`), for ``method="em"``; ``None`` is plain EM.
+    """
 
     max_iter: int = 1000
     tol: float = 1e-8
     method: str = "em"
-    m_step_iter: int = 2
+    m_step_iter: int = 1
     accel: str | None = "squarem"
+
+    def __post_init__(self) -> None:
+        if self.accel not in ACCEL_METHODS:
+            allowed = ", ".join(repr(a) for a in ACCEL_METHODS)
+            raise InputError(f"accel={self.accel!r} is not allowed; choose one of {allowed}")
+        if (
+            isinstance(self.m_step_iter, bool)
+            or not isinstance(self.m_step_iter, int)
+            or (self.m_step_iter < 1)
+        ):
+            raise InputError(f"m_step_iter must be a positive integer; got {self.m_step_iter!r}")
 
 
 @dataclass(frozen=True)
@@ -146,7 +180,7 @@ def m_step(
 ) -> MixtureParams:
     """Update every component GLM and the mixing model from posteriors ``(n, K)``."""
     n_comp = posterior.shape[1]
-    wtau = posterior * data.weights[:, None]
+    wtau = posterior if data.unit_weights else posterior * data.weights[:, None]
     scale = np.ones(n_comp) if params is None else params.scale
     coef, scale = irls.m_step_components(
         data.components,

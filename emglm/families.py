@@ -155,7 +155,12 @@ class Family:
         return None
 
     def loglik_eta(
-        self, y: Array, eta: Array, scale: Array | float, trials: Array, const: Array | None
+        self,
+        y: Array,
+        eta: Array,
+        scale: Array | float,
+        trials: Array,
+        const: Array | float | None,
     ) -> Array:
         """Log-density from the linear predictor (offset included), as :meth:`loglik`.
 
@@ -168,7 +173,12 @@ class Family:
         return self.loglik_and_mean(y, eta, scale, trials, const)[0]
 
     def loglik_and_mean(
-        self, y: Array, eta: Array, scale: Array | float, trials: Array, const: Array | None
+        self,
+        y: Array,
+        eta: Array,
+        scale: Array | float,
+        trials: Array,
+        const: Array | float | None,
     ) -> tuple[Array, Array]:
         """:meth:`loglik_eta` and the mean :meth:`linkinv` ``(eta)``, sharing the work."""
         name, link = self.name, self.link_name

@@ -269,7 +269,8 @@ def posterior_pass(
     prior_t = log_prior.T  # (K, 1) or (K, n)
     for sl, XbT in _blocks(X):
         eta = _linear_predictor(XbT, coef, offset[sl])
-        c = None if const is None else const[sl]
+        # The data constant is the same for every component: added to the row totals only.
+        c = None if const is None else 0.0
         joint = family.loglik_eta(y[sl], eta, scale_col, trials[sl], c)
         joint += prior_t if shared_prior else prior_t[:, sl]
         top = joint.max(axis=0)
@@ -280,6 +281,8 @@ def posterior_pass(
         with np.errstate(divide="ignore"):
             norm = np.log(total)
         norm += top
+        if const is not None:
+            norm += const[sl]
         empty = total == 0
         if empty.any():
             joint[:, empty] = 1.0
