@@ -110,33 +110,36 @@ def squarem(
     """
     llf, post = e_step(params)
     history = [llf]
-    state = {"n_iter": 0, "change": np.inf}
+    n_iter = 0
+    change = np.inf
     step_max = _STEP_MAX0
     n_jumps = 0
 
-    def advance(
-        current: MixtureParams, posterior: Array
-    ) -> tuple[MixtureParams, float, Array, bool]:
-        """One EM step, recorded; returns the new point and whether to stop."""
-        new = m_step(posterior, current)
-        new_llf, new_post = e_step(new)
-        state["n_iter"] += 1
-        state["change"] = (new_llf - history[-1]) / max(abs(history[-1]), 1e-300)
+    def record(new_llf: float) -> bool:
+        """Record an accepted iterate's llf; whether to stop."""
+        nonlocal n_iter, change
+        n_iter += 1
+        change = (new_llf - history[-1]) / max(abs(history[-1]), 1e-300)
         history.append(new_llf)
-        done = abs(state["change"]) < tol or state["n_iter"] >= max_iter
-        return new, new_llf, new_post, done
+        return abs(change) < tol or n_iter >= max_iter
 
+    # Posteriors are (n, K): each is dropped as soon as its M-step is done, so that at most
+    # two live beside the one being computed.
     while True:
         p0 = params
-        p1, llf1, post1, done = advance(p0, post)
-        if done:
-            params, llf, post = p1, llf1, post1
+        p1 = m_step(post, p0)
+        del post
+        llf, post = e_step(p1)
+        params = p1
+        if record(llf):
             break
-        p2, llf2, post2, done = advance(p1, post1)
-        params, llf, post = p2, llf2, post2
-        if done or p2.coef.shape != p0.coef.shape:
-            if done:
-                break
+        p2 = m_step(post, p1)
+        del post
+        llf2, post = e_step(p2)
+        params, llf = p2, llf2
+        if record(llf2):
+            break
+        if p2.coef.shape != p0.coef.shape:
             continue
         x0, x1, x2 = pack(p0), pack(p1), pack(p2)
         r = x1 - x0
@@ -145,27 +148,32 @@ def squarem(
         if sv == 0.0 or not np.isfinite(sv):
             continue
         alpha = min(float(np.sqrt(np.dot(r, r))) / sv, step_max)
-        if alpha == step_max:
-            step_max *= _STEP_GROWTH
+        at_bound = alpha == step_max
         if alpha <= 1.0:  # no better than plain EM: p2 already is that point
+            step_max *= _STEP_GROWTH if at_bound else 1.0
             continue
         jump = unpack(x0 + 2.0 * alpha * r + alpha**2 * v, p2, scale_floor)
         llf_j, post_j = e_step(jump)
         if not np.isfinite(llf_j) or llf_j < llf2:
             step_max = max(_STEP_MAX0, step_max / _STEP_GROWTH)
+            del post_j
             continue
         n_jumps += 1
+        step_max *= _STEP_GROWTH if at_bound else 1.0
         # The EM step from the jump is the one recorded: its llf is >= llf_j >= llf2.
-        params, llf, post, done = advance(jump, post_j)
-        if done:
+        del post
+        params = m_step(post_j, jump)
+        del post_j
+        llf, post = e_step(params)
+        if record(llf):
             break
     return AccelResult(
         params=params,
         posterior=post,
         llf=llf,
         llf_history=np.asarray(history),
-        n_iter=int(state["n_iter"]),
-        converged=abs(state["change"]) < tol,
-        last_change=float(state["change"]),
+        n_iter=n_iter,
+        converged=bool(abs(change) < tol),
+        last_change=float(change),
         n_jumps=n_jumps,
     )
