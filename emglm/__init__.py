@@ -10,6 +10,7 @@ Write an R-like formula, get a statsmodels-style results object::
 
 from emglm import datasets
 from emglm.exceptions import (
+    BootstrapWarning,
     ConvergenceWarning,
     DegenerateComponentWarning,
     EMGLMWarning,
@@ -19,14 +20,18 @@ from emglm.exceptions import (
     InputTypeError,
     NumericalWarning,
     SeparationWarning,
+    SingularInformationWarning,
 )
 from emglm.model import EMGLM, em_glm
 from emglm.results import EMGLMResults
+from emglm.select import SelectKResult, select_k
+from emglm.warmup import SmallEMResult, select_best, small_em
 
 __version__ = "0.1.0"
 
 __all__ = [
     "EMGLM",
+    "BootstrapWarning",
     "ConvergenceWarning",
     "DegenerateComponentWarning",
     "EMGLMResults",
@@ -37,6 +42,12 @@ __all__ = [
     "InputTypeError",
     "NumericalWarning",
     "SeparationWarning",
+    "SelectKResult",
+    "SmallEMResult",
+    "SingularInformationWarning",
     "datasets",
     "em_glm",
+    "select_best",
+    "select_k",
+    "small_em",
 ]

@@ -9,6 +9,13 @@ Given solver inputs (:class:`MixtureData`) and a start, :func:`run_em` alternate
 
 until the relative change of the log-likelihood falls below ``tol``. Each M-step never
 lowers its part of the expected complete-data log-likelihood, so ``llf`` never decreases.
+
+Variants (``EMOptions.method``, see :func:`m_step_weights`): ``"em"`` weights the M-step by
+the posteriors; ``"cem"`` (classification EM) by hard labels, the most probable component,
+and stops when the classification log-likelihood settles; ``"sem"`` (stochastic EM) by
+labels drawn from the posteriors, and returns the best iterate it visited. A component whose
+M-step weight falls below ``max(minprior * nobs, what its GLM needs)`` is dropped
+(flexmix's ``minprior`` rule) and the drop is recorded in :attr:`EMFit.notes`.
 """
 
 from __future__ import annotations
@@ -25,8 +32,11 @@ from emglm.families import Family
 
 Array = NDArray[np.float64]
 
-EM_METHODS = ("em",)
+EM_METHODS = ("em", "cem", "sem")
 ACCEL_METHODS = ("squarem", None)
+
+# SEM never settles: it stops after this many iterations without a better log-likelihood.
+SEM_PATIENCE = 20
 
 
 @dataclass(frozen=True)
@@ -106,6 +116,8 @@ class EMOptions:
         the same optimum; see ``docs/performance.md``.
     accel : {"squarem", None}
         EM acceleration (:mod:`emglm.accel`), for ``method="em"``; ``None`` is plain EM.
+    minprior : float
+        Components whose M-step weight falls below ``minprior * nobs`` are dropped.
     """
 
     max_iter: int = 1000
@@ -113,6 +125,7 @@ class EMOptions:
     method: str = "em"
     m_step_iter: int = 1
     accel: str | None = "squarem"
+    minprior: float = 0.0
 
     def __post_init__(self) -> None:
         if self.accel not in ACCEL_METHODS:
@@ -212,8 +225,11 @@ def run_em(
     family: Family,
     start: MixtureParams | Array,
     options: EMOptions,
+    rng: np.random.Generator | None = None,
 ) -> EMFit:
     """Run EM from a full parameter set or from initial posteriors ``(n, K)``.
+
+    ``rng`` draws the labels of ``method="sem"`` (default: a fresh unseeded generator).
 
     Examples
     --------
@@ -230,26 +246,52 @@ def run_em(
     (array([ 1.8, 12. ]), True)
     """
     floor = scale_floor(data, family)
+    method = options.method
+    rng = np.random.default_rng() if rng is None else rng
+    notes: list[str] = []
     if isinstance(start, MixtureParams):
         params = start
     else:
+        _, start = _drop_degenerate(data, family, None, start, options, 0, notes)
         params = m_step(data, family, start, None, options.m_step_iter, floor)
     if options.accel == "squarem" and options.method == "em":
-        return _run_squarem(data, family, params, options, floor)
+        return _run_squarem(data, family, params, options, floor, notes)
     history: list[float] = []
     converged = False
     change = np.inf
     llf, posterior = e_step(data, family, params)
     history.append(llf)
+    objective = _objective(data, method, llf, posterior)
+    best = (llf, params, posterior)
+    stall = 0
     n_iter = 0
-    for n_iter in range(1, options.max_iter + 1):  # noqa: B007 (used after the loop)
-        params = m_step(data, family, posterior, params, options.m_step_iter, floor)
+    for n_iter in range(1, options.max_iter + 1):
+        weights = m_step_weights(posterior, method, rng)
+        kept, weights = _drop_degenerate(data, family, params, weights, options, n_iter, notes)
+        if kept is not None:
+            params = kept
+        params = m_step(data, family, weights, params, options.m_step_iter, floor)
         llf, posterior = e_step(data, family, params)
-        change = (llf - history[-1]) / max(abs(history[-1]), 1e-300)
         history.append(llf)
+        if method == "sem":  # keep the best iterate; stop once it has not improved for a while
+            shrunk = best[1].n_components != params.n_components
+            if shrunk or llf > best[0] + options.tol * abs(best[0]):
+                change = (llf - best[0]) / max(abs(best[0]), 1e-300)
+                best, stall = (llf, params, posterior), 0
+            else:
+                stall += 1
+            if stall >= SEM_PATIENCE:
+                converged = True
+                break
+            continue
+        new_objective = _objective(data, method, llf, posterior)
+        change = (new_objective - objective) / max(abs(objective), 1e-300)
+        objective = new_objective
         if abs(change) < options.tol:
             converged = True
             break
+    if method == "sem":
+        llf, params, posterior = best
     return EMFit(
         params=params,
         posterior=posterior,
@@ -258,19 +300,35 @@ def run_em(
         n_iter=n_iter,
         converged=converged,
         last_change=float(change),
+        notes=tuple(notes),
     )
 
 
 def _run_squarem(
-    data: MixtureData, family: Family, params: MixtureParams, options: EMOptions, floor: float
+    data: MixtureData,
+    family: Family,
+    params: MixtureParams,
+    options: EMOptions,
+    floor: float,
+    notes: list[str],
 ) -> EMFit:
-    """EM accelerated by SQUAREM (:mod:`emglm.accel`), from full parameters."""
+    """EM accelerated by SQUAREM (:mod:`emglm.accel`), from full parameters. The EM map is
+    the plain loop's: drop degenerate components, then one M-step."""
     from emglm import accel  # accel builds on this module's MixtureParams
+
+    n_maps = 0
+
+    def em_map(posterior: Array, current: MixtureParams) -> MixtureParams:
+        nonlocal n_maps
+        n_maps += 1
+        kept, weights = _drop_degenerate(data, family, current, posterior, options, n_maps, notes)
+        current = current if kept is None else kept
+        return m_step(data, family, weights, current, options.m_step_iter, floor)
 
     out = accel.squarem(
         params,
         lambda p: e_step(data, family, p),
-        lambda post, p: m_step(data, family, post, p, options.m_step_iter, floor),
+        em_map,
         options.tol,
         options.max_iter,
         floor if family.has_scale else None,
@@ -283,7 +341,87 @@ def _run_squarem(
         n_iter=out.n_iter,
         converged=out.converged,
         last_change=out.last_change,
+        notes=tuple(notes),
     )
+
+
+def m_step_weights(posterior: Array, method: str, rng: np.random.Generator) -> Array:
+    """The weights ``(n, K)`` the M-step uses, from the posteriors.
+
+    ``"em"``: the posteriors themselves. ``"cem"``: one-hot rows at the most probable
+    component (ties to the lower index). ``"sem"``: one-hot rows at a component drawn from
+    each row's posteriors.
+
+    Examples
+    --------
+    >>> tau = np.array([[0.7, 0.3], [0.2, 0.8]])
+    >>> m_step_weights(tau, "cem", np.random.default_rng(0))
+    array([[1., 0.],
+           [0., 1.]])
+    """
+    if method == "em":
+        return posterior
+    n, n_comp = posterior.shape
+    labels: NDArray[np.intp]
+    if method == "cem":
+        labels = posterior.argmax(axis=1)
+    else:
+        u = rng.random((n, 1))
+        labels = np.minimum((np.cumsum(posterior, axis=1) < u).sum(axis=1), n_comp - 1)
+    return np.eye(n_comp)[labels]
+
+
+def classification_llf(data: MixtureData, llf: float, posterior: Array) -> float:
+    """Classification log-likelihood ``sum_i w_i max_k log(pi_ik f_k(y_i))`` from the
+    observed ``llf`` and the posteriors (``log max_k tau_ik`` is at least ``-log K``)."""
+    return llf + float(np.dot(data.weights, np.log(posterior.max(axis=1))))
+
+
+def _objective(data: MixtureData, method: str, llf: float, posterior: Array) -> float:
+    """What a method climbs: the classification log-likelihood for CEM, else ``llf``."""
+    return classification_llf(data, llf, posterior) if method == "cem" else llf
+
+
+def _drop_degenerate(
+    data: MixtureData,
+    family: Family,
+    params: MixtureParams | None,
+    weights: Array,
+    options: EMOptions,
+    n_iter: int,
+    notes: list[str],
+) -> tuple[MixtureParams | None, Array]:
+    """Drop components whose M-step weight is below ``max(minprior * nobs, need)``.
+
+    ``need`` is what a component GLM needs: its number of coefficients, plus one when it
+    has a dispersion. At least the heaviest component is always kept. Returns the remaining
+    parameters (``None`` when ``params`` is ``None``) and weights, renormalised by row.
+    """
+    mass = np.asarray(data.weights @ weights)
+    need = data.X.shape[1] + (1 if family.has_scale else 0)
+    threshold = max(options.minprior * data.nobs, float(need))
+    keep = mass >= threshold
+    if keep.all():
+        return params, weights
+    if not keep.any():
+        keep[np.argmax(mass)] = True
+    for k in np.flatnonzero(~keep):
+        notes.append(
+            f"iteration {n_iter}: dropped component {k + 1} of {len(keep)}: its weight "
+            f"{mass[k]:.3g} (prior {mass[k] / data.nobs:.3g}) fell below {threshold:.3g} "
+            f"= max(minprior={options.minprior:g} x nobs, {need} parameters)"
+        )
+    weights = weights[:, keep]
+    total = weights.sum(axis=1, keepdims=True)
+    # A row whose weight sat only on dropped components is spread evenly.
+    weights = np.where(total > 0, weights / np.where(total > 0, total, 1.0), 1.0 / keep.sum())
+    if params is None:
+        return None, weights
+    gamma = params.gamma[:, keep]
+    kept = MixtureParams(
+        coef=params.coef[keep], scale=params.scale[keep], gamma=gamma - gamma[:, :1]
+    )
+    return kept, weights
 
 
 def canonical_order(params: MixtureParams, proportions: Array) -> Array:

@@ -30,7 +30,10 @@ Array = NDArray[np.float64]
 FAMILY_NAMES = ("poisson", "gaussian", "binomial")
 # Keeps mu strictly inside the family's domain, so log-densities stay finite.
 _MU_EPS = 1e-12
-_ETA_MAX = 700.0
+# The log link's eta is clipped to [-_ETA_MAX, _ETA_MAX]: exp(300) ~ 1e130 is far beyond any
+# count (counts are exact in doubles only below 2**53 ~ exp(36.7)), yet its square times
+# covariates stays finite in the IRLS Gram matrix, and exp(-300) keeps log(mu) finite.
+_ETA_MAX = 300.0
 # logit(1 - _MU_EPS): the logit link's eta where clip_mu starts clamping.
 _LOGIT_MAX = float(np.log1p(-_MU_EPS) - np.log(_MU_EPS))
 
@@ -76,10 +79,19 @@ class Family:
 
     # --- link -----------------------------------------------------------------------------
     def linkinv(self, eta: Array) -> Array:
-        """Mean from linear predictor, kept inside the family's domain."""
+        """Mean from linear predictor, kept inside the family's domain.
+
+        Never overflows: the log link clips ``eta`` to ``+-_ETA_MAX``, the logit link uses the
+        stable ``expit``, and other links' limits at +-inf are the right values, so their
+        overflow warnings are silenced.
+        """
         if self.link_name == "log":
-            return np.exp(np.minimum(eta, _ETA_MAX))
-        mu = self.sm_family.link.inverse(eta)
+            mu = np.exp(np.clip(eta, -_ETA_MAX, _ETA_MAX))
+            return self.clip_mu(mu) if self.name == "binomial" else mu
+        if self.link_name == "logit":
+            return self.clip_mu(special.expit(eta))
+        with np.errstate(over="ignore", under="ignore"):
+            mu = self.sm_family.link.inverse(eta)
         return self.clip_mu(mu)
 
     def link(self, mu: Array) -> Array:
@@ -89,8 +101,22 @@ class Family:
     def mu_eta(self, eta: Array) -> Array:
         """Derivative d mu / d eta at ``eta``."""
         if self.link_name == "log":
-            return np.exp(np.minimum(eta, _ETA_MAX))
-        return np.asarray(self.sm_family.link.inverse_deriv(eta), dtype=float)
+            return np.exp(np.clip(eta, -_ETA_MAX, _ETA_MAX))
+        if self.link_name == "logit":
+            # From the clipped mean (as R's floor at machine eps): where fitted
+            # probabilities saturate, IRLS then moves eta by O(1) steps, not by 1e300.
+            mu = self.linkinv(eta)
+            return mu * (1.0 - mu)
+        return _finite_limit(self.sm_family.link.inverse_deriv, eta)
+
+    def mu_eta2(self, eta: Array) -> Array:
+        """Second derivative d2 mu / d eta2 at ``eta`` (finite for every ``eta``)."""
+        if self.link_name == "log":
+            return self.mu_eta(eta)
+        if self.link_name == "logit":
+            p = special.expit(eta)
+            return p * special.expit(-eta) * (1.0 - 2.0 * p)
+        return _finite_limit(self.sm_family.link.inverse_deriv2, eta)
 
     def variance(self, mu: Array) -> Array:
         """Variance function V(mu) (per trial for binomial)."""
@@ -184,7 +210,7 @@ class Family:
         name, link = self.name, self.link_name
         if const is not None:
             if name == "poisson" and link == "log":
-                e = np.minimum(eta, _ETA_MAX)
+                e = np.clip(eta, -_ETA_MAX, _ETA_MAX)
                 mu = np.exp(e)
                 e *= y
                 e -= mu
@@ -256,6 +282,12 @@ class Family:
                     f"poisson response {label!r} must hold non-negative integer counts; "
                     f"found {_show(y[bad])}"
                 )
+            if not np.any(y > 0):
+                raise InputError(
+                    f"poisson response {label!r} is 0 in every row: the mean has no finite "
+                    "maximum-likelihood estimate (the log-mean goes to -inf) and no "
+                    "components can be told apart; there is nothing to fit"
+                )
         elif name == "binomial":
             bad = (y < 0) | (y > 1)
             if bad.any():
@@ -264,10 +296,27 @@ class Family:
                     f"proportions), or be given as cbind(successes, failures); "
                     f"found {_show(y[bad])}"
                 )
+            positive = trials > 0
+            if np.all(y[positive] == 0) or np.all(y[positive] == 1):
+                value = "0" if np.all(y[positive] == 0) else "1"
+                raise InputError(
+                    f"binomial response {label!r} is {value} in every row: the probability "
+                    "has no finite maximum-likelihood estimate (its logit goes to "
+                    f"{'-' if value == '0' else '+'}inf) and no components can be told "
+                    "apart; there is nothing to fit"
+                )
         elif name in ("gamma", "inversegaussian") and (y <= 0).any():
             raise InputError(
                 f"{name} response {label!r} must be positive; found {_show(y[y <= 0])}"
             )
+
+
+def _finite_limit(func, eta: Array) -> Array:  # type: ignore[no-untyped-def]
+    """``func(eta)`` for a derivative of an inverse link that tends to 0 as ``|eta|`` grows:
+    where it overflows to inf / inf (NaN) at extreme ``eta``, its limit 0 is returned."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        out = np.asarray(func(eta), dtype=float)
+    return np.where(np.isfinite(out), out, 0.0)
 
 
 def _show(values: Array, most: int = 3) -> str:

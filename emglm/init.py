@@ -3,6 +3,14 @@
 A start is turned into what :func:`emglm.em.run_em` takes: either a full
 :class:`~emglm.em.MixtureParams` (EM begins with an E-step) or an ``(n, K)`` matrix of
 posterior probabilities (EM begins with an M-step).
+
+Random starts (:func:`make_start`, ``init=``):
+
+* ``"random"``: a random partition of the rows (flexmix's default start);
+* ``"fit"``: one GLM on all rows, its coefficients multiplied by independent
+  ``N(1, FIT_NOISE^2)`` factors per component (em.glm's ``b.init = "fit"``);
+* ``"cem"``: a random partition refined by classification EM until its objective settles
+  (at most ``CEM_INIT_ITER`` iterations), as flexmix's ``initMethod = "cem.em"``; when hard labels empty a component, the random partition itself is the start.
 """
 
 from __future__ import annotations
@@ -13,29 +21,89 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from emglm import mixing
+from emglm import em, guards, irls, mixing
 from emglm.em import MixtureData, MixtureParams
 from emglm.exceptions import InputError, InputTypeError
 from emglm.families import Family
 
 Array = NDArray[np.float64]
 
-INIT_METHODS = ("random",)
+INIT_METHODS = ("random", "fit", "cem")
+
+# Spread of the multiplicative noise of init="fit" (em.glm uses 1 in em.glm, 0.2 in small.em).
+FIT_NOISE = 0.5
+# Most classification-EM iterations of init="cem".
+CEM_INIT_ITER = 50
 
 
-def random_partition(n: int, n_comp: int, rng: np.random.Generator) -> Array:
+def random_partition(n: int, n_comp: int, rng: np.random.Generator, min_rows: int = 1) -> Array:
     """One-hot posteriors of a random partition in which every component has rows.
+
+    Every component gets at least ``min(min_rows, n // n_comp)`` rows: a component with
+    fewer rows than its GLM has parameters would be dropped before EM begins. Rows are
+    moved one at a time from the largest component, so for large ``n`` the draw is the
+    plain uniform one.
 
     Examples
     --------
     >>> tau = random_partition(6, 3, np.random.default_rng(0))
     >>> bool(tau.sum(axis=0).min() >= 1), tau.sum(axis=1).tolist() == [1.0] * 6
     (True, True)
+    >>> random_partition(30, 15, np.random.default_rng(0), min_rows=2).sum(axis=0).min()
+    np.float64(2.0)
     """
     labels = rng.integers(0, n_comp, size=n)
     if n >= n_comp:  # make sure no component starts empty
         labels[rng.choice(n, size=n_comp, replace=False)] = np.arange(n_comp)
+    need = min(min_rows, n // n_comp)
+    counts = np.bincount(labels, minlength=n_comp)
+    while counts.min() < need:
+        short, largest = int(np.argmin(counts)), int(np.argmax(counts))
+        row = rng.choice(np.flatnonzero(labels == largest))
+        labels[row] = short
+        counts[short] += 1
+        counts[largest] -= 1
     return np.eye(n_comp)[labels]
+
+
+def perturbed_fit(
+    data: MixtureData, family: Family, n_comp: int, rng: np.random.Generator
+) -> MixtureParams:
+    """One GLM on all rows; component k starts at its coefficients times ``N(1, FIT_NOISE^2)``
+    factors (em.glm's ``init.fit``)."""
+    coef, _ = irls.fit_component(data.components, family, data.weights, None, 1.0, 50)
+    factors = rng.normal(1.0, FIT_NOISE, size=(n_comp, coef.shape[0]))
+    return params_from_coef(data, family, coef[None, :] * factors)
+
+
+def make_start(
+    method: str, data: MixtureData, family: Family, n_comp: int, rng: np.random.Generator
+) -> MixtureParams | Array:
+    """A random start by ``method`` (one of :data:`INIT_METHODS`), drawn from ``rng``.
+
+    Examples
+    --------
+    >>> from emglm.families import get_family
+    >>> n = 50
+    >>> data = MixtureData(np.arange(n, dtype=float), np.ones((n, 1)), np.zeros(n),
+    ...                    np.ones(n), np.ones(n), np.ones((n, 1)))
+    >>> make_start("random", data, get_family("poisson"), 2, np.random.default_rng(0)).shape
+    (50, 2)
+    >>> make_start("fit", data, get_family("poisson"), 3, np.random.default_rng(0)).coef.shape
+    (3, 1)
+    """
+    if method == "fit":
+        return perturbed_fit(data, family, n_comp, rng)
+    need = guards.params_per_component(family, data.X.shape[1])
+    tau = random_partition(data.y.shape[0], n_comp, rng, min_rows=need)
+    if method == "random" or n_comp == 1:
+        return tau
+    options = em.EMOptions(max_iter=CEM_INIT_ITER, tol=1e-8, method="cem")
+    fit = em.run_em(data, family, tau, options, rng)
+    if fit.params.n_components < n_comp:
+        # Hard labels can empty a component; the random partition is the better start then.
+        return tau
+    return fit.params
 
 
 def params_from_coef(data: MixtureData, family: Family, coef: Array) -> MixtureParams:

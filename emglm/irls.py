@@ -25,6 +25,8 @@ Array = NDArray[np.float64]
 _MAX_HALVINGS = 30
 # IRLS steps of a cold start: enough to converge.
 _COLD_ITER = 50
+# Relative gain of an IRLS step beyond which a warm start is still far from its optimum.
+_FAR_GAIN = 1e-6
 _TINY = 1e-300
 
 
@@ -218,17 +220,29 @@ def m_step_components(
 
 
 def _warm_coef(
-    data: ComponentData, family: Family, W: Array, coef: Array, scale: Array, max_iter: int
+    data: ComponentData,
+    family: Family,
+    W: Array,
+    coef: Array,
+    scale: Array,
+    max_iter: int,
+    most_iter: int | None = None,
 ) -> Array:
-    """Coefficients after at most ``max_iter`` monotone IRLS steps (closed form for
-    Gaussian with the identity link)."""
+    """Coefficients after monotone IRLS steps (closed form for Gaussian with the identity
+    link).
+
+    Each component takes ``max_iter`` steps unless it converges first. Far from its optimum
+    -- a step still gains more than ``_FAR_GAIN`` of the objective -- it keeps stepping, up to
+    ``most_iter`` steps in all (default ``_COLD_ITER``): one step per M-step is cheap near the
+    EM optimum, but crawls from a poor start.
+    """
     X, y, off, tr = data.X, data.y, data.offset, data.trials
     if family.is_gaussian_identity:
         grams, rhs = kernels.least_squares_equations(X, y, off, tr, W)
         return np.array([solve_normal(g, r) for g, r in zip(grams, rhs, strict=True)])
     const = data.loglik_constant(family)
     moving = np.ones(coef.shape[0], dtype=bool)
-    for _ in range(max_iter):
+    for step in range(1, max(max_iter, most_iter or _COLD_ITER) + 1):
         idx = np.flatnonzero(moving)
         Wm = W if moving.all() else W[:, idx]
         grams, rhs, objective = kernels.irls_normal_equations(
@@ -239,7 +253,8 @@ def _warm_coef(
             data, family, const, Wm, scale[idx], coef[idx], proposal, objective
         )
         coef[idx] = accepted
-        moving[idx] = gained > 1e-10 * (np.abs(objective) + 1.0)
+        size = np.abs(objective) + 1.0
+        moving[idx] = gained > (1e-10 if step < max_iter else _FAR_GAIN) * size
         if not moving.any():
             break
     return coef

@@ -15,13 +15,28 @@ import numpy as np
 import pandas as pd
 import statsmodels.genmod.families as smf
 
-from emglm import em, formula, irls
+from emglm import bootstrap as boot
+from emglm import em, formula, guards, inference, irls, warmup
 from emglm import init as starts
-from emglm.exceptions import ConvergenceWarning, InputError, InputTypeError, SeparationWarning
+from emglm.exceptions import (
+    ConvergenceWarning,
+    DegenerateComponentWarning,
+    InputError,
+    InputTypeError,
+    SeparationWarning,
+    user_stacklevel,
+)
 from emglm.families import Family, get_family
 from emglm.results import EMGLMResults
 
-SE_METHODS = (None,)
+SE_METHODS = ("louis", "bootstrap", None)
+
+# The warm-up em_glm runs when no start is given: n_starts short runs like small_em's.
+N_STARTS = 10
+WARMUP_ITER = 20
+WARMUP_TOL = 1e-4
+# flexmix's default: a component whose prior falls below this is dropped.
+MINPRIOR = 0.05
 
 
 def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
@@ -41,6 +56,15 @@ def check_positive_int(name: str, value: Any, upper: int | None = None) -> int:
     if upper is not None and value > upper:
         raise InputError(f"{name}={value} is larger than the number of rows ({upper})")
     return value
+
+
+def check_tol(tol: Any) -> float:
+    """Raise unless ``tol`` is a positive finite number."""
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real):
+        raise InputTypeError(f"tol must be a positive number, not {tol!r}")
+    if not np.isfinite(float(tol)) or tol <= 0:
+        raise InputError(f"tol must be a positive number; got {tol!r}")
+    return float(tol)
 
 
 class EMGLM:
@@ -75,6 +99,9 @@ class EMGLM:
         self.arrays = arrays
         self.family = family
         self.K = K
+        short = guards.check_enough_data(float(arrays.weights.sum()), arrays.X.shape[1], family, K)
+        if short is not None:
+            raise InputError(short + "; fit fewer components or a smaller model")
         self.data = em.MixtureData(
             y=arrays.y,
             X=arrays.X,
@@ -155,9 +182,14 @@ class EMGLM:
         method: str = "em",
         max_iter: int = 1000,
         tol: float = 1e-8,
-        se: str | None = None,
+        se: str | None = "louis",
         n_boot: int = 200,
+        bootstrap: str = "nonparametric",
         random_state: int | np.random.Generator | None = None,
+        n_starts: int = N_STARTS,
+        minprior: float = MINPRIOR,
+        n_jobs: int = 1,
+        progress: bool | None = None,
     ) -> EMGLMResults:
         """Fit the mixture by EM.
 
@@ -166,86 +198,197 @@ class EMGLM:
         start : optional
             Starting values: coefficients (K x p array, list of K vectors or a ``params``
             DataFrame), posteriors (n x K), labels 0..K-1 (length n).
-        init : {"random"}
-            How to start when ``start`` is not given: a random partition of the rows.
-        method : {"em"}
-            The EM variant.
+            Or the output of :func:`emglm.select_best`. When given, no warm-up is run.
+        init : {"random", "fit", "cem"}
+            How random starts are drawn when ``start`` is not given: a random partition of
+            the rows, a perturbed single-GLM fit, or a random partition refined by
+            classification EM (see :mod:`emglm.init`).
+        method : {"em", "cem", "sem"}
+            The EM variant: soft posteriors (maximises the mixture likelihood),
+            classification EM (hard labels; maximises the classification likelihood) or
+            stochastic EM (labels drawn from the posteriors; returns the best iterate).
+            See ``docs/warmup.md``.
         max_iter : int
             Most EM iterations.
         tol : float
-            Stop when the relative change of the log-likelihood is below ``tol``.
-        se : None
-            How to compute standard errors (``None`` skips them).
+            Stop when the relative change of the log-likelihood (CEM: of the
+            classification log-likelihood) is below ``tol``.
+        se : {"louis", "bootstrap", None}
+            Standard errors: ``"louis"`` (default) from the exact observed information of
+            all free parameters (Louis' method); ``"bootstrap"`` from ``n_boot`` replicates;
+            ``None`` skips them. See ``docs/inference.md``.
         n_boot : int
             Bootstrap replicates, for ``se="bootstrap"``.
+        bootstrap : {"nonparametric", "parametric"}
+            Resample the rows, or simulate responses from the fit.
         random_state : int or numpy Generator, optional
-            Seed for random starts.
+            Seed for the starts, SEM's draws and the bootstrap; the same seed gives the
+            same fit.
+        n_starts : int, default 10
+            Without ``start``: the number of short warm-up runs (``WARMUP_ITER`` iterations,
+            tolerance ``WARMUP_TOL``, as :func:`emglm.small_em`) whose best run starts the
+            long run; the table is kept as ``results.warmup``. ``1`` runs a single start.
+        minprior : float, default 0.05
+            A component whose prior (its share of the M-step weight) falls below
+            ``minprior`` -- or whose weight falls below its number of parameters -- is
+            dropped with a :class:`~emglm.DegenerateComponentWarning` (flexmix's rule);
+            the results then have fewer components. ``0`` keeps every component that has
+            enough weight for its GLM.
 
         Returns
         -------
         EMGLMResults
         """
-        options = self._check_options(init, method, max_iter, tol, se, n_boot)
-        rng = np.random.default_rng(random_state)
+        options = self._check_options(init, method, max_iter, tol, se, n_boot, minprior)
+        n_starts = check_positive_int("n_starts", n_starts)
+        n_jobs = warmup.check_n_jobs(n_jobs)
+        if progress is not None and not isinstance(progress, bool):
+            raise InputTypeError(f"progress must be True, False or None, not {progress!r}")
+        if se == "bootstrap":
+            boot.check_bootstrap(bootstrap, self.data)
+            if progress:
+                boot.require_tqdm()
+        # Independent streams: starts, SEM draws, bootstrap replicates.
+        start_seed, em_seed, boot_seed = warmup.seed_sequence(random_state).spawn(3)
         start_value: em.MixtureParams | np.ndarray
-        if start is None:
-            start_value = starts.random_partition(self.data.y.shape[0], self.K, rng)
-        else:
+        warm = None
+        if start is not None:
             start_value = starts.resolve_start(
                 start, self.data, self.family, self.K, self.design.x_names
             )
-        fit = em.run_em(self.data, self.family, start_value, options)
-        if not fit.converged:
-            warnings.warn(
-                f"EM did not converge in max_iter={max_iter} iterations: the last relative "
-                f"change of the log-likelihood was {fit.last_change:.3g} (tol={tol:g}); "
-                "raise max_iter or start from better values (select_best)",
-                ConvergenceWarning,
-                stacklevel=_caller_level(),
+        elif n_starts == 1 or self.K == 1:
+            rng = np.random.default_rng(start_seed)
+            start_value = starts.make_start(init, self.data, self.family, self.K, rng)
+        else:
+            short = em.EMOptions(max_iter=WARMUP_ITER, tol=WARMUP_TOL, method=method)
+            warm = warmup.run_starts(
+                self.data,
+                self.family,
+                self.K,
+                repeats=n_starts,
+                options=short,
+                init=init,
+                seed=start_seed,
+                n_jobs=n_jobs,
+                progress=progress,
             )
-        if em.mixing.at_logodds_bound(self.data.Z, fit.params.gamma):
-            warnings.warn(
-                "the concomitant covariates separate the components: the fitted mixing "
-                f"log-odds reached the bound +-{em.mixing.MAX_LOGODDS:g} at some rows (prior "
-                "probabilities near 0 or 1), so the concomitant coefficients (res.mixing_params) "
-                "are not identified and are reported on that bound; drop or coarsen the "
-                "concomitant terms, check for rows with extreme concomitant values, or fit "
-                "fewer components",
-                SeparationWarning,
-                stacklevel=_caller_level(),
-            )
+            start_value = warmup.select_best(warm)
+        em_rng = np.random.default_rng(em_seed)
+        fit = em.run_em(self.data, self.family, start_value, options, em_rng)
         proportions = np.exp(em.mixing.log_prior(self.data.Z, fit.params.gamma))
         mean_prop = (self.data.weights @ np.broadcast_to(proportions, fit.posterior.shape)) / (
             self.data.weights.sum()
         )
         fit = em.permute(fit, em.canonical_order(fit.params, mean_prop))
+        _warn_about_fit(self.data, self.family, fit, self.K, max_iter, tol)
+        covariance = None
+        n_fitted = fit.params.n_components
+        if se == "louis":
+            names = inference.param_names(
+                self.design.x_names, self.design.z_names, n_fitted, self.family.has_scale
+            )
+            covariance = inference.louis_covariance(self.data, self.family, fit.params, names)
+        elif se == "bootstrap":
+            covariance = boot.bootstrap(
+                self.data,
+                self.family,
+                fit.params,
+                inference.layout_of(self.data, self.family, n_fitted),
+                options,
+                kind=bootstrap,
+                n_boot=n_boot,
+                random_state=np.random.default_rng(boot_seed),
+                n_jobs=n_jobs,
+                progress=bool(progress),
+            )
         return EMGLMResults(
-            model=self, em=fit, method=method, init=init if start is None else "start"
+            model=self,
+            em=fit,
+            method=method,
+            init=init if start is None else "start",
+            warmup=warm,
+            covariance=covariance,
         )
 
     def _check_options(
-        self, init_: str, method: str, max_iter: int, tol: float, se: str | None, n_boot: int
+        self,
+        init_: str,
+        method: str,
+        max_iter: int,
+        tol: float,
+        se: str | None,
+        n_boot: int,
+        minprior: float,
     ) -> em.EMOptions:
         check_choice("init", init_, starts.INIT_METHODS)
         check_choice("method", method, em.EM_METHODS)
         check_choice("se", se, SE_METHODS)
         check_positive_int("max_iter", max_iter)
         check_positive_int("n_boot", n_boot)
-        if not isinstance(tol, numbers.Real) or not np.isfinite(tol) or tol <= 0:
-            raise InputError(f"tol must be a positive number; got {tol!r}")
-        return em.EMOptions(max_iter=int(max_iter), tol=float(tol), method=method)
+        if (
+            isinstance(minprior, bool)
+            or not isinstance(minprior, numbers.Real)
+            or not 0 <= minprior < 1.0 / self.K
+        ):
+            raise InputError(
+                f"minprior must be a number in [0, 1/K) = [0, {1.0 / self.K:.3g}); got {minprior!r}"
+            )
+        return em.EMOptions(
+            max_iter=int(max_iter), tol=check_tol(tol), method=method, minprior=float(minprior)
+        )
 
 
-def _caller_level() -> int:
-    """``stacklevel`` that points at the first frame outside the emglm package."""
-    import sys
-
-    frame = sys._getframe(1)
-    level = 1
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("emglm"):
-        frame = frame.f_back  # type: ignore[assignment]
-        level += 1
-    return level
+def _warn_about_fit(
+    data: em.MixtureData, family: Family, fit: em.EMFit, K: int, max_iter: int, tol: float
+) -> None:
+    """Warn about what went wrong in a fit: at most one warning of each class, whose
+    message lists every cause of that class."""
+    found: dict[type[Warning], list[str]] = {}
+    n_fitted = fit.params.n_components
+    if n_fitted < K:
+        found.setdefault(DegenerateComponentWarning, []).append(
+            f"{K - n_fitted} of {K} components were dropped and the fit has K={n_fitted}: "
+            + "; ".join(fit.notes)
+            + ". Fit a smaller K, or set minprior=0 to keep small components that still have "
+            "enough weight for their GLM."
+        )
+    collapsed = guards.collapsed_variances(data, family, fit.params)
+    if collapsed.size:
+        comps = ", ".join(f"comp{k + 1}" for k in collapsed)
+        found.setdefault(DegenerateComponentWarning, []).append(
+            f"the variance of {comps} collapsed onto its floor (1e-10 x the variance of the "
+            "response): the component sits on a few (nearly) equal responses, where the "
+            "likelihood is unbounded, so this fit is a spurious maximum and its llf, AIC and "
+            "BIC are meaningless. Refit with more starts (n_starts), a larger minprior, or "
+            "fewer components."
+        )
+    if not fit.converged:
+        found.setdefault(ConvergenceWarning, []).append(
+            f"EM did not converge in max_iter={max_iter} iterations: the last relative "
+            f"change of the log-likelihood was {fit.last_change:.3g} (tol={tol:g}); "
+            "raise max_iter or start from better values (select_best)"
+        )
+    if em.mixing.at_logodds_bound(data.Z, fit.params.gamma):
+        found.setdefault(SeparationWarning, []).append(
+            "the concomitant covariates separate the components: the fitted mixing "
+            f"log-odds reached the bound +-{em.mixing.MAX_LOGODDS:g} at some rows (prior "
+            "probabilities near 0 or 1), so the concomitant coefficients (res.mixing_params) "
+            "are not identified and are reported on that bound; drop or coarsen the "
+            "concomitant terms, check for rows with extreme concomitant values, or fit "
+            "fewer components."
+        )
+    separated = guards.separated_components(data, family, fit.params, fit.posterior)
+    if separated:
+        comps = ", ".join(f"comp{k + 1} ({n} rows)" for k, n in separated)
+        found.setdefault(SeparationWarning, []).append(
+            f"fitted probabilities numerically 0 or 1 occurred in {comps}: the covariates "
+            "separate that component's responses (perfectly or almost), so its coefficients "
+            "have no finite maximum-likelihood estimate and are reported where EM stopped; "
+            "their standard errors are meaningless. Drop or coarsen the separating terms, or "
+            "fit fewer components."
+        )
+    for category, messages in found.items():
+        warnings.warn(" Also, ".join(messages), category, stacklevel=user_stacklevel())
 
 
 def em_glm(
@@ -263,9 +406,14 @@ def em_glm(
     method: str = "em",
     max_iter: int = 1000,
     tol: float = 1e-8,
-    se: str | None = None,
+    se: str | None = "louis",
     n_boot: int = 200,
+    bootstrap: str = "nonparametric",
     random_state: int | np.random.Generator | None = None,
+    n_starts: int = N_STARTS,
+    minprior: float = MINPRIOR,
+    n_jobs: int = 1,
+    progress: bool | None = None,
 ) -> EMGLMResults:
     """Fit a finite mixture of ``K`` GLMs by EM from an R-like formula.
 
@@ -300,5 +448,10 @@ def em_glm(
         tol=tol,
         se=se,
         n_boot=n_boot,
+        bootstrap=bootstrap,
         random_state=random_state,
+        n_starts=n_starts,
+        minprior=minprior,
+        n_jobs=n_jobs,
+        progress=progress,
     )

@@ -13,14 +13,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+from scipy import stats
 
-from emglm import em, formula, mixing
+from emglm import em, formula, inference, mixing
+from emglm.diagnostics import DispersionTest, dispersion_test
 from emglm.exceptions import InputError
 
 if TYPE_CHECKING:
     from statsmodels.iolib.summary import Summary
 
     from emglm.model import EMGLM
+    from emglm.warmup import SmallEMResult
 
 Array = NDArray[np.float64]
 
@@ -35,7 +38,8 @@ class EMGLMResults:
     Derived arrays are computed on first use; every table is a fresh copy, so changing it
     never changes the results. Per-row outputs carry the index of the rows used
     in the fit (rows with missing values dropped). Components are in canonical order:
-    decreasing mixing proportion, ties broken by the coefficients.
+    decreasing mixing proportion, ties broken by the coefficients. ``warmup`` holds the
+    table of short warm-up runs (:class:`~emglm.SmallEMResult`) when the fit ran one.
 
     Examples
     --------
@@ -51,6 +55,8 @@ class EMGLMResults:
     em: em.EMFit
     method: str
     init: str
+    warmup: SmallEMResult | None = None
+    covariance: inference.Covariance | None = None
 
     # --- parameters ------------------------------------------------------------------------
     @property
@@ -126,10 +132,8 @@ class EMGLMResults:
     def k_params(self) -> int:
         """Free parameters: K*p coefficients, K dispersions (when estimated) and the
         (K-1)*q mixing parameters (q = 1 for constant proportions), as flexmix counts."""
-        p = self.model.data.X.shape[1]
-        q = self.model.data.Z.shape[1]
-        n_scale = self.K if self.model.family.has_scale else 0
-        return self.K * p + n_scale + (self.K - 1) * q
+        d = self.model.data
+        return count_params(self.K, d.X.shape[1], d.Z.shape[1], self.model.family.has_scale)
 
     @property
     def aic(self) -> float:
@@ -312,12 +316,219 @@ class EMGLMResults:
         """Deviance residuals at the mixture mean; see :meth:`resid`."""
         return self.resid("deviance")  # type: ignore[return-value]
 
+    # --- inference -------------------------------------------------------------------------
+    @property
+    def cov_type(self) -> str:
+        """How the covariance was obtained: ``"louis"``, ``"bootstrap"`` or ``"none"``."""
+        return "none" if self.covariance is None else self.covariance.cov_type
+
+    @cached_property
+    def _layout(self) -> inference.Layout:
+        return inference.layout_of(self.model.data, self.model.family, self.K)
+
+    @cached_property
+    def _names(self) -> pd.MultiIndex:
+        names = inference.param_names(
+            self.model.design.x_names, self.model.design.z_names, self.K,
+            self.model.family.has_scale,
+        )
+        return pd.MultiIndex.from_tuples(names, names=["component", "term"])
+
+    @cached_property
+    def _theta(self) -> Array:
+        return inference.pack(self.em.params, self._layout)
+
+    def _cov(self) -> inference.Covariance:
+        if self.covariance is None:
+            raise InputError(
+                "standard errors were not computed (se=None); refit with se='louis' or "
+                "se='bootstrap'"
+            )
+        return self.covariance
+
+    @cached_property
+    def _se_theta(self) -> Array:
+        return np.sqrt(np.maximum(np.diag(self._cov().cov), 0.0))
+
+    def cov_params(self) -> pd.DataFrame:
+        """Covariance of all free parameters, labelled by a (component, term) MultiIndex.
+
+        The free parameters are, per component, its coefficients and (Gaussian and other
+        families with a dispersion) ``log(sigma)``; then the mixing logits
+        ``mixing:<term>`` of comp2..compK against comp1 (for constant proportions,
+        ``mixing:Intercept = log(pi_k / pi_1)``). This is flexmix's parametrisation.
+        """
+        return pd.DataFrame(self._cov().cov.copy(), index=self._names, columns=self._names)
+
+    def _coef_frame(self, values: Array) -> pd.DataFrame:
+        lay = self._layout
+        cols = np.stack([values[lay.coef_slice(k)] for k in range(self.K)], axis=1)
+        return pd.DataFrame(cols, index=self.model.design.x_names, columns=self.component_names)
+
+    @property
+    def bse(self) -> pd.DataFrame:
+        """Standard errors of the coefficients, shaped as :attr:`params`."""
+        return self._coef_frame(self._se_theta)
+
+    @property
+    def tvalues(self) -> pd.DataFrame:
+        """z statistics ``params / bse``, shaped as :attr:`params`."""
+        return self.params / self.bse
+
+    @property
+    def pvalues(self) -> pd.DataFrame:
+        """Two-sided normal p-values of the z statistics, shaped as :attr:`params`."""
+        return pd.DataFrame(
+            2.0 * stats.norm.sf(np.abs(self.tvalues.to_numpy())),
+            index=self.params.index,
+            columns=self.params.columns,
+        )
+
+    def conf_int(self, alpha: float = 0.05, method: str = "wald") -> pd.DataFrame:
+        """Confidence intervals of all free parameters (rows as :meth:`cov_params`).
+
+        Parameters
+        ----------
+        alpha : float
+            1 - coverage.
+        method : {"wald", "percentile"}
+            ``"wald"``: estimate -/+ z_{1-alpha/2} std err. ``"percentile"``: the alpha/2
+            and 1-alpha/2 quantiles of the bootstrap replicates (``se="bootstrap"`` only).
+
+        Returns
+        -------
+        DataFrame
+            Columns ``lower`` and ``upper``.
+        """
+        _check_alpha(alpha)
+        if method not in ("wald", "percentile"):
+            raise InputError(
+                f"method={method!r} is not allowed; choose one of 'wald', 'percentile'"
+            )
+        if method == "percentile":
+            reps = self._cov().replicates
+            if reps is None:
+                raise InputError(
+                    "percentile intervals need bootstrap replicates; refit with se='bootstrap'"
+                )
+            lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2], axis=0)
+        else:
+            q = stats.norm.ppf(1 - alpha / 2)
+            lo, hi = self._theta - q * self._se_theta, self._theta + q * self._se_theta
+        return pd.DataFrame({"lower": lo, "upper": hi}, index=self._names)
+
+    @property
+    def mixing_bse(self) -> pd.Series:
+        """Standard errors of :attr:`mixing`: the delta method on the mixing logits (Louis),
+        or the spread of the replicates' proportions (bootstrap)."""
+        cov = self._cov()
+        if cov.mixing_replicates is not None:
+            se = np.std(cov.mixing_replicates, axis=0, ddof=1)
+        else:
+            d = self.model.data
+            jac = inference.mixing_jacobian(d.Z, d.weights, self.em.params.gamma, self._layout)
+            se = np.sqrt(np.maximum(np.einsum("kp,pr,kr->k", jac, cov.cov, jac), 0.0))
+        return pd.Series(se, index=self.component_names, name="mixing_bse")
+
+    @property
+    def mixing_params_bse(self) -> pd.DataFrame:
+        """Standard errors of :attr:`mixing_params`, same shape (comp1, the reference held
+        at zero, has zero standard error)."""
+        se = np.zeros((self._layout.q, self.K))
+        for k in range(1, self.K):
+            se[:, k] = self._se_theta[self._layout.mixing_slice(k)]
+        return pd.DataFrame(se, index=self.model.design.z_names, columns=self.component_names)
+
+    @property
+    def sigma(self) -> pd.Series:
+        """Component standard deviations ``sqrt(scale)``."""
+        return pd.Series(np.sqrt(self.em.params.scale), index=self.component_names, name="sigma")
+
+    @property
+    def sigma_bse(self) -> pd.Series:
+        """Standard errors of :attr:`sigma` (delta method from ``log(sigma)``, or the spread
+        of the bootstrap replicates); only for families with a dispersion."""
+        if not self.model.family.has_scale:
+            raise InputError(f"the {self.model.family.name} family has no dispersion to estimate")
+        cov, lay = self._cov(), self._layout
+        idx = [lay.scale_index(k) for k in range(self.K)]
+        if cov.replicates is not None:
+            se = np.std(np.exp(cov.replicates[:, idx]), axis=0, ddof=1)
+        else:
+            se = self.sigma.to_numpy() * self._se_theta[idx]
+        return pd.Series(se, index=self.component_names, name="sigma_bse")
+
+    def estimates(self, alpha: float = 0.05) -> pd.DataFrame:
+        """All estimates in one tidy table, one row per quantity.
+
+        Columns: ``component``, ``term``, ``kind`` (``"coef"``, ``"sigma"``, ``"mixing"``
+        or ``"mixing logit"``), ``estimate``, ``std_err``, ``z``, ``p_value``, ``conf_low``,
+        ``conf_high``. ``z`` and ``p_value`` (tests of zero) are left empty (NaN) for sigmas
+        and proportions, where they mean nothing; sigma intervals are the Wald interval of
+        ``log(sigma)`` transformed back, proportion intervals are Wald intervals clipped to
+        [0, 1]. Without standard errors (``se=None``) only the estimates are filled in.
+        """
+        _check_alpha(alpha)
+        q = stats.norm.ppf(1 - alpha / 2)
+        has_se = self.covariance is not None
+        se = self._se_theta if has_se else np.full(self._theta.shape, np.nan)
+        sig_se = (
+            self.sigma_bse.to_numpy()
+            if has_se and self.model.family.has_scale
+            else np.full(self.K, np.nan)
+        )
+        rows = []
+        for (comp, term), est, s in zip(self._names, self._theta, se, strict=True):
+            if term == inference.SCALE_TERM:
+                sig = np.exp(est)
+                rows.append((comp, "sigma", "sigma", sig, sig_se[int(comp[4:]) - 1], np.nan,
+                             np.nan, np.exp(est - q * s), np.exp(est + q * s)))
+                continue
+            kind = "mixing logit" if term.startswith("mixing:") else "coef"
+            z = est / s if s > 0 else np.nan
+            rows.append((comp, term, kind, est, s, z, 2 * stats.norm.sf(abs(z)),
+                         est - q * s, est + q * s))
+        mix = self.mixing.to_numpy()
+        mse = self.mixing_bse.to_numpy() if has_se else np.full(self.K, np.nan)
+        for k, comp in enumerate(self.component_names):
+            rows.append((comp, "mixing", "mixing", mix[k], mse[k], np.nan, np.nan,
+                         max(mix[k] - q * mse[k], 0.0), min(mix[k] + q * mse[k], 1.0)))
+        cols = ["component", "term", "kind", "estimate", "std_err", "z", "p_value",
+                "conf_low", "conf_high"]
+        return pd.DataFrame(rows, columns=cols)
+
+    def dispersion_test(self, level: str = "mixture") -> DispersionTest:
+        """emax.glm's dispersion check: Pearson chi-square over residual df, with over- and
+        under-dispersion p-values (chi-square on ``nobs - k_params`` df).
+
+        Parameters
+        ----------
+        level : {"mixture", "pooled"}
+            ``"mixture"`` (default): residuals against the mixture mean and variance, which
+            the model predicts. ``"pooled"``: against the posterior-pooled mean and variance,
+            the form emax.glm uses; these residuals use the response itself through the
+            posteriors, so the statistic runs small.
+        """
+        if level not in ("mixture", "pooled"):
+            raise InputError(f"level={level!r} is not allowed; choose one of 'mixture', 'pooled'")
+        df_resid = self.nobs - self.k_params
+        if df_resid <= 0:
+            raise InputError(
+                f"no residual degrees of freedom: nobs={self.nobs:g}, k_params={self.k_params}"
+            )
+        r = self.resid("pearson", level).to_numpy()
+        return dispersion_test(r, self.model.data.weights, df_resid, level)
+
     # --- output ----------------------------------------------------------------------------
     def summary(self, alpha: float = 0.05) -> Summary:
         """A statsmodels ``Summary``: fit block, mixing proportions, coefficient tables."""
         from emglm.summary import build_summary
 
         return build_summary(self, alpha=alpha)
+
+    def _repr_html_(self) -> str:
+        """Rich display in notebooks: the summary as HTML."""
+        return str(self.summary().as_html())
 
     def __repr__(self) -> str:
         return (
@@ -329,6 +540,19 @@ class EMGLMResults:
         return pd.DataFrame(
             np.array(values), index=self.model.arrays.row_index, columns=self.component_names
         )
+
+
+def count_params(n_comp: int, p: int, q: int, has_scale: bool) -> int:
+    """Free parameters of a K-component mixture: ``K p`` coefficients, ``K`` dispersions
+    when ``has_scale``, ``(K - 1) q`` mixing parameters (flexmix's ``df``).
+
+    >>> count_params(2, 5, 1, False)
+    11
+    """
+    return n_comp * p + (n_comp if has_scale else 0) + (n_comp - 1) * q
+def _check_alpha(alpha: float) -> None:
+    if not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        raise InputError(f"alpha must be a number strictly between 0 and 1; got {alpha!r}")
 
 
 def _xlogx(p: Array) -> Array:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from scipy import stats
 from statsmodels.iolib.summary import Summary
 from statsmodels.iolib.table import SimpleTable
@@ -35,12 +36,18 @@ def _fmt(value: float, digits: int = 4) -> str:
 def estimate_table(
     title: str,
     names: Sequence[str] | pd.Index,
-    estimates: Sequence[float] | np.ndarray,
-    bse: Sequence[float] | np.ndarray | None,
+    estimates: Sequence[float] | NDArray[np.float64],
+    bse: Sequence[float] | NDArray[np.float64] | None,
     alpha: float = 0.05,
     label: str = "coef",
+    tests: bool = True,
+    intervals: NDArray[np.float64] | None = None,
 ) -> SimpleTable:
     """A coefficient table: estimate, and where given std err, z, P>|z| and interval.
+
+    ``tests=False`` leaves z and P>|z| blank (for quantities where a test of zero means
+    nothing, such as proportions and standard deviations); ``intervals`` (n, 2) replaces
+    the Wald intervals ``estimate -/+ z std err``.
 
     Examples
     --------
@@ -62,9 +69,9 @@ def estimate_table(
         se = float(bse[i])
         z = est / se if se > 0 else np.nan
         p = 2 * stats.norm.sf(abs(z)) if np.isfinite(z) else np.nan
-        rows.append(
-            [_fmt(est), _fmt(se), f"{z:.3f}", f"{p:.3f}", _fmt(est - q * se), _fmt(est + q * se)]
-        )
+        lo, hi = (est - q * se, est + q * se) if intervals is None else intervals[i]
+        z_txt, p_txt = (f"{z:.3f}", f"{p:.3f}") if tests else ("", "")
+        rows.append([_fmt(est), _fmt(se), z_txt, p_txt, _fmt(lo), _fmt(hi)])
     headers = [label]
     if bse is not None:
         lo, hi = f"[{alpha / 2:g}", f"{1 - alpha / 2:g}]"
@@ -106,40 +113,44 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
         xname=model.design.x_names,
         title="Finite mixture of GLMs (EM)",
     )
-    mixing_bse = getattr(res, "mixing_bse", None)
+    has_se = cov_type != "none"
+    tidy = res.estimates(alpha) if has_se else None
+    mix = res.mixing.to_numpy()
+    mix_se = res.mixing_bse.to_numpy() if has_se else None
+    mix_ci = None if tidy is None else _intervals(tidy, "mixing")
     smry.tables.append(
         estimate_table(
             "Mixing proportions"
             + ("" if mixing.is_constant(model.data.Z) else " (average prior probabilities)"),
             res.component_names,
-            res.mixing.to_numpy(),
-            None if mixing_bse is None else mixing_bse.to_numpy(),
+            mix,
+            mix_se,
             alpha,
             label="prob",
+            tests=False,
+            intervals=mix_ci,
         )
     )
     if not mixing.is_constant(model.data.Z):
         smry.tables.extend(concomitant_tables(res, alpha))
-    bse = getattr(res, "bse", None) if cov_type != "none" else None
     for comp in res.component_names:
         smry.tables.append(
             estimate_table(
                 f"Component {comp}",
-                res.params.index,
+                list(res.params.index),
                 res.params[comp].to_numpy(),
-                None if bse is None else bse[comp].to_numpy(),
+                res.bse[comp].to_numpy() if has_se else None,
                 alpha,
             )
         )
     if fam.has_scale:
+        sig_se = res.sigma_bse.to_numpy() if has_se else None
+        sig_ci = None if tidy is None else _intervals(tidy, "sigma")
         smry.tables.append(
             estimate_table(
-                "Dispersion (sigma = sqrt(scale))",
-                res.component_names,
-                np.sqrt(res.scale.to_numpy()),
-                None,
-                alpha,
-                label="sigma",
+                "Dispersion (sigma = sqrt(scale))", res.component_names,
+                res.sigma.to_numpy(), sig_se, alpha,
+                label="sigma", tests=False, intervals=sig_ci,
             )
         )
     smry.add_extra_txt(_notes(res))
@@ -150,7 +161,7 @@ def concomitant_tables(res: EMGLMResults, alpha: float = 0.05) -> list[SimpleTab
     """One table per component k >= 2 of the concomitant coefficients gamma_k, the
     log-odds ``log(pi_ik / pi_i1)`` of component k against the reference comp1."""
     gamma = res.mixing_params
-    bse = getattr(res, "mixing_params_bse", None)
+    bse = res.mixing_params_bse if res.cov_type != "none" else None
     return [
         estimate_table(
             f"Concomitant model {comp} (log-odds vs comp1)",
@@ -163,6 +174,11 @@ def concomitant_tables(res: EMGLMResults, alpha: float = 0.05) -> list[SimpleTab
     ]
 
 
+def _intervals(tidy: pd.DataFrame, kind: str) -> NDArray[np.float64]:
+    rows = tidy["kind"] == kind
+    return np.asarray(tidy.loc[rows, ["conf_low", "conf_high"]].to_numpy(), dtype=float)
+
+
 def _count(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
@@ -172,11 +188,37 @@ def _notes(res: EMGLMResults) -> list[str]:
     if res.converged:
         notes.append(f"EM converged in {res.n_iter} iterations.")
     else:
-        notes.append(f"EM did NOT converge in {res.n_iter} iterations; estimates are not reliable.")
+        notes.append(
+            f"EM did NOT converge in {res.n_iter} iterations; estimates are not reliable."
+        )
     if res.n_dropped:
         notes.append(f"{res.n_dropped} rows with missing values were dropped.")
+    warm = res.warmup
+    if warm is not None:
+        llfs = warm.table.loc[warm.table.status == "ok", "llf"]
+        spread = f"; their llf ranged {llfs.min():.4f} to {llfs.max():.4f}" if len(llfs) else ""
+        notes.append(
+            f"Started from the best of {len(warm.runs)} short warm-up runs "
+            f"({warm.n_failed} failed){spread}; table: res.warmup."
+        )
+    else:
+        notes.append(f"Started from {'the given start' if res.init == 'start' else res.init}.")
     notes.append(
         "Components are ordered by decreasing mixing proportion; log-likelihood includes "
         "normalising constants."
     )
+    cov = res.covariance
+    if cov is None:
+        notes.append("Standard errors were not computed (se=None).")
+    elif cov.cov_type == "louis":
+        notes.append(
+            "Standard errors from the observed information (Louis' method) over all free "
+            "parameters, mixing logits included; sigma and mixing errors by the delta method."
+        )
+    else:
+        notes.append(
+            f"Standard errors from {cov.n_boot - cov.n_failed} {cov.kind} bootstrap replicates "
+            f"({cov.n_failed} failed and were left out); intervals shown are Wald intervals, "
+            "percentile intervals: res.conf_int(method='percentile')."
+        )
     return notes

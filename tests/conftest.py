@@ -52,3 +52,19 @@ def glm_df() -> pd.DataFrame:
             "yb": rng.binomial(1, p),
         }
     )
+
+
+# Hypothesis profiles for tests/test_properties.py: "ci" (default) keeps the file well under
+# a minute; HYPOTHESIS_PROFILE=long runs the long check reported in docs/reliability.md.
+def _register_hypothesis_profiles() -> None:
+    import os
+
+    from hypothesis import settings
+
+    settings.register_profile("ci", max_examples=40, deadline=None, print_blob=True)
+    settings.register_profile("medium", max_examples=300, deadline=None, print_blob=True)
+    settings.register_profile("long", max_examples=2000, deadline=None, print_blob=True)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+_register_hypothesis_profiles()

@@ -158,3 +158,13 @@ def test_tables_are_fresh_copies(poisson_df: pd.DataFrame) -> None:
     post.iloc[0, 0] = 5.0
     pd.testing.assert_frame_equal(res.params, before)
     assert res.posterior.iloc[0].sum() == pytest.approx(1.0)
+
+
+def test_summary_notes_warmup(poisson_df: pd.DataFrame) -> None:
+    res = emglm.em_glm("y ~ x", poisson_df, "poisson", K=2, random_state=0, n_starts=4, se=None)
+    text = str(res.summary())
+    ok = res.warmup.table.query("status == 'ok'")
+    assert f"best of 4 short warm-up runs ({res.warmup.n_failed} failed)" in text
+    assert f"{ok.llf.max():.4f}" in text
+    given = emglm.em_glm("y ~ x", poisson_df, "poisson", K=2, start=poisson_df.label, se=None)
+    assert "Started from the given start." in str(given.summary())

@@ -1,0 +1,190 @@
+"""Choosing the number of components K by an information criterion.
+
+:func:`select_k` fits the model for every K in a range (each with the default warm-up of
+:meth:`emglm.EMGLM.fit`) and tabulates llf, AIC, BIC and ICL, as R flexmix's
+``stepFlexmix`` followed by ``getModel(which = "BIC")``.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import statsmodels.genmod.families as smf
+
+from emglm import formula, warmup
+from emglm.exceptions import EMGLMWarning, InputError, InputTypeError, user_stacklevel
+from emglm.model import EMGLM, check_choice
+from emglm.results import EMGLMResults
+
+SELECT_CRITERIA = ("bic", "aic", "icl")
+
+# Options of select_k passed to the model; the rest go to EMGLM.fit.
+_MODEL_OPTIONS = ("offset", "exposure", "weights", "concomitant")
+_FIT_OPTIONS = (
+    "init",
+    "method",
+    "max_iter",
+    "tol",
+    "n_starts",
+    "minprior",
+    "se",
+    "n_jobs",
+    "progress",
+    "random_state",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class SelectKResult:
+    """Fits for several K and the one an information criterion chooses.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per requested K: ``K_fitted`` (smaller when components were dropped),
+        ``llf``, ``k_params``, ``aic``, ``bic``, ``icl``, ``converged``.
+    fits : dict
+        The :class:`~emglm.EMGLMResults` of each requested K.
+    criterion : str
+        The criterion used ("bic", "aic" or "icl"; smaller is better).
+    best_k : int
+        The requested K whose fit has the smallest criterion.
+    """
+
+    table: pd.DataFrame
+    fits: dict[int, EMGLMResults]
+    criterion: str
+    best_k: int
+
+    @property
+    def best(self) -> EMGLMResults:
+        """The chosen fit."""
+        return self.fits[self.best_k]
+
+    def __str__(self) -> str:
+        return (
+            f"Choosing K by {self.criterion.upper()}: K={self.best_k} chosen\n"
+            + self.table.to_string(float_format=lambda v: f"{v:.3f}")
+        )
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def select_k(
+    formula_: str,
+    data: pd.DataFrame,
+    family: str | smf.Family = "poisson",
+    K: Iterable[int] = range(1, 6),
+    criterion: str = "bic",
+    **options: Any,
+) -> SelectKResult:
+    """Fit a mixture for each K and choose K by an information criterion.
+
+    Parameters
+    ----------
+    formula_, data, family
+        As for :func:`emglm.em_glm`.
+    K : iterable of int, default range(1, 6)
+        The numbers of components to try.
+    criterion : {"bic", "aic", "icl"}
+        Smaller is better. ICL adds the classification entropy to BIC and so favours
+        well-separated components.
+    **options
+        ``offset``, ``exposure``, ``weights``, ``concomitant`` (the model) and ``init``,
+        ``method``, ``max_iter``, ``tol``, ``n_starts``, ``minprior``, ``n_jobs``,
+        ``progress``, ``random_state`` (each fit, see :meth:`emglm.EMGLM.fit`). Each K gets
+        its own random stream spawned from ``random_state``.
+
+    Returns
+    -------
+    SelectKResult
+        The table, every fit, and the chosen one (``.best``).
+
+    Examples
+    --------
+    >>> import emglm
+    >>> df = emglm.datasets.load_sim1()
+    >>> sel = emglm.select_k("y ~ V1 + V2 + V3 + V4 + V5 - 1", df, "poisson", K=[1, 2],
+    ...                      random_state=0, n_starts=3)
+    >>> sel.best_k, list(sel.table.columns)
+    (1, ['K_fitted', 'llf', 'k_params', 'aic', 'bic', 'icl', 'converged'])
+    """
+    check_choice("criterion", criterion, SELECT_CRITERIA)
+    unknown = sorted(set(options) - set(_MODEL_OPTIONS) - set(_FIT_OPTIONS))
+    if unknown:
+        raise InputTypeError(
+            f"select_k got unknown option(s) {unknown}; allowed: "
+            + ", ".join(_MODEL_OPTIONS + _FIT_OPTIONS)
+        )
+    ks = _check_ks(K)
+    model_kw = {k: options[k] for k in _MODEL_OPTIONS if k in options}
+    fit_kw = {k: options[k] for k in _FIT_OPTIONS if k in options and k != "random_state"}
+    # Choosing K needs no standard errors; they stay off unless asked for.
+    fit_kw.setdefault("se", None)
+    base = EMGLM.from_formula(
+        formula_, data, family, 1, eval_env=formula.capture_env(1), **model_kw
+    )
+    n_rows = base.data.y.shape[0]
+    if ks[-1] > n_rows:
+        raise InputError(f"K={ks[-1]} is larger than the number of rows ({n_rows})")
+    models = [EMGLM(base.design, base.arrays, base.family, k) for k in ks]  # checks every K
+    seeds = warmup.seed_sequence(options.get("random_state")).spawn(len(ks))
+    fits: dict[int, EMGLMResults] = {}
+    rows = []
+    caught: dict[type[Warning], list[str]] = {}
+    for k, model, seed in zip(ks, models, seeds, strict=True):
+        # The fits' own warnings are collected and reported once per kind, below.
+        with warnings.catch_warnings(record=True) as records:
+            warnings.simplefilter("always")
+            res = model.fit(random_state=np.random.default_rng(seed), **fit_kw)
+        for rec in records:
+            if issubclass(rec.category, EMGLMWarning):
+                caught.setdefault(rec.category, []).append(f"K={k}: {rec.message}")
+            else:
+                warnings.warn_explicit(rec.message, rec.category, rec.filename, rec.lineno)
+        fits[k] = res
+        rows.append(
+            {
+                "K": k,
+                "K_fitted": res.K,
+                "llf": res.llf,
+                "k_params": res.k_params,
+                "aic": res.aic,
+                "bic": res.bic,
+                "icl": res.icl,
+                "converged": res.converged,
+            }
+        )
+    for category, messages in caught.items():
+        warnings.warn(
+            f"{len(messages)} of the {len(ks)} fits warned ({category.__name__}): "
+            + " | ".join(messages),
+            category,
+            stacklevel=user_stacklevel(),
+        )
+    table = pd.DataFrame(rows).set_index("K")
+    best_k = int(table[criterion].idxmin())
+    return SelectKResult(table=table, fits=fits, criterion=criterion, best_k=best_k)
+
+
+def _check_ks(K: Any) -> list[int]:
+    """Sorted distinct positive integers from ``K``."""
+    if isinstance(K, numbers.Integral):
+        K = [K]
+    try:
+        ks = list(K)
+    except TypeError:
+        raise InputTypeError(f"K must be an iterable of positive integers, not {K!r}") from None
+    if not ks:
+        raise InputError("K is empty; give at least one number of components")
+    for k in ks:
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+            raise InputError(f"K must hold positive integers; found {k!r}")
+    return sorted({int(k) for k in ks})
