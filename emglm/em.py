@@ -21,17 +21,19 @@ M-step weight falls below ``max(minprior * nobs, what its GLM needs)`` is droppe
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import logsumexp
 
-from emglm import irls, mixing
+from emglm import irls, kernels, mixing
+from emglm.exceptions import InputError
 from emglm.families import Family
 
 Array = NDArray[np.float64]
 
 EM_METHODS = ("em", "cem", "sem")
+ACCEL_METHODS = ("squarem", None)
 
 # SEM never settles: it stops after this many iterations without a better log-likelihood.
 SEM_PATIENCE = 20
@@ -58,10 +60,16 @@ class MixtureData:
     weights: Array
     Z: Array
 
-    @property
+    @cached_property
     def components(self) -> irls.ComponentData:
-        """The part of the inputs the component GLMs see."""
+        """The part of the inputs the component GLMs see (one object per data set, so that
+        its cached normalising constants are computed once)."""
         return irls.ComponentData(self.y, self.X, self.offset, self.trials)
+
+    @cached_property
+    def unit_weights(self) -> bool:
+        """Whether every case weight is 1 (the M-step then skips weighting)."""
+        return bool(np.all(self.weights == 1.0))
 
     @property
     def nobs(self) -> float:
@@ -92,13 +100,43 @@ class MixtureParams:
 
 @dataclass(frozen=True)
 class EMOptions:
-    """Settings of one EM run (inputs, kept apart from the solver state)."""
+    """Settings of one EM run (inputs, kept apart from the solver state).
+
+    Attributes
+    ----------
+    max_iter : int
+        Most M-steps.
+    tol : float
+        Stop when the relative change of the log-likelihood is below ``tol``.
+    method : str
+        The EM variant.
+    m_step_iter : int
+        IRLS steps per M-step for each component (warm-started, step-halving, so each is a
+        generalised EM step). One step was fastest in ``benchmarks/bench_em.py`` and reached
+        the same optimum; see ``docs/performance.md``.
+    accel : {"squarem", None}
+        EM acceleration (:mod:`emglm.accel`), for ``method="em"``; ``None`` is plain EM.
+    minprior : float
+        Components whose M-step weight falls below ``minprior * nobs`` are dropped.
+    """
 
     max_iter: int = 1000
     tol: float = 1e-8
     method: str = "em"
-    m_step_iter: int = 2
+    m_step_iter: int = 1
+    accel: str | None = "squarem"
     minprior: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.accel not in ACCEL_METHODS:
+            allowed = ", ".join(repr(a) for a in ACCEL_METHODS)
+            raise InputError(f"accel={self.accel!r} is not allowed; choose one of {allowed}")
+        if (
+            isinstance(self.m_step_iter, bool)
+            or not isinstance(self.m_step_iter, int)
+            or (self.m_step_iter < 1)
+        ):
+            raise InputError(f"m_step_iter must be a positive integer; got {self.m_step_iter!r}")
 
 
 @dataclass(frozen=True)
@@ -118,17 +156,31 @@ class EMFit:
 def component_logdens(data: MixtureData, family: Family, params: MixtureParams) -> Array:
     """Log-density of every observation under every component, shape (n, K)."""
     eta = data.X @ params.coef.T + data.offset[:, None]
-    mu = family.linkinv(eta)
-    return family.loglik(data.y[:, None], mu, params.scale, data.trials[:, None])
+    const = data.components.loglik_constant(family)
+    return family.loglik_eta(
+        data.y[:, None],
+        eta,
+        params.scale,
+        data.trials[:, None],
+        None if const is None else const[:, None],
+    )
 
 
 def e_step(data: MixtureData, family: Family, params: MixtureParams) -> tuple[float, Array]:
-    """Observed-data log-likelihood and posterior probabilities (n, K)."""
-    joint = component_logdens(data, family, params) + mixing.log_prior(data.Z, params.gamma)
-    norm = logsumexp(joint, axis=1)
-    llf = float(np.dot(data.weights, norm))
-    posterior = np.exp(joint - norm[:, None])
-    return llf, posterior
+    """Observed-data log-likelihood and posterior probabilities (n, K), in one blocked pass
+    over the design (:func:`emglm.kernels.posterior_pass`)."""
+    return kernels.posterior_pass(
+        data.X,
+        data.y,
+        data.offset,
+        data.trials,
+        data.components.loglik_constant(family),
+        data.weights,
+        family,
+        params.coef,
+        params.scale,
+        mixing.log_prior(data.Z, params.gamma),
+    )
 
 
 def m_step(
@@ -141,7 +193,7 @@ def m_step(
 ) -> MixtureParams:
     """Update every component GLM and the mixing model from posteriors ``(n, K)``."""
     n_comp = posterior.shape[1]
-    wtau = posterior * data.weights[:, None]
+    wtau = posterior if data.unit_weights else posterior * data.weights[:, None]
     scale = np.ones(n_comp) if params is None else params.scale
     coef, scale = irls.m_step_components(
         data.components,
@@ -202,6 +254,8 @@ def run_em(
     else:
         _, start = _drop_degenerate(data, family, None, start, options, 0, notes)
         params = m_step(data, family, start, None, options.m_step_iter, floor)
+    if options.accel == "squarem" and options.method == "em":
+        return _run_squarem(data, family, params, options, floor, notes)
     history: list[float] = []
     converged = False
     change = np.inf
@@ -246,6 +300,47 @@ def run_em(
         n_iter=n_iter,
         converged=converged,
         last_change=float(change),
+        notes=tuple(notes),
+    )
+
+
+def _run_squarem(
+    data: MixtureData,
+    family: Family,
+    params: MixtureParams,
+    options: EMOptions,
+    floor: float,
+    notes: list[str],
+) -> EMFit:
+    """EM accelerated by SQUAREM (:mod:`emglm.accel`), from full parameters. The EM map is
+    the plain loop's: drop degenerate components, then one M-step."""
+    from emglm import accel  # accel builds on this module's MixtureParams
+
+    n_maps = 0
+
+    def em_map(posterior: Array, current: MixtureParams) -> MixtureParams:
+        nonlocal n_maps
+        n_maps += 1
+        kept, weights = _drop_degenerate(data, family, current, posterior, options, n_maps, notes)
+        current = current if kept is None else kept
+        return m_step(data, family, weights, current, options.m_step_iter, floor)
+
+    out = accel.squarem(
+        params,
+        lambda p: e_step(data, family, p),
+        em_map,
+        options.tol,
+        options.max_iter,
+        floor if family.has_scale else None,
+    )
+    return EMFit(
+        params=out.params,
+        posterior=out.posterior,
+        llf=out.llf,
+        llf_history=out.llf_history,
+        n_iter=out.n_iter,
+        converged=out.converged,
+        last_change=out.last_change,
         notes=tuple(notes),
     )
 

@@ -34,6 +34,8 @@ _MU_EPS = 1e-12
 # count (counts are exact in doubles only below 2**53 ~ exp(36.7)), yet its square times
 # covariates stays finite in the IRLS Gram matrix, and exp(-300) keeps log(mu) finite.
 _ETA_MAX = 300.0
+# logit(1 - _MU_EPS): the logit link's eta where clip_mu starts clamping.
+_LOGIT_MAX = float(np.log1p(-_MU_EPS) - np.log(_MU_EPS))
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,75 @@ class Family:
         out = self.sm_family.loglike_obs(y_b, mu_b, var_weights=tr_b, scale=scale_b)
         return np.asarray(out, dtype=float)
 
+    def loglik_constant(self, y: Array, trials: Array) -> Array | None:
+        """The part of the log-density that depends on the data only, shape (n,).
+
+        Computed once per data set, so that :meth:`loglik_eta` does not re-evaluate
+        ``gammaln`` (the dearest term) at every EM iteration. ``None`` for families whose
+        log-density is taken from statsmodels.
+        """
+        name = self.name
+        if name == "poisson":
+            return np.asarray(-special.gammaln(y + 1.0))
+        if name == "binomial":
+            s = y * trials
+            return np.asarray(
+                special.gammaln(trials + 1.0)
+                - special.gammaln(s + 1.0)
+                - special.gammaln(trials - s + 1.0)
+            )
+        if name == "gaussian":
+            return np.asarray(0.5 * (np.log(trials) - np.log(2.0 * np.pi)))
+        return None
+
+    def loglik_eta(
+        self,
+        y: Array,
+        eta: Array,
+        scale: Array | float,
+        trials: Array,
+        const: Array | float | None,
+    ) -> Array:
+        """Log-density from the linear predictor (offset included), as :meth:`loglik`.
+
+        ``const`` is :meth:`loglik_constant` of the same rows (broadcastable like ``y``).
+        Poisson with the log link, binomial with the logit link and Gaussian with the
+        identity link work on ``eta`` directly (``log mu = eta``; no exp/log round trip);
+        their ``eta`` is clamped where :meth:`linkinv` clamps ``mu``, so overflow is guarded
+        in the same pass. Other cases evaluate :meth:`loglik` at :meth:`linkinv`.
+        """
+        return self.loglik_and_mean(y, eta, scale, trials, const)[0]
+
+    def loglik_and_mean(
+        self,
+        y: Array,
+        eta: Array,
+        scale: Array | float,
+        trials: Array,
+        const: Array | float | None,
+    ) -> tuple[Array, Array]:
+        """:meth:`loglik_eta` and the mean :meth:`linkinv` ``(eta)``, sharing the work."""
+        name, link = self.name, self.link_name
+        if const is not None:
+            if name == "poisson" and link == "log":
+                e = np.clip(eta, -_ETA_MAX, _ETA_MAX)
+                mu = np.exp(e)
+                e *= y
+                e -= mu
+                e += const
+                return e, mu
+            if name == "binomial" and link == "logit":
+                e = np.clip(eta, -_LOGIT_MAX, _LOGIT_MAX)
+                mu = special.expit(e)
+                # s log(mu) + (t - s) log(1 - mu) = s eta - t log(1 + exp(eta))
+                return (y * trials) * e - trials * np.logaddexp(0.0, e) + const, mu
+            if name == "gaussian" and link == "identity":
+                scale_a = np.asarray(scale, dtype=float)
+                ll = -0.5 * ((y - eta) ** 2 * (trials / scale_a) + np.log(scale_a)) + const
+                return ll, eta
+        mu = self.linkinv(eta)
+        return self.loglik(y, mu, scale, trials), mu
+
     def unit_deviance(self, y: Array, mu: Array, trials: Array) -> Array:
         """Unit deviance d(y, mu) of each response (times trials for binomial)."""
         y_b, mu_b = np.broadcast_arrays(y, mu)
@@ -235,7 +306,9 @@ class Family:
                     "apart; there is nothing to fit"
                 )
         elif name in ("gamma", "inversegaussian") and (y <= 0).any():
-            raise InputError(f"{name} response {label!r} must be positive; found {_show(y[y <= 0])}")
+            raise InputError(
+                f"{name} response {label!r} must be positive; found {_show(y[y <= 0])}"
+            )
 
 
 def _finite_limit(func, eta: Array) -> Array:  # type: ignore[no-untyped-def]

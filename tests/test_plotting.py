@@ -249,7 +249,7 @@ def test_plot_llf_trace(pois_data):
     (ax,) = fig.axes
     (line,) = labelled(ax, "log-likelihood")
     hist = res_r.llf_history
-    assert hist.size == res_r.n_iter + 1 > 3
+    assert hist.size == res_r.n_iter + 1 >= 3
     np.testing.assert_array_equal(line.get_xdata(), np.arange(hist.size))
     np.testing.assert_array_equal(line.get_ydata(), hist)
     assert line.get_ydata()[-1] == res_r.llf

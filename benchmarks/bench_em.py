@@ -1,0 +1,289 @@
+"""Speed and memory of the EM engine, side by side with R flexmix.
+
+For n in {1e4, 1e5, 1e6, 1e7}, K=3 components, p=6 (intercept + 5 covariates) and the
+Poisson, Gaussian and binomial families, each case runs in its own process (so that its
+peak memory is its own) and prints one row:
+
+* EM iterations (M-steps) and time with SQUAREM acceleration on (the default) and off; the
+  log-likelihoods of both and their relative difference;
+* time per iteration, total time, peak memory beyond the data (the peak resident set
+  measured from just before the fit, via ``/proc/self/clear_refs`` and ``VmHWM``), as a
+  multiple of the design matrix's size;
+* the local limit: the time of K weighted Gram products ``X' diag(w_k) X`` at the fitted
+  posteriors, measured in the same process (best of 3); "iter/gram" is the time of one
+  accelerated EM iteration over it;
+* when ``Rscript`` with flexmix is found and n <= --r-max-n: flexmix fitted to the same data
+  from the same starting labels (its ``cluster=`` argument) with the same relative
+  tolerance; its iterations, time, log-likelihood and the speed ratio.
+
+The starting labels are the true ones with 30% of the rows relabelled at random.
+
+Usage::
+
+    python benchmarks/bench_em.py                       # everything (long: n=1e7)
+    python benchmarks/bench_em.py --sizes 1e4 1e5       # quick
+    python benchmarks/bench_em.py --families poisson --sizes 1e5 --no-r
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from emglm import irls  # noqa: E402
+from emglm.em import EMOptions, MixtureData, m_step, run_em, scale_floor  # noqa: E402
+from emglm.families import get_family  # noqa: E402
+
+K, P = 3, 6
+COEF = {
+    "poisson": [
+        [1.0, 0.5, -0.5, 0.3, 0.0, 0.2],
+        [2.0, -0.4, 0.3, 0.0, 0.5, -0.2],
+        [0.0, 0.2, 0.2, -0.3, 0.4, 0.5],
+    ],
+    "gaussian": [
+        [0.0, 1.0, -1.0, 0.5, 0.0, 0.5],
+        [2.0, -1.0, 0.5, 0.0, 1.0, -0.5],
+        [4.0, 0.5, 0.5, -0.5, 1.0, 1.0],
+    ],
+    "binomial": [
+        [-1.0, 1.0, -1.0, 0.5, 0.0, 0.5],
+        [1.0, -1.0, 0.5, 0.0, 1.0, -0.5],
+        [0.0, 0.5, 0.5, -0.5, 1.0, 1.0],
+    ],
+}
+SIGMA = np.array([0.5, 1.0, 1.5])
+TRIALS = 10
+
+
+def simulate(family: str, n: int, seed: int = 1) -> tuple[MixtureData, np.ndarray]:
+    """Data of the case and starting labels; ``X`` is Fortran-ordered, as pandas gives it."""
+    rng = np.random.default_rng(seed)
+    X = np.empty((n, P), order="F")
+    X[:, 0] = 1.0
+    X[:, 1:] = rng.normal(size=(n, P - 1))
+    labels = rng.integers(0, K, size=n)
+    eta = np.einsum("ij,ij->i", X, np.asarray(COEF[family])[labels])
+    trials = np.ones(n)
+    if family == "poisson":
+        X[:, 1:] *= 0.5
+        eta = np.einsum("ij,ij->i", X, np.asarray(COEF[family])[labels])
+        y = rng.poisson(np.exp(eta)).astype(float)
+    elif family == "gaussian":
+        y = eta + SIGMA[labels] * rng.normal(size=n)
+    else:
+        trials = np.full(n, float(TRIALS))
+        y = rng.binomial(TRIALS, 1.0 / (1.0 + np.exp(-eta))) / TRIALS
+    start = np.where(rng.random(n) < 0.7, labels, rng.integers(0, K, size=n))
+    data = MixtureData(y, X, np.zeros(n), trials, np.ones(n), np.ones((n, 1)))
+    return data, start
+
+
+def _status(field: str) -> float:
+    """A memory figure of this process from /proc/self/status, in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return float(line.split()[1]) * 1024
+    return float("nan")
+
+
+def _fit(data: MixtureData, family: str, start: np.ndarray, accel: str | None, tol: float):
+    """Fit from starting labels, as ``run_em`` does from posteriors: the first M-step (each
+    component's GLM to convergence) timed apart from the EM iterations that follow.
+
+    Returns the fit, seconds of the first M-step, seconds of the EM iterations, and the
+    peak bytes beyond the data.
+    """
+    fam = get_family(family)
+    before = _status("VmRSS")
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+    except OSError:
+        pass
+    t0 = time.perf_counter()
+    tau0 = np.eye(K)[start]
+    params0 = m_step(data, fam, tau0, None, 1, scale_floor(data, fam))
+    del tau0
+    t1 = time.perf_counter()
+    fit = run_em(data, fam, params0, EMOptions(tol=tol, accel=accel, max_iter=100000))
+    t2 = time.perf_counter()
+    return fit, t1 - t0, t2 - t1, _status("VmHWM") - before
+
+
+def _gram_time(data: MixtureData, posterior: np.ndarray) -> float:
+    """Best of 3 of K weighted Gram products at the fitted posteriors."""
+    best = np.inf
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for k in range(posterior.shape[1]):
+            irls.weighted_gram(data.X, posterior[:, k])
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _flexmix(data: MixtureData, start: np.ndarray, family: str, tol: float) -> dict | None:
+    rscript = shutil.which("Rscript")
+    if rscript is None:
+        return None
+    n = data.y.shape[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "data.bin"
+        with path.open("wb") as fh:
+            np.array([n, P], dtype=np.int32).tofile(fh)
+            data.y.astype(np.float64).tofile(fh)
+            np.asarray(data.X, dtype=np.float64).T.tofile(fh)  # column-major for R
+            (start + 1).astype(np.int32).tofile(fh)
+            data.trials.astype(np.float64).tofile(fh)
+        script = Path(__file__).with_name("bench_flexmix.R")
+        out = subprocess.run(
+            [rscript, str(script), str(path), family, repr(tol)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if out.returncode != 0:
+        print(out.stderr, file=sys.stderr)
+        return None
+    iters, seconds, llf = out.stdout.split()[-3:]
+    return {"iter": int(iters), "time": float(seconds), "llf": float(llf)}
+
+
+def run_case(family: str, n: int, tol: float, with_r: bool) -> dict:
+    """One row of the table (run in a fresh process)."""
+    data, start = simulate(family, n)
+    design_bytes = data.X.nbytes
+    on, first_on, loop_on, mem_on = _fit(data, family, start, "squarem", tol)
+    off, first_off, loop_off, mem_off = _fit(data, family, start, None, tol)
+    t_on, t_off = first_on + loop_on, first_off + loop_off
+    gram = _gram_time(data, on.posterior)
+    row = {
+        "family": family,
+        "n": n,
+        "first_m_step": first_on,
+        "loop_on": loop_on,
+        "loop_off": loop_off,
+        "iter_on": on.n_iter,
+        "time_on": t_on,
+        "llf_on": on.llf,
+        "mem_on": mem_on / design_bytes,
+        "iter_off": off.n_iter,
+        "time_off": t_off,
+        "llf_off": off.llf,
+        "mem_off": mem_off / design_bytes,
+        "rel_diff": abs(on.llf - off.llf) / abs(off.llf),
+        "gram": gram,
+        "design_mb": design_bytes / 2**20,
+        "converged": bool(on.converged and off.converged),
+        "monotone": bool(np.all(np.diff(on.llf_history) >= 0)),
+    }
+    row["flexmix"] = _flexmix(data, start, family, tol) if with_r else None
+    return row
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem = _status_total()
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {mem / 2**30:.0f} GiB RAM, "
+        f"Python {platform.python_version()}, NumPy {np.__version__}"
+    )
+
+
+def _status_total() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return float(line.split()[1]) * 1024
+    return float("nan")
+
+
+def _fmt_row(r: dict) -> str:
+    it_time = r["loop_on"] / r["iter_on"]
+    it_off = r["loop_off"] / r["iter_off"]
+    fx = r["flexmix"]
+    fx_cols = (
+        "| - | - | - | - "
+        if fx is None
+        else f"| {fx['iter']} | {fx['time']:.2f} | {fx['llf']:.4f} | {fx['time'] / r['time_on']:.0f}x "
+    )
+    return (
+        f"| {r['family']} | {r['n']:.0e} | {r['iter_on']} | {r['iter_off']} "
+        f"| {it_time * 1e3:.1f} | {it_off * 1e3:.1f} | {r['first_m_step']:.2f} "
+        f"| {r['time_on']:.2f} | {r['time_off']:.2f} "
+        f"| {r['gram'] * 1e3:.1f} | {it_time / r['gram']:.1f} "
+        f"| {max(r['mem_on'], r['mem_off']):.2f} | {r['llf_on']:.4f} | {r['rel_diff']:.1e} "
+        + fx_cols
+        + "|"
+    )
+
+
+HEADER = (
+    "| family | n | iter (accel) | iter (plain) | ms/iter (accel) | ms/iter (plain) "
+    "| first M-step s | total s (accel) | total s (plain) "
+    "| K Grams ms | iter/Grams | peak mem / X | llf | rel. diff on/off "
+    "| flexmix iter | flexmix s | flexmix llf | speed-up |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--sizes", nargs="+", type=float, default=[1e4, 1e5, 1e6, 1e7])
+    ap.add_argument(
+        "--families",
+        nargs="+",
+        default=["poisson", "gaussian", "binomial"],
+        choices=["poisson", "gaussian", "binomial"],
+    )
+    ap.add_argument(
+        "--tol",
+        type=float,
+        default=1e-10,
+        help="relative tolerance of both engines (default 1e-10)",
+    )
+    ap.add_argument(
+        "--r-max-n", type=float, default=1e5, help="largest n fitted by flexmix (it is slow beyond)"
+    )
+    ap.add_argument("--no-r", action="store_true", help="skip flexmix")
+    ap.add_argument("--case", nargs=2, metavar=("FAMILY", "N"), help=argparse.SUPPRESS)
+    ap.add_argument("--with-r", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.case:
+        print(json.dumps(run_case(args.case[0], int(float(args.case[1])), args.tol, args.with_r)))
+        return
+    print(f"Machine: {machine()}")
+    print(f"K={K}, p={P}, tol={args.tol:g}, start: true labels with 30% relabelled at random\n")
+    print(HEADER, flush=True)
+    for family in args.families:
+        for n in args.sizes:
+            cmd = [sys.executable, __file__, "--case", family, str(n), "--tol", repr(args.tol)]
+            if not args.no_r and n <= args.r_max_n:
+                cmd.append("--with-r")
+            out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if out.returncode != 0:
+                print(f"| {family} | {n:.0e} | failed: {out.stderr.strip().splitlines()[-1]} |")
+                continue
+            print(_fmt_row(json.loads(out.stdout.strip().splitlines()[-1])), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""SQUAREM acceleration: same optimum as plain EM, fewer iterations, never a lower llf."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emglm import accel, em
+from emglm.exceptions import InputError
+from emglm.families import get_family
+
+
+def _poisson_mixture(seed: int = 5, n: int = 1500):
+    rng = np.random.default_rng(seed)
+    X = np.column_stack([np.ones(n), rng.normal(size=(n, 2))])
+    coef = np.array([[1.0, 0.4, -0.3], [1.6, -0.3, 0.2], [0.3, 0.2, 0.5]])
+    lab = rng.integers(0, 3, size=n)
+    y = rng.poisson(np.exp(np.einsum("ij,ij->i", X, coef[lab]))).astype(float)
+    start = np.where(rng.random(n) < 0.6, lab, rng.integers(0, 3, size=n))
+    data = em.MixtureData(y, X, np.zeros(n), np.ones(n), np.ones(n), np.ones((n, 1)))
+    return data, np.eye(3)[start]
+
+
+def _gaussian_mixture(seed: int = 6, n: int = 1200):
+    rng = np.random.default_rng(seed)
+    X = np.column_stack([np.ones(n), rng.normal(size=n)])
+    coef = np.array([[0.0, 1.0], [1.0, -1.0]])
+    lab = rng.integers(0, 2, size=n)
+    y = np.einsum("ij,ij->i", X, coef[lab]) + np.array([0.5, 1.0])[lab] * rng.normal(size=n)
+    start = np.where(rng.random(n) < 0.7, lab, 1 - lab)
+    data = em.MixtureData(y, X, np.zeros(n), np.ones(n), np.ones(n), np.ones((n, 1)))
+    return data, np.eye(2)[start]
+
+
+@pytest.mark.parametrize(
+    ("make", "family"), [(_poisson_mixture, "poisson"), (_gaussian_mixture, "gaussian")]
+)
+def test_acceleration_reaches_the_same_llf_in_fewer_iterations(make, family: str) -> None:
+    data, tau0 = make()
+    fam = get_family(family)
+    fits = {
+        a: em.run_em(data, fam, tau0, em.EMOptions(tol=1e-12, accel=a, max_iter=5000))
+        for a in ("squarem", None)
+    }
+    on, off = fits["squarem"], fits[None]
+    assert on.converged and off.converged
+    assert on.llf == pytest.approx(off.llf, rel=1e-8)
+    np.testing.assert_allclose(on.params.coef, off.params.coef, rtol=1e-4, atol=1e-4)
+    assert on.n_iter < 0.7 * off.n_iter
+    # Monotone: every recorded llf is at least the previous one.
+    assert np.all(np.diff(on.llf_history) >= 0)
+    assert on.llf == on.llf_history[-1]
+
+
+def test_more_irls_steps_per_m_step_reach_the_same_optimum() -> None:
+    data, tau0 = _poisson_mixture()
+    fam = get_family("poisson")
+    one = em.run_em(data, fam, tau0, em.EMOptions(tol=1e-12, m_step_iter=1))
+    full = em.run_em(data, fam, tau0, em.EMOptions(tol=1e-12, m_step_iter=25))
+    assert one.llf == pytest.approx(full.llf, rel=1e-9)
+
+
+def test_max_iter_counts_m_steps_with_acceleration() -> None:
+    data, tau0 = _poisson_mixture()
+    fit = em.run_em(data, get_family("poisson"), tau0, em.EMOptions(max_iter=7))
+    assert fit.n_iter == 7 and not fit.converged
+
+
+def test_rejected_jump_falls_back_to_plain_em() -> None:
+    """With an E-step that scores every extrapolated point as worse, SQUAREM is plain EM."""
+    data, tau0 = _poisson_mixture(n=600)
+    fam = get_family("poisson")
+    start = em.m_step(data, fam, tau0, None, 1, 0.0)
+    plain_points: list[em.MixtureParams] = []
+
+    def m_step(post: np.ndarray, params: em.MixtureParams) -> em.MixtureParams:
+        new = em.m_step(data, fam, post, params, 1, 0.0)
+        plain_points.append(new)
+        return new
+
+    def e_step(params: em.MixtureParams) -> tuple[float, np.ndarray]:
+        llf, post = em.e_step(data, fam, params)
+        is_em_point = any(params is q for q in [start, *plain_points])
+        return (llf if is_em_point else -np.inf), post
+
+    out = accel.squarem(start, e_step, m_step, 1e-10, 40, None)
+    ref = em.run_em(data, fam, start, em.EMOptions(tol=1e-10, max_iter=40, accel=None))
+    assert out.n_jumps == 0
+    np.testing.assert_allclose(out.llf_history, ref.llf_history, rtol=1e-14)
+
+
+def test_pack_unpack_round_trip_keeps_dispersions_positive() -> None:
+    params = em.MixtureParams(
+        np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([0.5, 2.0]), np.array([[0.0, 0.7]])
+    )
+    back = accel.unpack(accel.pack(params), params, 1e-8)
+    np.testing.assert_allclose(back.coef, params.coef)
+    np.testing.assert_allclose(back.scale, params.scale)
+    np.testing.assert_allclose(back.gamma, params.gamma)
+    vec = accel.pack(params)
+    vec[4:6] = -500.0  # an extrapolation far below the floor
+    assert np.all(accel.unpack(vec, params, 1e-8).scale == 1e-8)
+    assert np.all(accel.unpack(vec, params, None).scale == 1.0)
+
+
+@pytest.mark.parametrize(("field", "value"), [("accel", "squarm"), ("m_step_iter", 0)])
+def test_bad_options_name_the_value_and_the_choices(field: str, value: object) -> None:
+    with pytest.raises(InputError, match=repr(value) if field == "accel" else "positive"):
+        em.EMOptions(**{field: value})
+    if field == "accel":
+        with pytest.raises(InputError, match="'squarem', None"):
+            em.EMOptions(accel=value)  # type: ignore[arg-type]
