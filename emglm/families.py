@@ -196,7 +196,7 @@ class Family:
         their ``eta`` is clamped where :meth:`linkinv` clamps ``mu``, so overflow is guarded
         in the same pass. Other cases evaluate :meth:`loglik` at :meth:`linkinv`.
         """
-        return self.loglik_and_mean(y, eta, scale, trials, const)[0]
+        return self._loglik_eta(y, eta, scale, trials, const, with_mean=False)[0]
 
     def loglik_and_mean(
         self,
@@ -207,6 +207,19 @@ class Family:
         const: Array | float | None,
     ) -> tuple[Array, Array]:
         """:meth:`loglik_eta` and the mean :meth:`linkinv` ``(eta)``, sharing the work."""
+        ll, mu = self._loglik_eta(y, eta, scale, trials, const, with_mean=True)
+        assert mu is not None
+        return ll, mu
+
+    def _loglik_eta(
+        self,
+        y: Array,
+        eta: Array,
+        scale: Array | float,
+        trials: Array,
+        const: Array | float | None,
+        with_mean: bool,
+    ) -> tuple[Array, Array | None]:
         name, link = self.name, self.link_name
         if const is not None:
             if name == "poisson" and link == "log":
@@ -217,10 +230,7 @@ class Family:
                 e += const
                 return e, mu
             if name == "binomial" and link == "logit":
-                e = np.clip(eta, -_LOGIT_MAX, _LOGIT_MAX)
-                mu = special.expit(e)
-                # s log(mu) + (t - s) log(1 - mu) = s eta - t log(1 + exp(eta))
-                return (y * trials) * e - trials * np.logaddexp(0.0, e) + const, mu
+                return _binomial_logit(y, eta, trials, const, with_mean)
             if name == "gaussian" and link == "identity":
                 scale_a = np.asarray(scale, dtype=float)
                 ll = -0.5 * ((y - eta) ** 2 * (trials / scale_a) + np.log(scale_a)) + const
@@ -309,6 +319,40 @@ class Family:
             raise InputError(
                 f"{name} response {label!r} must be positive; found {_show(y[y <= 0])}"
             )
+
+
+def _binomial_logit(
+    y: Array, eta: Array, trials: Array, const: Array | float, with_mean: bool
+) -> tuple[Array, Array | None]:
+    """Binomial/logit log-density and, when asked, the mean ``expit(eta)``, from one
+    ``exp`` and one ``log1p``.
+
+    With ``s = y t`` successes of ``t`` trials and ``u = exp(-|eta|)`` (never overflows),
+    ``s log(mu) + (t - s) log(1 - mu) = s min(eta, 0) - (t - s) max(eta, 0) - t log1p(u)``
+    and ``expit(eta) = exp(min(eta, 0)) / (1 + u)``: accurate to rounding for every
+    ``eta``, without the cancellation of ``s eta - t log(1 + exp(eta))`` when ``s = t``, and
+    several times cheaper than ``np.logaddexp`` and ``scipy.special.expit``. ``eta`` is
+    clamped where :meth:`Family.linkinv` clamps the mean.
+    """
+    e = np.clip(eta, -_LOGIT_MAX, _LOGIT_MAX)
+    neg = np.minimum(e, 0.0)
+    pos = np.maximum(e, 0.0, out=e)
+    u = np.subtract(neg, pos)
+    np.exp(u, out=u)  # exp(-|eta|)
+    s = y * trials
+    ll = np.log1p(u)
+    ll *= -trials
+    pos *= trials - s
+    ll -= pos
+    pos = np.multiply(neg, s, out=pos)
+    ll += pos
+    ll += const
+    if not with_mean:
+        return ll, None
+    np.exp(neg, out=neg)
+    u += 1.0
+    neg /= u
+    return ll, neg
 
 
 def _finite_limit(func, eta: Array) -> Array:  # type: ignore[no-untyped-def]

@@ -183,3 +183,27 @@ def test_m_step_to_convergence_matches_statsmodels_glm(name: str) -> None:
             resid = y - fam.linkinv(X @ ref.params + off)
             ml_scale = np.dot(W[:, k], resid**2) / W[:, k].sum()
             assert cold_scale[k] == pytest.approx(ml_scale, rel=1e-6)
+
+
+def test_binomial_logit_density_and_mean_at_every_eta() -> None:
+    """The one-exp form of the binomial/logit density and mean equals scipy's log_expit
+    form (with eta clamped as linkinv clamps it) from moderate to extreme eta; where the
+    mean is not near 0 or 1 it also equals the plain density at the mean."""
+    from scipy import special
+
+    fam = get_family("binomial")
+    eta = np.r_[-800.0, -40.0, -27.0, -5.0, -1e-3, 0.0, 1e-3, 5.0, 27.0, 40.0, 800.0]
+    trials = np.full(eta.size, 7.0)
+    y = np.array([0, 1, 2, 3, 7, 4, 0, 7, 6, 7, 7]) / 7.0
+    const = fam.loglik_constant(y, trials)
+    ll, mu = fam.loglik_and_mean(y, eta, 1.0, trials, const)
+    np.testing.assert_allclose(mu, fam.linkinv(eta), rtol=1e-15)
+    np.testing.assert_array_equal(fam.loglik_eta(y, eta, 1.0, trials, const), ll)
+    limit = float(np.log1p(-1e-12) - np.log(1e-12))  # logit(1 - 1e-12), where mu is clamped
+    e = np.clip(eta, -limit, limit)
+    s = y * trials
+    ref = s * special.log_expit(e) + (trials - s) * special.log_expit(-e) + const
+    np.testing.assert_allclose(ll, ref, rtol=1e-12)
+    moderate = np.abs(eta) <= 5
+    plain = fam.loglik(y, fam.linkinv(eta), 1.0, trials)
+    np.testing.assert_allclose(ll[moderate], plain[moderate], rtol=1e-12)
