@@ -190,6 +190,7 @@ class EMGLM:
         minprior: float = MINPRIOR,
         n_jobs: int = 1,
         progress: bool | None = None,
+        accel: str | None = "squarem",
     ) -> EMGLMResults:
         """Fit the mixture by EM.
 
@@ -235,12 +236,19 @@ class EMGLM:
             dropped with a :class:`~emglm.DegenerateComponentWarning` (flexmix's rule);
             the results then have fewer components. ``0`` keeps every component that has
             enough weight for its GLM.
+        accel : {"squarem", None}
+            EM acceleration for ``method="em"`` (warm-up runs, the long run and bootstrap
+            refits): ``"squarem"`` (default) extrapolates every two EM steps and keeps the
+            extrapolation only when it does not lower the log-likelihood (SQUAREM, Varadhan
+            and Roland 2008); ``None`` runs plain EM. Both reach the same optimum, SQUAREM in
+            2-4 times fewer iterations (``docs/performance.md``). CEM and SEM are never
+            accelerated.
 
         Returns
         -------
         EMGLMResults
         """
-        options = self._check_options(init, method, max_iter, tol, se, n_boot, minprior)
+        options = self._check_options(init, method, max_iter, tol, se, n_boot, minprior, accel)
         n_starts = check_positive_int("n_starts", n_starts)
         n_jobs = warmup.check_n_jobs(n_jobs)
         if progress is not None and not isinstance(progress, bool):
@@ -261,7 +269,9 @@ class EMGLM:
             rng = np.random.default_rng(start_seed)
             start_value = starts.make_start(init, self.data, self.family, self.K, rng)
         else:
-            short = em.EMOptions(max_iter=WARMUP_ITER, tol=WARMUP_TOL, method=method)
+            short = em.EMOptions(
+                max_iter=WARMUP_ITER, tol=WARMUP_TOL, method=method, accel=options.accel
+            )
             warm = warmup.run_starts(
                 self.data,
                 self.family,
@@ -320,9 +330,13 @@ class EMGLM:
         se: str | None,
         n_boot: int,
         minprior: float,
+        accel: str | None,
     ) -> em.EMOptions:
         check_choice("init", init_, starts.INIT_METHODS)
         check_choice("method", method, em.EM_METHODS)
+        if not (accel is None or isinstance(accel, str)):
+            raise InputTypeError(f"accel must be 'squarem' or None, not {accel!r}")
+        check_choice("accel", accel, em.ACCEL_METHODS)
         check_choice("se", se, SE_METHODS)
         check_positive_int("max_iter", max_iter)
         check_positive_int("n_boot", n_boot)
@@ -335,7 +349,11 @@ class EMGLM:
                 f"minprior must be a number in [0, 1/K) = [0, {1.0 / self.K:.3g}); got {minprior!r}"
             )
         return em.EMOptions(
-            max_iter=int(max_iter), tol=check_tol(tol), method=method, minprior=float(minprior)
+            max_iter=int(max_iter),
+            tol=check_tol(tol),
+            method=method,
+            minprior=float(minprior),
+            accel=accel,
         )
 
 
@@ -415,6 +433,7 @@ def em_glm(
     minprior: float = MINPRIOR,
     n_jobs: int = 1,
     progress: bool | None = None,
+    accel: str | None = "squarem",
 ) -> EMGLMResults:
     """Fit a finite mixture of ``K`` GLMs by EM from an R-like formula.
 
@@ -455,4 +474,5 @@ def em_glm(
         minprior=minprior,
         n_jobs=n_jobs,
         progress=progress,
+        accel=accel,
     )

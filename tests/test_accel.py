@@ -110,3 +110,49 @@ def test_bad_options_name_the_value_and_the_choices(field: str, value: object) -
     if field == "accel":
         with pytest.raises(InputError, match="'squarem', None"):
             em.EMOptions(accel=value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("csv", "formula", "family", "ref"),
+    [
+        ("pois_mix.csv", "y ~ x1 + x2 + offset(np.log(expo))", "poisson", "pois_offset"),
+        ("binom_mix.csv", "cbind(succ, fail) ~ x", "binomial", "binom"),
+    ],
+)
+def test_em_glm_accel_option_reaches_flexmix_optimum_either_way(
+    csv: str, formula: str, family: str, ref: str
+) -> None:
+    """em_glm(accel="squarem") and em_glm(accel=None) both reach R flexmix's maximum
+    (tests/reference), SQUAREM in fewer iterations."""
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    import emglm
+
+    ref_dir = Path(__file__).parent / "reference"
+    mle = json.loads((ref_dir / "flexmix_reference.json").read_text())["fits"][ref]["mle"]
+    df = pd.read_csv(ref_dir / "data" / csv)
+    fits = {
+        a: emglm.em_glm(formula, df, family, K=2, start=df.label - 1, tol=1e-13, se=None, accel=a)
+        for a in ("squarem", None)
+    }
+    for res in fits.values():
+        assert res.converged
+        assert res.llf == pytest.approx(mle["logLik"], rel=1e-9)
+    on, off = fits["squarem"], fits[None]
+    np.testing.assert_allclose(on.params, off.params, rtol=1e-6)
+    assert on.n_iter < off.n_iter
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "match"),
+    [("SQUAREM", InputError, r"accel='SQUAREM'.*'squarem', None"), (True, TypeError, "accel")],
+)
+def test_em_glm_bad_accel(value: object, error: type, match: str) -> None:
+    import emglm
+    from emglm.datasets import load_sim2
+
+    with pytest.raises(error, match=match):
+        emglm.em_glm("y ~ V1", load_sim2(), "poisson", K=2, accel=value)  # type: ignore[arg-type]
