@@ -7,21 +7,12 @@ predictors, means, working weights) never reach main memory and are allocated on
 pass, not once per component and step. Matrix products go through BLAS (``@``); the sums
 over blocks are exact in the sense of floating point re-association only.
 
-On a design of many rows each pass is split into ``threads()`` contiguous row ranges run
-in threads (NumPy's ufuncs and BLAS release the GIL, so the elementwise work, which BLAS
-does not parallelise, runs on every core). The ranges and the order in which their partial
-sums are added are fixed, so results do not depend on thread timing; they can differ from a
-single-threaded run by the rounding of a re-associated sum.
-
 Everything here works on NumPy arrays only.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from collections.abc import Iterator
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,61 +25,6 @@ Array = NDArray[np.float64]
 _BLOCK_BYTES = 1 << 18
 _MIN_BLOCK = 512
 _TINY = 1e-300
-# Rows per thread below which a pass is not split: below it the start-up of a thread is a
-# noticeable share of the pass.
-_MIN_ROWS_PER_THREAD = 50_000
-
-T = TypeVar("T")
-_state: dict[str, object] = {"threads": min(2, os.cpu_count() or 1), "pool": None}
-
-
-def threads() -> int:
-    """Most threads a pass over the rows uses (default: 2, or 1 on a single core)."""
-    return int(_state["threads"])  # type: ignore[call-overload]
-
-
-def set_threads(n: int) -> int:
-    """Set the most threads a pass uses (1: never split); returns the previous value.
-
-    Worker processes of the warm-up and the bootstrap set 1, so that processes and threads
-    do not oversubscribe the cores.
-    """
-    previous = threads()
-    _state["threads"] = max(1, int(n))
-    return previous
-
-
-def _row_ranges(n: int, p: int) -> list[tuple[int, int]]:
-    """Contiguous row ranges, one per thread, cut at block boundaries."""
-    parts = max(1, min(threads(), n // _MIN_ROWS_PER_THREAD))
-    if parts == 1:
-        return [(0, n)]
-    step = block_rows(p)
-    n_blocks = -(-n // step)
-    cuts = [min(n, (n_blocks * i // parts) * step) for i in range(parts + 1)]
-    return list(zip(cuts[:-1], cuts[1:], strict=True))
-
-
-def _run(work: Callable[[int, int], T], n: int, p: int) -> list[T]:
-    """``work(start, stop)`` on each row range, in threads when there are several; the
-    results in the order of the ranges."""
-    ranges = _row_ranges(n, p)
-    if len(ranges) == 1:
-        return [work(0, n)]
-    pool = _state["pool"]
-    if not isinstance(pool, ThreadPoolExecutor) or pool._max_workers < len(ranges):
-        pool = ThreadPoolExecutor(max_workers=len(ranges), thread_name_prefix="emglm")
-        _state["pool"] = pool
-    futures = [pool.submit(work, a, b) for a, b in ranges[1:]]
-    first = work(*ranges[0])  # this thread takes the first range
-    return [first, *(f.result() for f in futures)]
-
-
-def _sum(parts: Sequence[T]) -> T:
-    total = parts[0]
-    for part in parts[1:]:
-        total = total + part  # type: ignore[operator]
-    return total
 
 
 def block_rows(p: int) -> int:
@@ -96,21 +32,21 @@ def block_rows(p: int) -> int:
     return max(_MIN_BLOCK, _BLOCK_BYTES // (8 * max(p, 1)))
 
 
-def row_blocks(n: int, p: int, start: int = 0) -> Iterator[slice]:
-    """Consecutive row slices covering ``range(start, n)``."""
+def row_blocks(n: int, p: int) -> Iterator[slice]:
+    """Consecutive row slices covering ``range(n)``."""
     step = block_rows(p)
-    for first in range(start, n, step):
-        yield slice(first, min(first + step, n))
+    for start in range(0, n, step):
+        yield slice(start, min(start + step, n))
 
 
-def _blocks(X: Array, start: int = 0, stop: int | None = None) -> Iterator[tuple[slice, Array]]:
-    """Row slices of ``X[start:stop]`` with each block as a (p, block) array whose rows are
-    contiguous, so that scaling its columns by per-row weights runs along contiguous memory.
-    A Fortran-ordered ``X`` (as pandas hands out) is used in place; a C-ordered one is
-    copied one block at a time."""
+def _blocks(X: Array) -> Iterator[tuple[slice, Array]]:
+    """Row slices of ``X`` with each block as a (p, block) array whose rows are contiguous,
+    so that scaling its columns by per-row weights runs along contiguous memory. A
+    Fortran-ordered ``X`` (as pandas hands out) is used in place; a C-ordered one is copied
+    one block at a time."""
     n, p = X.shape
     fortran = X.flags.f_contiguous
-    for sl in row_blocks(n if stop is None else stop, p, start):
+    for sl in row_blocks(n, p):
         yield sl, X[sl].T if fortran else np.ascontiguousarray(X[sl].T)
 
 
@@ -175,14 +111,10 @@ def weighted_grams(X: Array, W: Array) -> Array:
     True
     """
     n, p = X.shape
-
-    def work(start: int, stop: int) -> Array:
-        acc = _Grams(p, W.shape[1], min(block_rows(p), stop - start))
-        for sl, XbT in _blocks(X, start, stop):
-            acc.add(XbT, np.ascontiguousarray(W[sl].T))
-        return acc.result()
-
-    return _sum(_run(work, n, p))
+    acc = _Grams(p, W.shape[1], min(block_rows(p), n))
+    for sl, XbT in _blocks(X):
+        acc.add(XbT, np.ascontiguousarray(W[sl].T))
+    return acc.result()
 
 
 def _linear_predictor(XbT: Array, coef: Array, offb: Array) -> Array:
@@ -209,18 +141,14 @@ def weighted_loglik(
     scale: Array,
 ) -> Array:
     """``sum_i W_ik log f(y_i | x_i' coef_k)`` for every component k, shape (K,)."""
+    out = np.zeros(coef.shape[0])
     scale_col = _as_column(scale)
-
-    def work(start: int, stop: int) -> Array:
-        out = np.zeros(coef.shape[0])
-        for sl, XbT in _blocks(X, start, stop):
-            eta = _linear_predictor(XbT, coef, offset[sl])
-            c = None if const is None else const[sl]
-            ll = family.loglik_eta(y[sl], eta, scale_col, trials[sl], c)
-            out += np.einsum("kc,ck->k", ll, W[sl])
-        return out
-
-    return _sum(_run(work, *X.shape))
+    for sl, XbT in _blocks(X):
+        eta = _linear_predictor(XbT, coef, offset[sl])
+        c = None if const is None else const[sl]
+        ll = family.loglik_eta(y[sl], eta, scale_col, trials[sl], c)
+        out += np.einsum("kc,ck->k", ll, W[sl])
+    return out
 
 
 def irls_normal_equations(
@@ -249,50 +177,40 @@ def irls_normal_equations(
     """
     n, p = X.shape
     n_comp = coef.shape[0]
+    acc = _Grams(p, n_comp, min(block_rows(p), n))
+    rhs = np.zeros((n_comp, p))
+    objective = np.zeros(n_comp)
     pair = (family.name, family.link_name)
     scale_col = _as_column(scale)
-
-    def work(start: int, stop: int) -> tuple[Array, Array, Array]:
-        acc = _Grams(p, n_comp, min(block_rows(p), stop - start))
-        rhs = np.zeros((n_comp, p))
-        objective = np.zeros(n_comp)
-        for sl, XbT in _blocks(X, start, stop):
-            yb, tb, offb = y[sl], trials[sl], offset[sl]
-            if eta0 is None:
-                eta = _linear_predictor(XbT, coef, offb)
-            else:
-                eta = np.tile(eta0[sl], (n_comp, 1))
-            Wb = W[sl].T * tb
-            c = None if const is None else const[sl]
-            ll, mu = family.loglik_and_mean(yb, eta, scale_col, tb, c)
-            objective += np.einsum("kc,ck->k", ll, W[sl])
-            # Canonical links have dmu/deta = V(mu): working weight W t V(mu), score
-            # W t (y - mu).
-            if pair == ("poisson", "log"):
-                work_w = Wb * mu
-                score = Wb * (yb - mu)
-            elif pair == ("binomial", "logit"):
-                work_w = Wb * mu * (1.0 - mu)
-                score = Wb * (yb - mu)
-            else:
-                dmu = family.mu_eta(eta)
-                dmu = np.where(np.abs(dmu) < _TINY, _TINY, dmu)
-                ratio = dmu / np.maximum(family.variance(mu), _TINY)
-                work_w = Wb * dmu * ratio
-                score = Wb * (yb - mu) * ratio
-            eta -= offb
-            eta *= work_w
-            eta += score  # now A_k z_k
-            rhs += eta @ XbT.T
-            acc.add(XbT, work_w)
-        return acc.result(), rhs, objective
-
-    parts = _run(work, n, p)
-    return (
-        _sum([g for g, _, _ in parts]),
-        _sum([r for _, r, _ in parts]),
-        _sum([o for _, _, o in parts]),
-    )
+    for sl, XbT in _blocks(X):
+        yb, tb, offb = y[sl], trials[sl], offset[sl]
+        if eta0 is None:
+            eta = _linear_predictor(XbT, coef, offb)
+        else:
+            eta = np.tile(eta0[sl], (n_comp, 1))
+        Wb = W[sl].T * tb
+        c = None if const is None else const[sl]
+        ll, mu = family.loglik_and_mean(yb, eta, scale_col, tb, c)
+        objective += np.einsum("kc,ck->k", ll, W[sl])
+        # Canonical links have dmu/deta = V(mu): working weight W t V(mu), score W t (y - mu).
+        if pair == ("poisson", "log"):
+            work_w = Wb * mu
+            score = Wb * (yb - mu)
+        elif pair == ("binomial", "logit"):
+            work_w = Wb * mu * (1.0 - mu)
+            score = Wb * (yb - mu)
+        else:
+            dmu = family.mu_eta(eta)
+            dmu = np.where(np.abs(dmu) < _TINY, _TINY, dmu)
+            ratio = dmu / np.maximum(family.variance(mu), _TINY)
+            work_w = Wb * dmu * ratio
+            score = Wb * (yb - mu) * ratio
+        eta -= offb
+        eta *= work_w
+        eta += score  # now A_k z_k
+        rhs += eta @ XbT.T
+        acc.add(XbT, work_w)
+    return acc.result(), rhs, objective
 
 
 def least_squares_equations(
@@ -301,35 +219,26 @@ def least_squares_equations(
     """Weighted least-squares normal equations of every component, in one pass:
     ``X' A_k X`` (K, p, p) and ``X' A_k (y - offset)`` (K, p) with ``A_k = W_k t``."""
     n, p = X.shape
-
-    def work(start: int, stop: int) -> tuple[Array, Array]:
-        acc = _Grams(p, W.shape[1], min(block_rows(p), stop - start))
-        rhs = np.zeros((W.shape[1], p))
-        for sl, XbT in _blocks(X, start, stop):
-            Ab = W[sl].T * trials[sl]
-            acc.add(XbT, Ab)
-            rhs += (Ab * (y[sl] - offset[sl])) @ XbT.T
-        return acc.result(), rhs
-
-    parts = _run(work, n, p)
-    return _sum([g for g, _ in parts]), _sum([r for _, r in parts])
+    acc = _Grams(p, W.shape[1], min(block_rows(p), n))
+    rhs = np.zeros((W.shape[1], p))
+    for sl, XbT in _blocks(X):
+        Ab = W[sl].T * trials[sl]
+        acc.add(XbT, Ab)
+        rhs += (Ab * (y[sl] - offset[sl])) @ XbT.T
+    return acc.result(), rhs
 
 
 def weighted_rss(
     X: Array, y: Array, offset: Array, trials: Array, family: Family, W: Array, coef: Array
 ) -> Array:
     """``sum_i W_ik t_i (y_i - mu_ik)^2`` for every component, shape (K,)."""
-
-    def work(start: int, stop: int) -> Array:
-        out = np.zeros(coef.shape[0])
-        for sl, XbT in _blocks(X, start, stop):
-            resid = y[sl] - family.linkinv(_linear_predictor(XbT, coef, offset[sl]))
-            resid *= resid
-            resid *= trials[sl]
-            out += np.einsum("kc,ck->k", resid, W[sl])
-        return out
-
-    return _sum(_run(work, *X.shape))
+    out = np.zeros(coef.shape[0])
+    for sl, XbT in _blocks(X):
+        resid = y[sl] - family.linkinv(_linear_predictor(XbT, coef, offset[sl]))
+        resid *= resid
+        resid *= trials[sl]
+        out += np.einsum("kc,ck->k", resid, W[sl])
+    return out
 
 
 def posterior_pass(
@@ -354,35 +263,31 @@ def posterior_pass(
     n, p = X.shape
     n_comp = coef.shape[0]
     posterior = np.empty((n, n_comp))
+    llf = 0.0
     scale_col = _as_column(scale)
     shared_prior = log_prior.shape[0] == 1
     prior_t = log_prior.T  # (K, 1) or (K, n)
-
-    def work(start: int, stop: int) -> float:
-        llf = 0.0
-        for sl, XbT in _blocks(X, start, stop):
-            eta = _linear_predictor(XbT, coef, offset[sl])
-            # The data constant is the same for every component: added to the row totals.
-            c = None if const is None else 0.0
-            joint = family.loglik_eta(y[sl], eta, scale_col, trials[sl], c)
-            joint += prior_t if shared_prior else prior_t[:, sl]
-            top = joint.max(axis=0)
-            top[~np.isfinite(top)] = 0.0
-            joint -= top
-            np.exp(joint, out=joint)
-            total = joint.sum(axis=0)
-            with np.errstate(divide="ignore"):
-                norm = np.log(total)
-            norm += top
-            if const is not None:
-                norm += const[sl]
-            empty = total == 0
-            if empty.any():
-                joint[:, empty] = 1.0
-                total[empty] = n_comp
-            joint /= total
-            posterior[sl] = joint.T  # ranges are disjoint: threads write apart
-            llf += float(np.dot(weights[sl], norm))
-        return llf
-
-    return _sum(_run(work, n, p)), posterior
+    for sl, XbT in _blocks(X):
+        eta = _linear_predictor(XbT, coef, offset[sl])
+        # The data constant is the same for every component: added to the row totals only.
+        c = None if const is None else 0.0
+        joint = family.loglik_eta(y[sl], eta, scale_col, trials[sl], c)
+        joint += prior_t if shared_prior else prior_t[:, sl]
+        top = joint.max(axis=0)
+        top[~np.isfinite(top)] = 0.0
+        joint -= top
+        np.exp(joint, out=joint)
+        total = joint.sum(axis=0)
+        with np.errstate(divide="ignore"):
+            norm = np.log(total)
+        norm += top
+        if const is not None:
+            norm += const[sl]
+        empty = total == 0
+        if empty.any():
+            joint[:, empty] = 1.0
+            total[empty] = n_comp
+        joint /= total
+        posterior[sl] = joint.T
+        llf += float(np.dot(weights[sl], norm))
+    return llf, posterior

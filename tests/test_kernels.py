@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import statsmodels.api as sm
@@ -14,15 +12,10 @@ from emglm import em, irls, kernels
 from emglm.families import get_family
 
 
-@pytest.fixture(autouse=True, params=[1, 2], ids=["1thread", "2threads"])
-def small_blocks(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """512-row blocks, so that a few thousand rows span several blocks and a ragged end;
-    every test runs single-threaded and with its rows split over two threads."""
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """512-row blocks, so that a few thousand rows span several blocks and a ragged end."""
     monkeypatch.setattr(kernels, "_BLOCK_BYTES", 4096)
-    monkeypatch.setattr(kernels, "_MIN_ROWS_PER_THREAD", 600)
-    previous = kernels.set_threads(request.param)
-    yield
-    kernels.set_threads(previous)
 
 
 def _problem(family: str, n: int = 1700, p: int = 3, seed: int = 0):
@@ -214,28 +207,3 @@ def test_binomial_logit_density_and_mean_at_every_eta() -> None:
     moderate = np.abs(eta) <= 5
     plain = fam.loglik(y, fam.linkinv(eta), 1.0, trials)
     np.testing.assert_allclose(ll[moderate], plain[moderate], rtol=1e-12)
-
-
-@pytest.mark.parametrize(("n", "n_threads"), [(1700, 2), (5000, 3), (599, 2), (100_000, 1)])
-def test_row_ranges_cover_the_rows_on_block_boundaries(n: int, n_threads: int) -> None:
-    kernels.set_threads(n_threads)
-    ranges = kernels._row_ranges(n, 3)
-    assert ranges[0][0] == 0 and ranges[-1][1] == n
-    assert all(a[1] == b[0] for a, b in zip(ranges[:-1], ranges[1:], strict=True))
-    assert all(a < b for a, b in ranges)
-    assert all(b % kernels.block_rows(3) == 0 for _, b in ranges[:-1])
-    assert len(ranges) == max(1, min(n_threads, n // kernels._MIN_ROWS_PER_THREAD))
-
-
-def test_em_fit_with_threads_equals_single_threaded() -> None:
-    X, y, off, trials, W, _ = _problem("binomial", n=3000)
-    data = em.MixtureData(y, X, off, trials, np.ones_like(y), np.ones((y.size, 1)))
-    fam = get_family("binomial")
-    fits = []
-    for n_threads in (1, 2):
-        kernels.set_threads(n_threads)
-        fits.append(em.run_em(data, fam, W / W.sum(axis=1, keepdims=True), em.EMOptions(tol=1e-12)))
-    assert len(kernels._row_ranges(3000, X.shape[1])) == 2
-    assert fits[1].llf == pytest.approx(fits[0].llf, rel=1e-12)
-    np.testing.assert_allclose(fits[1].params.coef, fits[0].params.coef, rtol=1e-7, atol=1e-9)
-    np.testing.assert_allclose(fits[1].posterior, fits[0].posterior, rtol=1e-7, atol=1e-12)
