@@ -211,6 +211,33 @@ def m_step(
     return MixtureParams(coef=coef, scale=scale, gamma=gamma)
 
 
+def m_step_and_e_step(
+    data: MixtureData,
+    family: Family,
+    posterior: Array,
+    params: MixtureParams,
+    m_step_iter: int,
+    scale_floor: float,
+) -> tuple[MixtureParams, tuple[float, Array] | None]:
+    """:func:`m_step` from ``params``, and the E-step at the new parameters when the M-step's
+    last pass over ``X`` gave it (:func:`emglm.irls.m_step_components_and_e_step`), else
+    ``None``: then call :func:`e_step`. Same parameters as :func:`m_step`."""
+    wtau = posterior if data.unit_weights else posterior * data.weights[:, None]
+    # The mixing model first: the fused E-step needs the new prior probabilities.
+    gamma = mixing.m_step_mixing(data.Z, wtau, params.gamma)
+    coef, scale, fused = irls.m_step_components_and_e_step(
+        data.components,
+        family,
+        wtau,
+        params.coef,
+        params.scale,
+        m_step_iter,
+        irls.EStepInputs(data.weights, mixing.log_prior(data.Z, gamma)),
+    )
+    new = MixtureParams(coef=coef, scale=np.maximum(scale, scale_floor), gamma=gamma)
+    return new, fused
+
+
 def scale_floor(data: MixtureData, family: Family) -> float:
     """Smallest dispersion allowed: a Gaussian variance collapsing onto a few points would
     make the likelihood unbounded, so variances stay above 1e-10 of the response's."""
@@ -270,8 +297,10 @@ def run_em(
         kept, weights = _drop_degenerate(data, family, params, weights, options, n_iter, notes)
         if kept is not None:
             params = kept
-        params = m_step(data, family, weights, params, options.m_step_iter, floor)
-        llf, posterior = e_step(data, family, params)
+        del posterior
+        params, fused = m_step_and_e_step(data, family, weights, params, options.m_step_iter, floor)
+        del weights
+        llf, posterior = e_step(data, family, params) if fused is None else fused
         history.append(llf)
         if method == "sem":  # keep the best iterate; stop once it has not improved for a while
             shrunk = best[1].n_components != params.n_components
@@ -317,17 +346,29 @@ def _run_squarem(
     from emglm import accel  # accel builds on this module's MixtureParams
 
     n_maps = 0
+    # The E-step an EM map computed with its M-step, for the E-step at its output.
+    ready: list[tuple[MixtureParams, tuple[float, Array]]] = []
 
     def em_map(posterior: Array, current: MixtureParams) -> MixtureParams:
         nonlocal n_maps
         n_maps += 1
         kept, weights = _drop_degenerate(data, family, current, posterior, options, n_maps, notes)
         current = current if kept is None else kept
-        return m_step(data, family, weights, current, options.m_step_iter, floor)
+        new, fused = m_step_and_e_step(data, family, weights, current, options.m_step_iter, floor)
+        ready.clear()
+        if fused is not None:
+            ready.append((new, fused))
+        return new
+
+    def e_step_at(p: MixtureParams) -> tuple[float, Array]:
+        if ready and ready[0][0] is p:
+            return ready.pop()[1]
+        ready.clear()
+        return e_step(data, family, p)
 
     out = accel.squarem(
         params,
-        lambda p: e_step(data, family, p),
+        e_step_at,
         em_map,
         options.tol,
         options.max_iter,

@@ -216,10 +216,54 @@ def m_step_components(
     new_coef = np.array(coef, dtype=float, copy=True)
     if active.any():
         W = weights if active.all() else weights[:, active]
-        new_coef[active] = _warm_coef(data, family, W, new_coef[active], scale[active], max_iter)
+        new_coef[active], _ = _warm_coef(data, family, W, new_coef[active], scale[active], max_iter)
     if family.has_scale:
         scale = _update_scale(data, family, weights, new_coef, scale, active)
     return new_coef, scale
+
+
+def m_step_components_and_e_step(
+    data: ComponentData,
+    family: Family,
+    weights: Array,
+    coef: Array,
+    scale: Array,
+    max_iter: int,
+    estep: EStepInputs,
+) -> tuple[Array, Array, tuple[float, Array] | None]:
+    """:func:`m_step_components` from a warm start, and the E-step at the new coefficients
+    when it comes free.
+
+    For families without a dispersion (fitted by IRLS, every component with weight) the
+    step-halving check of the last IRLS step is a full E-step pass at the proposals, with
+    the new mixing model's ``estep.log_prior``: when every component takes its full step,
+    that pass's log-likelihood and posteriors are the next E-step, and one pass over ``X``
+    per EM iteration is saved. Otherwise (a step halved, or a family this does not apply
+    to) the third value is ``None`` and the caller runs the E-step.
+    """
+    active = weights.sum(axis=0) > 0
+    if family.has_scale or family.is_gaussian_identity or not active.all():
+        new_coef, new_scale = m_step_components(data, family, weights, coef, scale, max_iter)
+        return new_coef, new_scale, None
+    new_coef, fused = _warm_coef(
+        data,
+        family,
+        weights,
+        np.array(coef, dtype=float, copy=True),
+        scale,
+        max_iter,
+        estep=estep,
+    )
+    return new_coef, np.array(scale, dtype=float, copy=True), fused
+
+
+@dataclass(frozen=True)
+class EStepInputs:
+    """What the E-step needs beyond the component coefficients: case weights (n,) and the
+    log prior probabilities (n, K) or (1, K) of the new mixing parameters."""
+
+    weights: Array
+    log_prior: Array
 
 
 def _warm_coef(
@@ -230,7 +274,8 @@ def _warm_coef(
     scale: Array,
     max_iter: int,
     most_iter: int | None = None,
-) -> Array:
+    estep: EStepInputs | None = None,
+) -> tuple[Array, tuple[float, Array] | None]:
     """Coefficients after monotone IRLS steps (closed form for Gaussian with the identity
     link).
 
@@ -238,13 +283,19 @@ def _warm_coef(
     -- a step still gains more than ``_FAR_GAIN`` of the objective -- it keeps stepping, up to
     ``most_iter`` steps in all (default ``_COLD_ITER``): one step per M-step is cheap near the
     EM optimum, but crawls from a poor start.
+
+    With ``estep`` (all K components, fixed dispersions), a step that may be the last checks
+    its proposals with a full E-step pass (:func:`kernels.posterior_and_weighted_loglik`).
+    When it was the last step and every component took its full step, that E-step (llf,
+    posteriors) at the returned coefficients is returned too; otherwise ``None``.
     """
     X, y, off, tr = data.X, data.y, data.offset, data.trials
     if family.is_gaussian_identity:
         grams, rhs = kernels.least_squares_equations(X, y, off, tr, W)
-        return np.array([solve_normal(g, r) for g, r in zip(grams, rhs, strict=True)])
+        return np.array([solve_normal(g, r) for g, r in zip(grams, rhs, strict=True)]), None
     const = data.loglik_constant(family)
     moving = np.ones(coef.shape[0], dtype=bool)
+    fused: tuple[float, Array] | None = None
     for step in range(1, max(max_iter, most_iter or _COLD_ITER) + 1):
         idx = np.flatnonzero(moving)
         Wm = W if moving.all() else W[:, idx]
@@ -252,15 +303,16 @@ def _warm_coef(
             X, y, off, tr, const, family, Wm, coef[idx], scale[idx]
         )
         proposal = np.array([solve_normal(g, r) for g, r in zip(grams, rhs, strict=True)])
-        accepted, gained = _halve_all(
-            data, family, const, Wm, scale[idx], coef[idx], proposal, objective
+        fuse = estep if (moving.all() and step >= max_iter) else None
+        accepted, gained, fused = _halve_all(
+            data, family, const, Wm, scale[idx], coef[idx], proposal, objective, fuse
         )
         coef[idx] = accepted
         size = np.abs(objective) + 1.0
         moving[idx] = gained > (1e-10 if step < max_iter else _FAR_GAIN) * size
         if not moving.any():
             break
-    return coef
+    return coef, fused
 
 
 def _halve_all(
@@ -272,30 +324,51 @@ def _halve_all(
     coef: Array,
     proposal: Array,
     objective: Array,
-) -> tuple[Array, Array]:
+    estep: EStepInputs | None = None,
+) -> tuple[Array, Array, tuple[float, Array] | None]:
     """Step-halving for all components at once: each takes the first of proposal,
     half-step, quarter-step ... that does not lower its objective, or stays put.
 
-    Returns the accepted coefficients and each component's gain in objective.
+    Returns the accepted coefficients, each component's gain in objective, and -- with
+    ``estep``, when every component accepts its full step -- the E-step at the proposals
+    (llf, posteriors), from the same pass; else ``None``.
     """
     step = proposal - coef
     accepted = coef.copy()
     gained = np.zeros(coef.shape[0])
     todo = np.arange(coef.shape[0])
-    for _ in range(_MAX_HALVINGS):
+    fused: tuple[float, Array] | None = None
+    for halving in range(_MAX_HALVINGS):
         cand = coef[todo] + step[todo]
         Wt = W if todo.size == W.shape[1] else W[:, todo]
-        obj = kernels.weighted_loglik(
-            data.X, data.y, data.offset, data.trials, const, family, Wt, cand, scale[todo]
-        )
+        if halving == 0 and estep is not None:
+            llf, post, obj = kernels.posterior_and_weighted_loglik(
+                data.X,
+                data.y,
+                data.offset,
+                data.trials,
+                const,
+                estep.weights,
+                family,
+                cand,
+                scale,
+                estep.log_prior,
+                W,
+            )
+        else:
+            obj = kernels.weighted_loglik(
+                data.X, data.y, data.offset, data.trials, const, family, Wt, cand, scale[todo]
+            )
         good = np.isfinite(obj) & (obj >= objective[todo])
+        if halving == 0 and estep is not None and good.all():
+            fused = (llf, post)
         accepted[todo[good]] = cand[good]
         gained[todo[good]] = obj[good] - objective[todo[good]]
         todo = todo[~good]
         if todo.size == 0:
             break
         step[todo] *= 0.5
-    return accepted, gained
+    return accepted, gained, fused
 
 
 def _update_scale(
@@ -346,7 +419,7 @@ def _cold_m_step(
                 eta0=eta0,
             )
             coef[active] = [solve_normal(g, r) for g, r in zip(grams, rhs, strict=True)]
-        coef[active] = _warm_coef(data, family, W, coef[active], scale[active], _COLD_ITER)
+        coef[active], _ = _warm_coef(data, family, W, coef[active], scale[active], _COLD_ITER)
     if family.has_scale:
         scale = _update_scale(data, family, weights, coef, scale, active)
     return coef, scale

@@ -260,10 +260,53 @@ def posterior_pass(
     densities are all ``-inf`` gets ``-inf`` log-likelihood and uniform posteriors rather
     than NaN.
     """
+    llf, posterior, _ = _posterior(
+        X, y, offset, trials, const, weights, family, coef, scale, log_prior, None
+    )
+    return llf, posterior
+
+
+def posterior_and_weighted_loglik(
+    X: Array,
+    y: Array,
+    offset: Array,
+    trials: Array,
+    const: Array | None,
+    weights: Array,
+    family: Family,
+    coef: Array,
+    scale: Array,
+    log_prior: Array,
+    W: Array,
+) -> tuple[float, Array, Array]:
+    """:func:`posterior_pass` and :func:`weighted_loglik` with weights ``W`` (n, K) at the
+    same coefficients, from one pass: the log-densities of a block serve both.
+
+    The M-step's step-halving check of its last IRLS step is this pass: when every
+    component accepts its step, the next E-step is already done.
+    """
+    return _posterior(X, y, offset, trials, const, weights, family, coef, scale, log_prior, W)
+
+
+def _posterior(
+    X: Array,
+    y: Array,
+    offset: Array,
+    trials: Array,
+    const: Array | None,
+    weights: Array,
+    family: Family,
+    coef: Array,
+    scale: Array,
+    log_prior: Array,
+    W: Array | None,
+) -> tuple[float, Array, Array]:
+    """Both passes above; the weighted log-likelihoods are zeros when ``W`` is ``None``."""
     n, p = X.shape
     n_comp = coef.shape[0]
     posterior = np.empty((n, n_comp))
     llf = 0.0
+    objective = np.zeros(n_comp)
     scale_col = _as_column(scale)
     shared_prior = log_prior.shape[0] == 1
     prior_t = log_prior.T  # (K, 1) or (K, n)
@@ -272,6 +315,11 @@ def posterior_pass(
         # The data constant is the same for every component: added to the row totals only.
         c = None if const is None else 0.0
         joint = family.loglik_eta(y[sl], eta, scale_col, trials[sl], c)
+        if W is not None:
+            Wb = W[sl]
+            objective += np.einsum("kc,ck->k", joint, Wb)
+            if const is not None:
+                objective += const[sl] @ Wb
         joint += prior_t if shared_prior else prior_t[:, sl]
         top = joint.max(axis=0)
         top[~np.isfinite(top)] = 0.0
@@ -290,4 +338,4 @@ def posterior_pass(
         joint /= total
         posterior[sl] = joint.T
         llf += float(np.dot(weights[sl], norm))
-    return llf, posterior
+    return llf, posterior, objective

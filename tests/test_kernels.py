@@ -207,3 +207,56 @@ def test_binomial_logit_density_and_mean_at_every_eta() -> None:
     moderate = np.abs(eta) <= 5
     plain = fam.loglik(y, fam.linkinv(eta), 1.0, trials)
     np.testing.assert_allclose(ll[moderate], plain[moderate], rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["poisson", "binomial"])
+def test_m_step_and_e_step_share_the_last_pass(name: str) -> None:
+    """The E-step the M-step's last check pass gives equals a separate E-step at the new
+    parameters (with concomitant priors and case weights), and the parameters equal
+    em.m_step's."""
+    X, y, off, trials, W, coef = _problem(name)
+    n = y.size
+    rng = np.random.default_rng(8)
+    Z = np.column_stack([np.ones(n), rng.normal(size=n)])
+    data = em.MixtureData(y, X, off, trials, rng.integers(1, 3, size=n).astype(float), Z)
+    fam = get_family(name)
+    # Near an optimum (a cold M-step from W), as in EM after the first iterations: one
+    # full IRLS step per component, none halved.
+    start = em.m_step(data, fam, W / W.sum(axis=1, keepdims=True), None, 1, 0.0)
+    _, post = em.e_step(data, fam, start)
+    params, fused = em.m_step_and_e_step(data, fam, post, start, 1, 0.0)
+    ref = em.m_step(data, fam, post, start, 1, 0.0)
+    np.testing.assert_array_equal(params.coef, ref.coef)
+    np.testing.assert_array_equal(params.gamma, ref.gamma)
+    assert fused is not None
+    llf, post_new = em.e_step(data, fam, params)
+    assert fused[0] == llf
+    np.testing.assert_array_equal(fused[1], post_new)
+
+
+def test_no_shared_e_step_when_a_step_is_halved_or_the_family_has_a_dispersion(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    X, y, off, trials, W, coef = _problem("gaussian")
+    data = em.MixtureData(y, X, off, trials, np.ones_like(y), np.ones((y.size, 1)))
+    start = em.MixtureParams(coef, np.ones(3), np.zeros((1, 3)))
+    _, post = em.e_step(data, get_family("gaussian"), start)
+    assert em.m_step_and_e_step(data, get_family("gaussian"), post, start, 1, 0.0)[1] is None
+    # A check pass that finds every full step worse: the steps are halved, nothing is shared.
+    fam = get_family("poisson")
+    X, y, off, trials, W, coef = _problem("poisson")
+    data = em.MixtureData(y, X, off, trials, np.ones_like(y), np.ones((y.size, 1)))
+    start = em.MixtureParams(coef * 0.2, np.ones(3), np.zeros((1, 3)))
+    _, post = em.e_step(data, fam, start)
+    real = kernels.posterior_and_weighted_loglik
+
+    def worse(*args):  # type: ignore[no-untyped-def]
+        llf, posterior, objective = real(*args)
+        return llf, posterior, objective - 1e6
+
+    monkeypatch.setattr(kernels, "posterior_and_weighted_loglik", worse)
+    params, fused = em.m_step_and_e_step(data, fam, post, start, 1, 0.0)
+    assert fused is None
+    before = kernels.weighted_loglik(X, y, off, trials, None, fam, post, start.coef, np.ones(3))
+    after = kernels.weighted_loglik(X, y, off, trials, None, fam, post, params.coef, np.ones(3))
+    assert np.all(after >= before)
