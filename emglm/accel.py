@@ -83,6 +83,7 @@ def squarem(
     tol: float,
     max_iter: int,
     scale_floor: float | None,
+    m_step_before_jump: MStep | None = None,
 ) -> AccelResult:
     """Run EM accelerated by SQUAREM from full parameters.
 
@@ -102,6 +103,10 @@ def squarem(
         Most M-steps (EM map evaluations), the unit :attr:`AccelResult.n_iter` counts.
     scale_floor : float or None
         Smallest dispersion allowed; ``None`` for families without a dispersion.
+    m_step_before_jump : callable, optional
+        The M-step to use for the second EM step of a cycle (default ``m_step``), after
+        which an extrapolation usually follows: the caller can skip work that only the next
+        M-step from that point would use.
 
     Returns
     -------
@@ -133,7 +138,7 @@ def squarem(
         params = p1
         if record(llf):
             break
-        p2 = m_step(post, p1)
+        p2 = (m_step_before_jump or m_step)(post, p1)
         del post
         llf2, post = e_step(p2)
         params, llf = p2, llf2

@@ -218,10 +218,18 @@ def m_step_and_e_step(
     params: MixtureParams,
     m_step_iter: int,
     scale_floor: float,
-) -> tuple[MixtureParams, tuple[float, Array] | None]:
+    first: tuple[Array, Array, Array] | None = None,
+    linearise: bool = True,
+) -> tuple[MixtureParams, kernels.EStepPass | None]:
     """:func:`m_step` from ``params``, and the E-step at the new parameters when the M-step's
     last pass over ``X`` gave it (:func:`emglm.irls.m_step_components_and_e_step`), else
-    ``None``: then call :func:`e_step`. Same parameters as :func:`m_step`."""
+    ``None``: then call :func:`e_step_pass`. Same parameters as :func:`m_step`, and
+
+    first : the first IRLS linearisation at ``params`` with weights ``posterior``, when the
+        E-step pass that made ``posterior`` gave it (``EStepPass.linearisation``).
+    linearise : whether the E-step made here also linearises the next M-step (EM only;
+        CEM and SEM weight the M-step by labels, not posteriors).
+    """
     wtau = posterior if data.unit_weights else posterior * data.weights[:, None]
     # The mixing model first: the fused E-step needs the new prior probabilities.
     gamma = mixing.m_step_mixing(data.Z, wtau, params.gamma)
@@ -232,10 +240,32 @@ def m_step_and_e_step(
         params.coef,
         params.scale,
         m_step_iter,
-        irls.EStepInputs(data.weights, mixing.log_prior(data.Z, gamma)),
+        irls.EStepInputs(data.weights, mixing.log_prior(data.Z, gamma), linearise),
+        first,
     )
     new = MixtureParams(coef=coef, scale=np.maximum(scale, scale_floor), gamma=gamma)
     return new, fused
+
+
+def e_step_pass(
+    data: MixtureData, family: Family, params: MixtureParams, linearise: bool
+) -> kernels.EStepPass:
+    """:func:`e_step`; with ``linearise``, for families whose M-step can use it
+    (:func:`emglm.irls.shares_passes`), the same pass also forms the first IRLS
+    linearisation of the next M-step (weights: the posteriors times the case weights)."""
+    return kernels.e_step_pass(
+        data.X,
+        data.y,
+        data.offset,
+        data.trials,
+        data.components.loglik_constant(family),
+        data.weights,
+        family,
+        params.coef,
+        params.scale,
+        mixing.log_prior(data.Z, params.gamma),
+        linearise=linearise and irls.shares_passes(family),
+    )
 
 
 def scale_floor(data: MixtureData, family: Family) -> float:
@@ -286,7 +316,10 @@ def run_em(
     history: list[float] = []
     converged = False
     change = np.inf
-    llf, posterior = e_step(data, family, params)
+    linearise = method == "em"
+    out = e_step_pass(data, family, params, linearise)
+    llf, posterior, lin = out.llf, out.posterior, out.linearisation
+    del out
     history.append(llf)
     objective = _objective(data, method, llf, posterior)
     best = (llf, params, posterior)
@@ -297,10 +330,15 @@ def run_em(
         kept, weights = _drop_degenerate(data, family, params, weights, options, n_iter, notes)
         if kept is not None:
             params = kept
+        first = lin if weights is posterior else None  # no component dropped
         del posterior
-        params, fused = m_step_and_e_step(data, family, weights, params, options.m_step_iter, floor)
+        params, fused = m_step_and_e_step(
+            data, family, weights, params, options.m_step_iter, floor, first, linearise
+        )
         del weights
-        llf, posterior = e_step(data, family, params) if fused is None else fused
+        out = e_step_pass(data, family, params, linearise) if fused is None else fused
+        llf, posterior, lin = out.llf, out.posterior, out.linearisation
+        del out, fused
         history.append(llf)
         if method == "sem":  # keep the best iterate; stop once it has not improved for a while
             shrunk = best[1].n_components != params.n_components
@@ -346,25 +384,35 @@ def _run_squarem(
     from emglm import accel  # accel builds on this module's MixtureParams
 
     n_maps = 0
-    # The E-step an EM map computed with its M-step, for the E-step at its output.
-    ready: list[tuple[MixtureParams, tuple[float, Array]]] = []
+    # Work shared between passes (see m_step_and_e_step): the E-step an EM map made at its
+    # output, and the linearisation the last E-step made for the M-step from its posteriors.
+    ready: list[tuple[MixtureParams, kernels.EStepPass]] = []
+    linearised: list[tuple[Array, tuple[Array, Array, Array]]] = []
 
-    def em_map(posterior: Array, current: MixtureParams) -> MixtureParams:
+    def em_map(posterior: Array, current: MixtureParams, linearise: bool = True) -> MixtureParams:
         nonlocal n_maps
         n_maps += 1
         kept, weights = _drop_degenerate(data, family, current, posterior, options, n_maps, notes)
         current = current if kept is None else kept
-        new, fused = m_step_and_e_step(data, family, weights, current, options.m_step_iter, floor)
+        first = None
+        if linearised and linearised[0][0] is posterior and weights is posterior:
+            first = linearised[0][1]
+        linearised.clear()
+        new, fused = m_step_and_e_step(
+            data, family, weights, current, options.m_step_iter, floor, first, linearise
+        )
         ready.clear()
         if fused is not None:
             ready.append((new, fused))
         return new
 
     def e_step_at(p: MixtureParams) -> tuple[float, Array]:
-        if ready and ready[0][0] is p:
-            return ready.pop()[1]
+        out = ready.pop()[1] if ready and ready[0][0] is p else e_step_pass(data, family, p, True)
         ready.clear()
-        return e_step(data, family, p)
+        linearised.clear()
+        if out.linearisation is not None:
+            linearised.append((out.posterior, out.linearisation))
+        return out.llf, out.posterior
 
     out = accel.squarem(
         params,
@@ -373,6 +421,8 @@ def _run_squarem(
         options.tol,
         options.max_iter,
         floor if family.has_scale else None,
+        # The M-step from p2 mostly gives way to a jump: linearising there is wasted.
+        lambda posterior, current: em_map(posterior, current, linearise=False),
     )
     return EMFit(
         params=out.params,

@@ -222,6 +222,12 @@ def m_step_components(
     return new_coef, scale
 
 
+def shares_passes(family: Family) -> bool:
+    """Whether the M-step and the E-step can share passes over ``X``: components fitted by
+    IRLS (not Gaussian least squares) with no dispersion to update after the coefficients."""
+    return not family.has_scale and not family.is_gaussian_identity
+
+
 def m_step_components_and_e_step(
     data: ComponentData,
     family: Family,
@@ -230,7 +236,8 @@ def m_step_components_and_e_step(
     scale: Array,
     max_iter: int,
     estep: EStepInputs,
-) -> tuple[Array, Array, tuple[float, Array] | None]:
+    first: tuple[Array, Array, Array] | None = None,
+) -> tuple[Array, Array, kernels.EStepPass | None]:
     """:func:`m_step_components` from a warm start, and the E-step at the new coefficients
     when it comes free.
 
@@ -238,11 +245,16 @@ def m_step_components_and_e_step(
     step-halving check of the last IRLS step is a full E-step pass at the proposals, with
     the new mixing model's ``estep.log_prior``: when every component takes its full step,
     that pass's log-likelihood and posteriors are the next E-step, and one pass over ``X``
-    per EM iteration is saved. Otherwise (a step halved, or a family this does not apply
-    to) the third value is ``None`` and the caller runs the E-step.
+    per EM iteration is saved; with ``estep.linearise`` that pass also gives the first IRLS
+    linearisation of the next M-step. Otherwise (a step halved, or a family this does not
+    apply to) the third value is ``None`` and the caller runs the E-step.
+
+    ``first``, when given, is the linearisation at ``coef`` with these ``weights`` (from the
+    E-step pass that made them, :attr:`kernels.EStepPass.linearisation`): the first IRLS
+    step then needs no pass of its own.
     """
     active = weights.sum(axis=0) > 0
-    if family.has_scale or family.is_gaussian_identity or not active.all():
+    if not shares_passes(family) or not active.all():
         new_coef, new_scale = m_step_components(data, family, weights, coef, scale, max_iter)
         return new_coef, new_scale, None
     new_coef, fused = _warm_coef(
@@ -253,6 +265,7 @@ def m_step_components_and_e_step(
         scale,
         max_iter,
         estep=estep,
+        first=first,
     )
     return new_coef, np.array(scale, dtype=float, copy=True), fused
 
@@ -264,6 +277,7 @@ class EStepInputs:
 
     weights: Array
     log_prior: Array
+    linearise: bool = True
 
 
 def _warm_coef(
@@ -275,7 +289,8 @@ def _warm_coef(
     max_iter: int,
     most_iter: int | None = None,
     estep: EStepInputs | None = None,
-) -> tuple[Array, tuple[float, Array] | None]:
+    first: tuple[Array, Array, Array] | None = None,
+) -> tuple[Array, kernels.EStepPass | None]:
     """Coefficients after monotone IRLS steps (closed form for Gaussian with the identity
     link).
 
@@ -286,8 +301,9 @@ def _warm_coef(
 
     With ``estep`` (all K components, fixed dispersions), a step that may be the last checks
     its proposals with a full E-step pass (:func:`kernels.posterior_and_weighted_loglik`).
-    When it was the last step and every component took its full step, that E-step (llf,
-    posteriors) at the returned coefficients is returned too; otherwise ``None``.
+    When it was the last step and every component took its full step, that E-step at the
+    returned coefficients is returned too; otherwise ``None``. ``first`` is the
+    linearisation of the first step when it is already known.
     """
     X, y, off, tr = data.X, data.y, data.offset, data.trials
     if family.is_gaussian_identity:
@@ -295,13 +311,16 @@ def _warm_coef(
         return np.array([solve_normal(g, r) for g, r in zip(grams, rhs, strict=True)]), None
     const = data.loglik_constant(family)
     moving = np.ones(coef.shape[0], dtype=bool)
-    fused: tuple[float, Array] | None = None
+    fused: kernels.EStepPass | None = None
     for step in range(1, max(max_iter, most_iter or _COLD_ITER) + 1):
         idx = np.flatnonzero(moving)
         Wm = W if moving.all() else W[:, idx]
-        grams, rhs, objective = kernels.irls_normal_equations(
-            X, y, off, tr, const, family, Wm, coef[idx], scale[idx]
-        )
+        if step == 1 and first is not None:
+            grams, rhs, objective = first
+        else:
+            grams, rhs, objective = kernels.irls_normal_equations(
+                X, y, off, tr, const, family, Wm, coef[idx], scale[idx]
+            )
         proposal = np.array([solve_normal(g, r) for g, r in zip(grams, rhs, strict=True)])
         fuse = estep if (moving.all() and step >= max_iter) else None
         accepted, gained, fused = _halve_all(
@@ -325,7 +344,7 @@ def _halve_all(
     proposal: Array,
     objective: Array,
     estep: EStepInputs | None = None,
-) -> tuple[Array, Array, tuple[float, Array] | None]:
+) -> tuple[Array, Array, kernels.EStepPass | None]:
     """Step-halving for all components at once: each takes the first of proposal,
     half-step, quarter-step ... that does not lower its objective, or stays put.
 
@@ -337,12 +356,12 @@ def _halve_all(
     accepted = coef.copy()
     gained = np.zeros(coef.shape[0])
     todo = np.arange(coef.shape[0])
-    fused: tuple[float, Array] | None = None
+    fused: kernels.EStepPass | None = None
     for halving in range(_MAX_HALVINGS):
         cand = coef[todo] + step[todo]
         Wt = W if todo.size == W.shape[1] else W[:, todo]
         if halving == 0 and estep is not None:
-            llf, post, obj = kernels.posterior_and_weighted_loglik(
+            fused = kernels.e_step_pass(
                 data.X,
                 data.y,
                 data.offset,
@@ -353,15 +372,18 @@ def _halve_all(
                 cand,
                 scale,
                 estep.log_prior,
-                W,
+                check_weights=W,
+                linearise=estep.linearise,
             )
+            assert fused.check is not None
+            obj = fused.check
         else:
             obj = kernels.weighted_loglik(
                 data.X, data.y, data.offset, data.trials, const, family, Wt, cand, scale[todo]
             )
         good = np.isfinite(obj) & (obj >= objective[todo])
-        if halving == 0 and estep is not None and good.all():
-            fused = (llf, post)
+        if fused is not None and not good.all():
+            fused = None  # an E-step at proposals that are not all taken
         accepted[todo[good]] = cand[good]
         gained[todo[good]] = obj[good] - objective[todo[good]]
         todo = todo[~good]

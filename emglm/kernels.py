@@ -13,6 +13,7 @@ Everything here works on NumPy arrays only.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -180,7 +181,6 @@ def irls_normal_equations(
     acc = _Grams(p, n_comp, min(block_rows(p), n))
     rhs = np.zeros((n_comp, p))
     objective = np.zeros(n_comp)
-    pair = (family.name, family.link_name)
     scale_col = _as_column(scale)
     for sl, XbT in _blocks(X):
         yb, tb, offb = y[sl], trials[sl], offset[sl]
@@ -188,29 +188,47 @@ def irls_normal_equations(
             eta = _linear_predictor(XbT, coef, offb)
         else:
             eta = np.tile(eta0[sl], (n_comp, 1))
-        Wb = W[sl].T * tb
         c = None if const is None else const[sl]
         ll, mu = family.loglik_and_mean(yb, eta, scale_col, tb, c)
         objective += np.einsum("kc,ck->k", ll, W[sl])
-        # Canonical links have dmu/deta = V(mu): working weight W t V(mu), score W t (y - mu).
-        if pair == ("poisson", "log"):
-            work_w = Wb * mu
-            score = Wb * (yb - mu)
-        elif pair == ("binomial", "logit"):
-            work_w = Wb * mu * (1.0 - mu)
-            score = Wb * (yb - mu)
-        else:
-            dmu = family.mu_eta(eta)
-            dmu = np.where(np.abs(dmu) < _TINY, _TINY, dmu)
-            ratio = dmu / np.maximum(family.variance(mu), _TINY)
-            work_w = Wb * dmu * ratio
-            score = Wb * (yb - mu) * ratio
-        eta -= offb
-        eta *= work_w
-        eta += score  # now A_k z_k
-        rhs += eta @ XbT.T
-        acc.add(XbT, work_w)
+        _linearise_block(acc, rhs, XbT, eta, mu, W[sl].T, yb, tb, offb, family)
     return acc.result(), rhs, objective
+
+
+def _linearise_block(
+    acc: _Grams,
+    rhs: Array,
+    XbT: Array,
+    eta: Array,
+    mu: Array,
+    WbT: Array,
+    yb: Array,
+    tb: Array,
+    offb: Array,
+    family: Family,
+) -> None:
+    """Add one block's IRLS Gram matrices and right-hand sides (weights ``WbT`` (K, c));
+    ``eta`` is overwritten."""
+    Wb = WbT * tb
+    pair = (family.name, family.link_name)
+    # Canonical links have dmu/deta = V(mu): working weight W t V(mu), score W t (y - mu).
+    if pair == ("poisson", "log"):
+        work_w = Wb * mu
+        score = Wb * (yb - mu)
+    elif pair == ("binomial", "logit"):
+        work_w = Wb * mu * (1.0 - mu)
+        score = Wb * (yb - mu)
+    else:
+        dmu = family.mu_eta(eta)
+        dmu = np.where(np.abs(dmu) < _TINY, _TINY, dmu)
+        ratio = dmu / np.maximum(family.variance(mu), _TINY)
+        work_w = Wb * dmu * ratio
+        score = Wb * (yb - mu) * ratio
+    eta -= offb
+    eta *= work_w
+    eta += score  # now A_k z_k
+    rhs += eta @ XbT.T
+    acc.add(XbT, work_w)
 
 
 def least_squares_equations(
@@ -260,35 +278,31 @@ def posterior_pass(
     densities are all ``-inf`` gets ``-inf`` log-likelihood and uniform posteriors rather
     than NaN.
     """
-    llf, posterior, _ = _posterior(
-        X, y, offset, trials, const, weights, family, coef, scale, log_prior, None
-    )
-    return llf, posterior
+    out = e_step_pass(X, y, offset, trials, const, weights, family, coef, scale, log_prior)
+    return out.llf, out.posterior
 
 
-def posterior_and_weighted_loglik(
-    X: Array,
-    y: Array,
-    offset: Array,
-    trials: Array,
-    const: Array | None,
-    weights: Array,
-    family: Family,
-    coef: Array,
-    scale: Array,
-    log_prior: Array,
-    W: Array,
-) -> tuple[float, Array, Array]:
-    """:func:`posterior_pass` and :func:`weighted_loglik` with weights ``W`` (n, K) at the
-    same coefficients, from one pass: the log-densities of a block serve both.
+@dataclass(frozen=True)
+class EStepPass:
+    """What :func:`e_step_pass` computed.
 
-    The M-step's step-halving check of its last IRLS step is this pass: when every
-    component accepts its step, the next E-step is already done.
+    Attributes
+    ----------
+    llf : observed-data log-likelihood.
+    posterior : (n, K) posterior probabilities.
+    check : (K,) ``sum_i W_ik log f_k(y_i)`` for the ``check_weights`` W, or ``None``.
+    linearisation : the IRLS normal equations of every component at ``coef`` with the
+        M-step weights ``weights * posterior`` (as :func:`irls_normal_equations`), or
+        ``None``.
     """
-    return _posterior(X, y, offset, trials, const, weights, family, coef, scale, log_prior, W)
+
+    llf: float
+    posterior: Array
+    check: Array | None
+    linearisation: tuple[Array, Array, Array] | None
 
 
-def _posterior(
+def e_step_pass(
     X: Array,
     y: Array,
     offset: Array,
@@ -299,27 +313,44 @@ def _posterior(
     coef: Array,
     scale: Array,
     log_prior: Array,
-    W: Array | None,
-) -> tuple[float, Array, Array]:
-    """Both passes above; the weighted log-likelihoods are zeros when ``W`` is ``None``."""
+    check_weights: Array | None = None,
+    linearise: bool = False,
+) -> EStepPass:
+    """The E-step, and what else needs the same log-densities, from one read of ``X``.
+
+    With ``check_weights`` W (n, K) it also gives the weighted log-likelihoods
+    ``sum_i W_ik log f_k(y_i)`` (:func:`weighted_loglik`): the M-step's step-halving check of
+    these coefficients. With ``linearise`` it also gives the first IRLS linearisation of the
+    next M-step (:func:`irls_normal_equations` at ``coef`` with the M-step weights
+    ``weights * posterior``), formed on each block as soon as its posteriors are known.
+    See :func:`posterior_pass` for the E-step itself.
+    """
     n, p = X.shape
     n_comp = coef.shape[0]
     posterior = np.empty((n, n_comp))
     llf = 0.0
+    check = np.zeros(n_comp)
+    acc = _Grams(p, n_comp, min(block_rows(p), n)) if linearise else None
+    rhs = np.zeros((n_comp, p))
     objective = np.zeros(n_comp)
     scale_col = _as_column(scale)
     shared_prior = log_prior.shape[0] == 1
     prior_t = log_prior.T  # (K, 1) or (K, n)
     for sl, XbT in _blocks(X):
-        eta = _linear_predictor(XbT, coef, offset[sl])
+        yb, tb, offb = y[sl], trials[sl], offset[sl]
+        eta = _linear_predictor(XbT, coef, offb)
         # The data constant is the same for every component: added to the row totals only.
         c = None if const is None else 0.0
-        joint = family.loglik_eta(y[sl], eta, scale_col, trials[sl], c)
-        if W is not None:
-            Wb = W[sl]
-            objective += np.einsum("kc,ck->k", joint, Wb)
+        if acc is None:
+            joint = family.loglik_eta(yb, eta, scale_col, tb, c)
+        else:
+            joint, mu = family.loglik_and_mean(yb, eta, scale_col, tb, c)
+            ll = joint.copy()
+        if check_weights is not None:
+            Wc = check_weights[sl]
+            check += np.einsum("kc,ck->k", joint, Wc)
             if const is not None:
-                objective += const[sl] @ Wb
+                check += const[sl] @ Wc
         joint += prior_t if shared_prior else prior_t[:, sl]
         top = joint.max(axis=0)
         top[~np.isfinite(top)] = 0.0
@@ -337,5 +368,13 @@ def _posterior(
             total[empty] = n_comp
         joint /= total
         posterior[sl] = joint.T
-        llf += float(np.dot(weights[sl], norm))
-    return llf, posterior, objective
+        wb = weights[sl]
+        llf += float(np.dot(wb, norm))
+        if acc is not None:
+            joint *= wb  # the M-step weights of this block
+            objective += np.einsum("kc,kc->k", ll, joint)
+            if const is not None:
+                objective += joint @ const[sl]
+            _linearise_block(acc, rhs, XbT, eta, mu, joint, yb, tb, offb, family)
+    lin = None if acc is None else (acc.result(), rhs, objective)
+    return EStepPass(llf, posterior, None if check_weights is None else check, lin)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import statsmodels.api as sm
@@ -228,10 +230,22 @@ def test_m_step_and_e_step_share_the_last_pass(name: str) -> None:
     ref = em.m_step(data, fam, post, start, 1, 0.0)
     np.testing.assert_array_equal(params.coef, ref.coef)
     np.testing.assert_array_equal(params.gamma, ref.gamma)
-    assert fused is not None
+    assert fused is not None and fused.linearisation is not None
     llf, post_new = em.e_step(data, fam, params)
-    assert fused[0] == llf
-    np.testing.assert_array_equal(fused[1], post_new)
+    assert fused.llf == pytest.approx(llf, rel=1e-14)
+    np.testing.assert_allclose(fused.posterior, post_new, rtol=1e-13, atol=1e-300)
+    # ... with the first IRLS linearisation of the next M-step, from the new posteriors.
+    const = fam.loglik_constant(y, trials)
+    wtau = post_new * data.weights[:, None]
+    ref_lin = kernels.irls_normal_equations(
+        X, y, off, trials, const, fam, wtau, params.coef, params.scale
+    )
+    for got, want in zip(fused.linearisation, ref_lin, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-11)
+    # ... which the next M-step uses in place of its own first pass: same result.
+    again, _ = em.m_step_and_e_step(data, fam, fused.posterior, params, 1, 0.0, fused.linearisation)
+    ref_again = em.m_step(data, fam, fused.posterior, params, 1, 0.0)
+    np.testing.assert_allclose(again.coef, ref_again.coef, rtol=1e-10)
 
 
 def test_no_shared_e_step_when_a_step_is_halved_or_the_family_has_a_dispersion(
@@ -248,13 +262,13 @@ def test_no_shared_e_step_when_a_step_is_halved_or_the_family_has_a_dispersion(
     data = em.MixtureData(y, X, off, trials, np.ones_like(y), np.ones((y.size, 1)))
     start = em.MixtureParams(coef * 0.2, np.ones(3), np.zeros((1, 3)))
     _, post = em.e_step(data, fam, start)
-    real = kernels.posterior_and_weighted_loglik
+    real = kernels.e_step_pass
 
-    def worse(*args):  # type: ignore[no-untyped-def]
-        llf, posterior, objective = real(*args)
-        return llf, posterior, objective - 1e6
+    def worse(*args, **kwargs):  # type: ignore[no-untyped-def]
+        out = real(*args, **kwargs)
+        return dataclasses.replace(out, check=out.check - 1e6)
 
-    monkeypatch.setattr(kernels, "posterior_and_weighted_loglik", worse)
+    monkeypatch.setattr(kernels, "e_step_pass", worse)
     params, fused = em.m_step_and_e_step(data, fam, post, start, 1, 0.0)
     assert fused is None
     before = kernels.weighted_loglik(X, y, off, trials, None, fam, post, start.coef, np.ones(3))
