@@ -23,7 +23,9 @@ from emglm.families import Family
 Array = NDArray[np.float64]
 
 # Target bytes of one block of X: a few (block, K) temporaries beside it still fit in L2.
-_BLOCK_BYTES = 1 << 18
+# 512 KB was 8-15% faster per EM iteration than 256 KB or 1 MB (2 MB L2 per core), and
+# twice 128 KB's rows halve the Python overhead per row.
+_BLOCK_BYTES = 1 << 19
 _MIN_BLOCK = 512
 _TINY = 1e-300
 
