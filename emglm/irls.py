@@ -212,7 +212,7 @@ def m_step_components(
     if coef is None:
         return _cold_m_step(data, family, weights, scale)
     scale = np.array(scale, dtype=float, copy=True)
-    active = weights.sum(axis=0) > 0  # an empty component keeps its coefficients
+    active = kernels.column_sums(weights) > 0  # an empty component keeps its coefficients
     new_coef = np.array(coef, dtype=float, copy=True)
     if active.any():
         W = weights if active.all() else weights[:, active]
@@ -253,7 +253,7 @@ def m_step_components_and_e_step(
     E-step pass that made them, :attr:`kernels.EStepPass.linearisation`): the first IRLS
     step then needs no pass of its own.
     """
-    active = weights.sum(axis=0) > 0
+    active = kernels.column_sums(weights) > 0
     if not shares_passes(family) or not active.all():
         new_coef, new_scale = m_step_components(data, family, weights, coef, scale, max_iter)
         return new_coef, new_scale, None
@@ -300,7 +300,7 @@ def _warm_coef(
     EM optimum, but crawls from a poor start.
 
     With ``estep`` (all K components, fixed dispersions), a step that may be the last checks
-    its proposals with a full E-step pass (:func:`kernels.posterior_and_weighted_loglik`).
+    its proposals with a full E-step pass (:func:`kernels.e_step_pass`).
     When it was the last step and every component took its full step, that E-step at the
     returned coefficients is returned too; otherwise ``None``. ``first`` is the
     linearisation of the first step when it is already known.
@@ -349,8 +349,8 @@ def _halve_all(
     half-step, quarter-step ... that does not lower its objective, or stays put.
 
     Returns the accepted coefficients, each component's gain in objective, and -- with
-    ``estep``, when every component accepts its full step -- the E-step at the proposals
-    (llf, posteriors), from the same pass; else ``None``.
+    ``estep``, when every component accepts its full step -- the E-step pass at the
+    proposals that made the check; else ``None``.
     """
     step = proposal - coef
     accepted = coef.copy()
@@ -399,10 +399,10 @@ def _update_scale(
     weights: Array,
     coef: Array,
     scale: Array,
-    active: Array,
+    active: NDArray[np.bool_],
 ) -> Array:
     """Maximum-likelihood dispersions given new coefficients (closed form for Gaussian)."""
-    wsum = weights.sum(axis=0)
+    wsum = kernels.column_sums(weights)
     if family.name == "gaussian":
         rss = kernels.weighted_rss(data.X, data.y, data.offset, data.trials, family, weights, coef)
         return np.where(active, rss / np.where(active, wsum, 1.0), scale)
@@ -423,7 +423,7 @@ def _cold_m_step(
     n_comp = weights.shape[1]
     scale = np.array(scale, dtype=float, copy=True)
     coef = np.zeros((n_comp, data.X.shape[1]))
-    active = weights.sum(axis=0) > 0
+    active = kernels.column_sums(weights) > 0
     if active.any():
         W = weights if active.all() else weights[:, active]
         if not family.is_gaussian_identity:

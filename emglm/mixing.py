@@ -23,6 +23,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import logsumexp
 
+from emglm import kernels
+
 Array = NDArray[np.float64]
 
 # Smallest mixing proportion represented: keeps log(pi) finite for an emptied component.
@@ -93,7 +95,8 @@ def m_step_mixing(Z: Array, wtau: Array, gamma: Array, max_iter: int = 25) -> Ar
     array([[0.75, 0.25]])
     """
     if is_constant(Z):
-        return gamma_from_proportions(wtau.sum(axis=0) / wtau.sum())
+        mass = kernels.column_sums(wtau)
+        return gamma_from_proportions(mass / mass.sum())
     return _newton_multinomial(Z, wtau, gamma, max_iter)
 
 
