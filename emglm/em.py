@@ -322,7 +322,8 @@ def run_em(
     del out
     history.append(llf)
     objective = _objective(data, method, llf, posterior)
-    best = (llf, params, posterior)
+    # SEM returns the best iterate it visited; the other methods keep no old posteriors.
+    best = (llf, params, posterior) if method == "sem" else None
     stall = 0
     n_iter = 0
     for n_iter in range(1, options.max_iter + 1):
@@ -340,7 +341,7 @@ def run_em(
         llf, posterior, lin = out.llf, out.posterior, out.linearisation
         del out, fused
         history.append(llf)
-        if method == "sem":  # keep the best iterate; stop once it has not improved for a while
+        if best is not None:  # SEM: keep the best iterate; stop once it stops improving
             shrunk = best[1].n_components != params.n_components
             if shrunk or llf > best[0] + options.tol * abs(best[0]):
                 change = (llf - best[0]) / max(abs(best[0]), 1e-300)
@@ -357,7 +358,7 @@ def run_em(
         if abs(change) < options.tol:
             converged = True
             break
-    if method == "sem":
+    if best is not None:
         llf, params, posterior = best
     return EMFit(
         params=params,

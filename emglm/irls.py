@@ -323,6 +323,7 @@ def _warm_coef(
             )
         proposal = np.array([solve_normal(g, r) for g, r in zip(grams, rhs, strict=True)])
         fuse = estep if (moving.all() and step >= max_iter) else None
+        fused = None  # an E-step of an earlier step is stale: free its posteriors first
         accepted, gained, fused = _halve_all(
             data, family, const, Wm, scale[idx], coef[idx], proposal, objective, fuse
         )
