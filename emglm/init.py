@@ -70,12 +70,18 @@ def random_partition(n: int, n_comp: int, rng: np.random.Generator, min_rows: in
     return np.eye(n_comp)[labels]
 
 
+def pooled_fit(data: MixtureData, family: Family) -> Array:
+    """Coefficients (p,) of one GLM fitted to all rows (with their case weights)."""
+    coef, _ = irls.fit_component(data.components, family, data.weights, None, 1.0, 50)
+    return coef
+
+
 def perturbed_fit(
     data: MixtureData, family: Family, n_comp: int, rng: np.random.Generator
 ) -> MixtureParams:
     """One GLM on all rows; component k starts at its coefficients times ``N(1, FIT_NOISE^2)``
     factors (em.glm's ``init.fit``)."""
-    coef, _ = irls.fit_component(data.components, family, data.weights, None, 1.0, 50)
+    coef = pooled_fit(data, family)
     factors = rng.normal(1.0, FIT_NOISE, size=(n_comp, coef.shape[0]))
     return params_from_coef(data, family, coef[None, :] * factors)
 
@@ -96,7 +102,7 @@ def residual_partition(
     >>> tau[:, 0].tolist() == [1.0] * 5 + [0.0] * 5  # the low rows start together
     True
     """
-    coef, _ = irls.fit_component(data.components, family, data.weights, None, 1.0, 50)
+    coef = pooled_fit(data, family)
     mu = family.linkinv(data.X @ coef + data.offset)
     var = np.maximum(family.variance(mu) / data.trials, 1e-300)
     resid = (data.y - mu) / np.sqrt(var)

@@ -186,7 +186,8 @@ def _count(value: float) -> str:
 def _notes(res: EMGLMResults) -> list[str]:
     notes = []
     if res.converged:
-        notes.append(f"EM converged in {res.n_iter} iterations.")
+        plural = "" if res.n_iter == 1 else "s"
+        notes.append(f"EM converged in {res.n_iter} iteration{plural}.")
     else:
         notes.append(
             f"EM did NOT converge in {res.n_iter} iterations; estimates are not reliable."
