@@ -168,19 +168,9 @@ def component_logdens(data: MixtureData, family: Family, params: MixtureParams) 
 
 def e_step(data: MixtureData, family: Family, params: MixtureParams) -> tuple[float, Array]:
     """Observed-data log-likelihood and posterior probabilities (n, K), in one blocked pass
-    over the design (:func:`emglm.kernels.posterior_pass`)."""
-    return kernels.posterior_pass(
-        data.X,
-        data.y,
-        data.offset,
-        data.trials,
-        data.components.loglik_constant(family),
-        data.weights,
-        family,
-        params.coef,
-        params.scale,
-        mixing.log_prior(data.Z, params.gamma),
-    )
+    over the design (:func:`emglm.kernels.e_step_pass`)."""
+    out = e_step_pass(data, family, params, linearise=False)
+    return out.llf, out.posterior
 
 
 def m_step(
