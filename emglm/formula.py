@@ -155,7 +155,9 @@ def build(
     if len(data) == 0:
         raise InputError("data has no rows")
     if not isinstance(formula, str):
-        raise InputTypeError(f"formula must be a string such as 'y ~ x', not {type(formula).__name__}")
+        raise InputTypeError(
+            f"formula must be a string such as 'y ~ x', not {type(formula).__name__}"
+        )
     if "~" not in formula:
         raise FormulaError(f"formula {formula!r} has no '~'; write it as 'response ~ terms'")
     env = capture_env(1) if eval_env is None else eval_env
@@ -210,7 +212,9 @@ def build(
     _check_finite(dict(zip(rhs.columns, X.T, strict=True)), "covariate")
     _check_finite({"offset": off}, "offset")
     if np.any(w < 0) or not np.all(np.isfinite(w)):
-        raise InputError(f"weights must be finite and non-negative; found {w[(w < 0) | ~np.isfinite(w)][:3]}")
+        raise InputError(
+            f"weights must be finite and non-negative; found {w[(w < 0) | ~np.isfinite(w)][:3]}"
+        )
     if z_frame is not None:
         _check_finite(dict(zip(z_frame.columns, Z.T, strict=True)), "concomitant covariate")
     family.check_response(y, trials, response_name)
@@ -315,7 +319,9 @@ def _unknown_names(code: str, columns: pd.Index, env: EvalEnvironment) -> list[s
     return unknown
 
 
-def _check_names(formula: str, terms: list[Term], frame: pd.DataFrame, env: EvalEnvironment) -> None:
+def _check_names(
+    formula: str, terms: list[Term], frame: pd.DataFrame, env: EvalEnvironment
+) -> None:
     """Name the first variable that is neither a column nor known to the formula's namespace."""
     for term in terms:
         for factor in term.factors:
@@ -388,7 +394,9 @@ def _column_or_array(name: str, value: ArrayLike | str | None, frame: pd.DataFra
             f"{name} must have one value per row of data ({len(frame)}); got shape {arr.shape}"
         )
     if np.any(np.isinf(arr)):
-        raise InputError(f"{name} holds non-finite values (inf); only finite values or NaN (missing)")
+        raise InputError(
+            f"{name} holds non-finite values (inf); only finite values or NaN (missing)"
+        )
     return arr
 
 
@@ -465,7 +473,11 @@ def new_arrays(
     if np.any(expo <= 0):
         raise InputError("exposure must be positive")
     off += np.log(expo)
-    Z = np.ones((len(frame), 1)) if design.z_info is None else _rebuild(design.z_info, frame, design)
+    Z = (
+        np.ones((len(frame), 1))
+        if design.z_info is None
+        else _rebuild(design.z_info, frame, design)
+    )
     return X, off, Z
 
 
@@ -479,13 +491,19 @@ def _rebuild(info: patsy.DesignInfo, frame: pd.DataFrame, design: Design) -> Arr
     except patsy.PatsyError as exc:
         msg = exc.message
         if "does not match any of the expected levels" in msg or "not in levels" in msg:
-            raise InputError(f"newdata has a factor level that was not seen in fitting: {msg}") from None
+            raise InputError(
+                f"newdata has a factor level that was not seen in fitting: {msg}"
+            ) from None
         raise InputError(f"cannot build the design for newdata: {msg}") from None
     return np.asarray(mat, dtype=float)
 
 
 def _extra_for_predict(
-    name: str, column: str | None, value: ArrayLike | None, frame: pd.DataFrame, missing: float = 0.0
+    name: str,
+    column: str | None,
+    value: ArrayLike | None,
+    frame: pd.DataFrame,
+    missing: float = 0.0,
 ) -> Array:
     if value is not None:
         arr = np.asarray(value, dtype=float)
@@ -497,4 +515,3 @@ def _extra_for_predict(
             raise InputError(f"newdata has no column {column!r}, which the model uses as {name}")
         return frame[column].to_numpy(dtype=float)
     return np.full(len(frame), missing)
-

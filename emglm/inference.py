@@ -340,7 +340,6 @@ def mixing_jacobian(Z: Array, w: Array, gamma: Array, layout: Layout) -> Array:
     return jac
 
 
-
 @dataclass(frozen=True)
 class Covariance:
     """The covariance of the packed free parameters and how it was obtained.

@@ -329,7 +329,9 @@ class EMGLMResults:
     @cached_property
     def _names(self) -> pd.MultiIndex:
         names = inference.param_names(
-            self.model.design.x_names, self.model.design.z_names, self.K,
+            self.model.design.x_names,
+            self.model.design.z_names,
+            self.K,
             self.model.family.has_scale,
         )
         return pd.MultiIndex.from_tuples(names, names=["component", "term"])
@@ -481,20 +483,52 @@ class EMGLMResults:
         for (comp, term), est, s in zip(self._names, self._theta, se, strict=True):
             if term == inference.SCALE_TERM:
                 sig = np.exp(est)
-                rows.append((comp, "sigma", "sigma", sig, sig_se[int(comp[4:]) - 1], np.nan,
-                             np.nan, np.exp(est - q * s), np.exp(est + q * s)))
+                rows.append(
+                    (
+                        comp,
+                        "sigma",
+                        "sigma",
+                        sig,
+                        sig_se[int(comp[4:]) - 1],
+                        np.nan,
+                        np.nan,
+                        np.exp(est - q * s),
+                        np.exp(est + q * s),
+                    )
+                )
                 continue
             kind = "mixing logit" if term.startswith("mixing:") else "coef"
             z = est / s if s > 0 else np.nan
-            rows.append((comp, term, kind, est, s, z, 2 * stats.norm.sf(abs(z)),
-                         est - q * s, est + q * s))
+            rows.append(
+                (comp, term, kind, est, s, z, 2 * stats.norm.sf(abs(z)), est - q * s, est + q * s)
+            )
         mix = self.mixing.to_numpy()
         mse = self.mixing_bse.to_numpy() if has_se else np.full(self.K, np.nan)
         for k, comp in enumerate(self.component_names):
-            rows.append((comp, "mixing", "mixing", mix[k], mse[k], np.nan, np.nan,
-                         max(mix[k] - q * mse[k], 0.0), min(mix[k] + q * mse[k], 1.0)))
-        cols = ["component", "term", "kind", "estimate", "std_err", "z", "p_value",
-                "conf_low", "conf_high"]
+            rows.append(
+                (
+                    comp,
+                    "mixing",
+                    "mixing",
+                    mix[k],
+                    mse[k],
+                    np.nan,
+                    np.nan,
+                    max(mix[k] - q * mse[k], 0.0),
+                    min(mix[k] + q * mse[k], 1.0),
+                )
+            )
+        cols = [
+            "component",
+            "term",
+            "kind",
+            "estimate",
+            "std_err",
+            "z",
+            "p_value",
+            "conf_low",
+            "conf_high",
+        ]
         return pd.DataFrame(rows, columns=cols)
 
     def dispersion_test(self, level: str = "mixture") -> DispersionTest:
@@ -550,6 +584,8 @@ def count_params(n_comp: int, p: int, q: int, has_scale: bool) -> int:
     11
     """
     return n_comp * p + (n_comp if has_scale else 0) + (n_comp - 1) * q
+
+
 def _check_alpha(alpha: float) -> None:
     if not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
         raise InputError(f"alpha must be a number strictly between 0 and 1; got {alpha!r}")

@@ -148,9 +148,14 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
         sig_ci = None if tidy is None else _intervals(tidy, "sigma")
         smry.tables.append(
             estimate_table(
-                "Dispersion (sigma = sqrt(scale))", res.component_names,
-                res.sigma.to_numpy(), sig_se, alpha,
-                label="sigma", tests=False, intervals=sig_ci,
+                "Dispersion (sigma = sqrt(scale))",
+                res.component_names,
+                res.sigma.to_numpy(),
+                sig_se,
+                alpha,
+                label="sigma",
+                tests=False,
+                intervals=sig_ci,
             )
         )
     smry.add_extra_txt(_notes(res))
@@ -189,9 +194,7 @@ def _notes(res: EMGLMResults) -> list[str]:
         plural = "" if res.n_iter == 1 else "s"
         notes.append(f"EM converged in {res.n_iter} iteration{plural}.")
     else:
-        notes.append(
-            f"EM did NOT converge in {res.n_iter} iterations; estimates are not reliable."
-        )
+        notes.append(f"EM did NOT converge in {res.n_iter} iterations; estimates are not reliable.")
     if res.n_dropped:
         notes.append(f"{res.n_dropped} rows with missing values were dropped.")
     warm = res.warmup
