@@ -432,3 +432,20 @@ def test_result_frames_are_copies() -> None:
     assert res.em.params.gamma[0, 1] != 99.0
     assert res.mixing_params.iloc[0, 1] != 99.0 and res.prior_probs.iloc[0, 0] != 99.0
     assert em.e_step(res.model.data, res.model.family, res.em.params)[0] == llf
+
+
+def test_small_em_select_best_with_a_concomitant_model() -> None:
+    """The em.glm workflow works unchanged with a concomitant model."""
+    ref = FITS["conc_pois"]
+    df = _load("conc_pois")
+    warm = emglm.small_em(
+        "y ~ x", df, "poisson", K=2, concomitant="~ z", repeats=6, random_state=2
+    )
+    assert warm.n_failed == 0
+    best = emglm.select_best(warm)
+    assert best.gamma.shape == (2, 2)  # intercept and z, comp1 the reference
+    res = emglm.em_glm(
+        "y ~ x", df, "poisson", K=2, concomitant="~ z", start=best, tol=1e-12, max_iter=5000
+    )
+    assert res.llf == pytest.approx(ref["mle"]["logLik"], abs=1e-4)
+    assert res.k_params == ref["df"]
