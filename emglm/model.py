@@ -286,10 +286,7 @@ class EMGLM:
             start_value = warmup.select_best(warm)
         em_rng = np.random.default_rng(em_seed)
         fit = em.run_em(self.data, self.family, start_value, options, em_rng)
-        proportions = np.exp(em.mixing.log_prior(self.data.Z, fit.params.gamma))
-        mean_prop = (self.data.weights @ np.broadcast_to(proportions, fit.posterior.shape)) / (
-            self.data.weights.sum()
-        )
+        mean_prop = em.mixing.proportions(self.data.Z, fit.params.gamma, self.data.weights)
         fit = em.permute(fit, em.canonical_order(fit.params, mean_prop))
         _warn_about_fit(self.data, self.family, fit, self.K, max_iter, tol)
         covariance = None
