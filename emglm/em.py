@@ -153,19 +153,6 @@ class EMFit:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def component_logdens(data: MixtureData, family: Family, params: MixtureParams) -> Array:
-    """Log-density of every observation under every component, shape (n, K)."""
-    eta = data.X @ params.coef.T + data.offset[:, None]
-    const = data.components.loglik_constant(family)
-    return family.loglik_eta(
-        data.y[:, None],
-        eta,
-        params.scale,
-        data.trials[:, None],
-        None if const is None else const[:, None],
-    )
-
-
 def e_step(data: MixtureData, family: Family, params: MixtureParams) -> tuple[float, Array]:
     """Observed-data log-likelihood and posterior probabilities (n, K), in one blocked pass
     over the design (:func:`emglm.kernels.e_step_pass`)."""
