@@ -72,6 +72,11 @@ class MixtureData:
         return bool(np.all(self.weights == 1.0))
 
     @property
+    def pass_weights(self) -> Array | None:
+        """The case weights as the E-step pass takes them: ``None`` when all are 1."""
+        return None if self.unit_weights else self.weights
+
+    @property
     def nobs(self) -> float:
         """Number of observations: the sum of the case weights."""
         return float(self.weights.sum())
@@ -217,7 +222,7 @@ def m_step_and_e_step(
         params.coef,
         params.scale,
         m_step_iter,
-        irls.EStepInputs(data.weights, mixing.log_prior(data.Z, gamma), linearise),
+        irls.EStepInputs(data.pass_weights, mixing.log_prior(data.Z, gamma), linearise),
         first,
     )
     new = MixtureParams(coef=coef, scale=np.maximum(scale, scale_floor), gamma=gamma)
@@ -233,15 +238,16 @@ def e_step_pass(
     return kernels.e_step_pass(
         data.X,
         data.y,
-        data.offset,
-        data.trials,
+        data.components.pass_offset,
+        data.components.pass_trials,
         data.components.loglik_constant(family),
-        data.weights,
+        data.pass_weights,
         family,
         params.coef,
         params.scale,
         mixing.log_prior(data.Z, params.gamma),
         linearise=linearise and irls.shares_passes(family),
+        ones_col=data.components.ones_col,
     )
 
 

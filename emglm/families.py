@@ -131,7 +131,7 @@ class Family:
         return np.asarray(mu, dtype=float)
 
     # --- densities ------------------------------------------------------------------------
-    def loglik(self, y: Array, mu: Array, scale: Array | float, trials: Array) -> Array:
+    def loglik(self, y: Array, mu: Array, scale: Array | float, trials: Array | float) -> Array:
         """Log-density of each response, with normalising constants.
 
         ``y`` and ``trials`` have shape (n,) or (n, 1); ``mu`` (n,) or (n, K); ``scale`` a
@@ -185,7 +185,7 @@ class Family:
         y: Array,
         eta: Array,
         scale: Array | float,
-        trials: Array,
+        trials: Array | float,
         const: Array | float | None,
     ) -> Array:
         """Log-density from the linear predictor (offset included), as :meth:`loglik`.
@@ -203,7 +203,7 @@ class Family:
         y: Array,
         eta: Array,
         scale: Array | float,
-        trials: Array,
+        trials: Array | float,
         const: Array | float | None,
     ) -> tuple[Array, Array]:
         """:meth:`loglik_eta` and the mean :meth:`linkinv` ``(eta)``, sharing the work."""
@@ -216,7 +216,7 @@ class Family:
         y: Array,
         eta: Array,
         scale: Array | float,
-        trials: Array,
+        trials: Array | float,
         const: Array | float | None,
         with_mean: bool,
     ) -> tuple[Array, Array | None]:
@@ -227,7 +227,8 @@ class Family:
                 mu = np.exp(e)
                 e *= y
                 e -= mu
-                e += const
+                if not _is_zero(const):
+                    e += const
                 return e, mu
             if name == "binomial" and link == "logit":
                 return _binomial_logit(y, eta, trials, const, with_mean)
@@ -322,7 +323,7 @@ class Family:
 
 
 def _binomial_logit(
-    y: Array, eta: Array, trials: Array, const: Array | float, with_mean: bool
+    y: Array, eta: Array, trials: Array | float, const: Array | float, with_mean: bool
 ) -> tuple[Array, Array | None]:
     """Binomial/logit log-density and, when asked, the mean ``expit(eta)``, from one
     ``exp`` and one ``log1p``.
@@ -346,13 +347,20 @@ def _binomial_logit(
     ll -= pos
     pos = np.multiply(neg, s, out=pos)
     ll += pos
-    ll += const
+    if not _is_zero(const):
+        ll += const
     if not with_mean:
         return ll, None
     np.exp(neg, out=neg)
     u += 1.0
     neg /= u
     return ll, neg
+
+
+def _is_zero(const: Array | float) -> bool:
+    """Whether a data constant is the scalar 0 (the E-step adds it to row totals instead),
+    so that adding it can be skipped."""
+    return isinstance(const, float) and const == 0.0
 
 
 def _finite_limit(func, eta: Array) -> Array:  # type: ignore[no-untyped-def]

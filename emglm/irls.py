@@ -12,6 +12,7 @@ Everything here works on NumPy arrays only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,6 +24,8 @@ from emglm.families import Family
 Array = NDArray[np.float64]
 
 _MAX_HALVINGS = 30
+# Relative size of objective changes that are rounding noise in a sum over many rows.
+_ROUNDING = 1e-12
 # IRLS steps of a cold start: enough to converge.
 _COLD_ITER = 50
 # Relative gain of an IRLS step beyond which a warm start is still far from its optimum.
@@ -52,6 +55,23 @@ class ComponentData:
         if family.name not in self.cache:
             self.cache[family.name] = family.loglik_constant(self.y, self.trials)
         return self.cache[family.name]
+
+    # What the passes over X (emglm.kernels) take, found once per data set: no offset and
+    # one trial per row are the common case, and skipping them saves (K, block) operations.
+    @cached_property
+    def pass_offset(self) -> Array | None:
+        """The offsets, or ``None`` when all are 0."""
+        return None if not self.offset.any() else self.offset
+
+    @cached_property
+    def pass_trials(self) -> Array | None:
+        """The trials, or ``None`` when every row has one."""
+        return None if bool(np.all(self.trials == 1.0)) else self.trials
+
+    @cached_property
+    def ones_col(self) -> int | None:
+        """Index of the intercept (a column of ones) in ``X``, if any."""
+        return kernels.ones_column(self.X)
 
 
 def weighted_gram(X: Array, wts: Array) -> Array:
@@ -272,10 +292,11 @@ def m_step_components_and_e_step(
 
 @dataclass(frozen=True)
 class EStepInputs:
-    """What the E-step needs beyond the component coefficients: case weights (n,) and the
-    log prior probabilities (n, K) or (1, K) of the new mixing parameters."""
+    """What the E-step needs beyond the component coefficients: case weights (n,), or
+    ``None`` when all are 1, and the log prior probabilities (n, K) or (1, K) of the new
+    mixing parameters."""
 
-    weights: Array
+    weights: Array | None
     log_prior: Array
     linearise: bool = True
 
@@ -305,33 +326,56 @@ def _warm_coef(
     returned coefficients is returned too; otherwise ``None``. ``first`` is the
     linearisation of the first step when it is already known.
     """
-    X, y, off, tr = data.X, data.y, data.offset, data.trials
+    X, y, off, tr, ones = data.X, data.y, data.pass_offset, data.pass_trials, data.ones_col
     if family.is_gaussian_identity:
-        grams, rhs = kernels.least_squares_equations(X, y, off, tr, W)
+        grams, rhs = kernels.least_squares_equations(X, y, off, tr, W, ones)
         return np.array([solve_normal(g, r) for g, r in zip(grams, rhs, strict=True)]), None
     const = data.loglik_constant(family)
     moving = np.ones(coef.shape[0], dtype=bool)
     fused: kernels.EStepPass | None = None
+    lin = first  # the linearisation of the moving components at coef, when known
     for step in range(1, max(max_iter, most_iter or _COLD_ITER) + 1):
         idx = np.flatnonzero(moving)
         Wm = W if moving.all() else W[:, idx]
-        if step == 1 and first is not None:
-            grams, rhs, objective = first
-        else:
-            grams, rhs, objective = kernels.irls_normal_equations(
-                X, y, off, tr, const, family, Wm, coef[idx], scale[idx]
+        if lin is None:
+            lin = kernels.irls_normal_equations(
+                X, y, off, tr, const, family, Wm, coef[idx], scale[idx], ones_col=ones
             )
+        grams, rhs, objective = lin
         proposal = np.array([solve_normal(g, r) for g, r in zip(grams, rhs, strict=True)])
         fuse = estep if (moving.all() and step >= max_iter) else None
         fused = None  # an E-step of an earlier step is stale: free its posteriors first
-        accepted, gained, fused = _halve_all(
-            data, family, const, Wm, scale[idx], coef[idx], proposal, objective, fuse
+        # When another step is planned, the proposals are checked by linearising there: when
+        # the full steps are taken, that is the next step's first pass.
+        ahead = fuse is None and step < max_iter
+        step_ = proposal - coef[idx]
+        # The gain the quadratic model predicts, 0.5 s' G s: when a full step fails its
+        # check but this is within rounding of the objective, the component has converged
+        # and halving (a pass over X each time, up to _MAX_HALVINGS) cannot gain anything.
+        predicted = 0.5 * np.einsum("ki,kij,kj->k", step_, grams, step_)
+        settled = predicted <= _ROUNDING * (np.abs(objective) + 1.0)
+        accepted, gained, fused, lin_ahead = _halve_all(
+            data,
+            family,
+            const,
+            Wm,
+            scale[idx],
+            coef[idx],
+            proposal,
+            objective,
+            fuse,
+            ahead,
+            settled,
         )
         coef[idx] = accepted
         size = np.abs(objective) + 1.0
-        moving[idx] = gained > (1e-10 if step < max_iter else _FAR_GAIN) * size
+        still = gained > (1e-10 if step < max_iter else _FAR_GAIN) * size
+        moving[idx] = still
         if not moving.any():
             break
+        lin = None
+        if lin_ahead is not None:
+            lin = (lin_ahead[0][still], lin_ahead[1][still], lin_ahead[2][still])
     return coef, fused
 
 
@@ -345,19 +389,25 @@ def _halve_all(
     proposal: Array,
     objective: Array,
     estep: EStepInputs | None = None,
-) -> tuple[Array, Array, kernels.EStepPass | None]:
+    ahead: bool = False,
+    settled: NDArray[np.bool_] | None = None,
+) -> tuple[Array, Array, kernels.EStepPass | None, tuple[Array, Array, Array] | None]:
     """Step-halving for all components at once: each takes the first of proposal,
-    half-step, quarter-step ... that does not lower its objective, or stays put.
+    half-step, quarter-step ... that does not lower its objective, or stays put. A
+    component marked ``settled`` whose full step fails stays put without halving.
 
-    Returns the accepted coefficients, each component's gain in objective, and -- with
-    ``estep``, when every component accepts its full step -- the E-step pass at the
-    proposals that made the check; else ``None``.
+    Returns the accepted coefficients, each component's gain in objective, and, when every
+    component accepts its full step: with ``estep``, the E-step pass at the proposals that
+    made the check, and with ``ahead``, the IRLS linearisation at the proposals that made
+    the check (:func:`kernels.irls_normal_equations`); else ``None`` for each.
     """
+    off, tr = data.pass_offset, data.pass_trials
     step = proposal - coef
     accepted = coef.copy()
     gained = np.zeros(coef.shape[0])
     todo = np.arange(coef.shape[0])
     fused: kernels.EStepPass | None = None
+    lin: tuple[Array, Array, Array] | None = None
     for halving in range(_MAX_HALVINGS):
         cand = coef[todo] + step[todo]
         Wt = W if todo.size == W.shape[1] else W[:, todo]
@@ -365,8 +415,8 @@ def _halve_all(
             fused = kernels.e_step_pass(
                 data.X,
                 data.y,
-                data.offset,
-                data.trials,
+                off,
+                tr,
                 const,
                 estep.weights,
                 family,
@@ -375,23 +425,30 @@ def _halve_all(
                 estep.log_prior,
                 check_weights=W,
                 linearise=estep.linearise,
+                ones_col=data.ones_col,
             )
             assert fused.check is not None
             obj = fused.check
+        elif halving == 0 and ahead:
+            lin = kernels.irls_normal_equations(
+                data.X, data.y, off, tr, const, family, W, cand, scale, ones_col=data.ones_col
+            )
+            obj = lin[2]
         else:
             obj = kernels.weighted_loglik(
-                data.X, data.y, data.offset, data.trials, const, family, Wt, cand, scale[todo]
+                data.X, data.y, off, tr, const, family, Wt, cand, scale[todo]
             )
         good = np.isfinite(obj) & (obj >= objective[todo])
-        if fused is not None and not good.all():
-            fused = None  # an E-step at proposals that are not all taken
+        if not good.all():
+            fused = lin = None  # a pass at proposals that are not all taken
         accepted[todo[good]] = cand[good]
         gained[todo[good]] = obj[good] - objective[todo[good]]
-        todo = todo[~good]
+        retry = ~good if settled is None or halving > 0 else ~good & ~settled[todo]
+        todo = todo[retry]
         if todo.size == 0:
             break
         step[todo] *= 0.5
-    return accepted, gained, fused
+    return accepted, gained, fused, lin
 
 
 def _update_scale(
@@ -405,7 +462,9 @@ def _update_scale(
     """Maximum-likelihood dispersions given new coefficients (closed form for Gaussian)."""
     wsum = kernels.column_sums(weights)
     if family.name == "gaussian":
-        rss = kernels.weighted_rss(data.X, data.y, data.offset, data.trials, family, weights, coef)
+        rss = kernels.weighted_rss(
+            data.X, data.y, data.pass_offset, data.pass_trials, family, weights, coef
+        )
         return np.where(active, rss / np.where(active, wsum, 1.0), scale)
     new_scale = scale.copy()
     for k in np.flatnonzero(active):
@@ -432,14 +491,15 @@ def _cold_m_step(
             grams, rhs, _ = kernels.irls_normal_equations(
                 data.X,
                 data.y,
-                data.offset,
-                data.trials,
+                data.pass_offset,
+                data.pass_trials,
                 None,
                 family,
                 W,
                 coef[active],
                 scale[active],
                 eta0=eta0,
+                ones_col=data.ones_col,
             )
             coef[active] = [solve_normal(g, r) for g, r in zip(grams, rhs, strict=True)]
         coef[active], _ = _warm_coef(data, family, W, coef[active], scale[active], _COLD_ITER)

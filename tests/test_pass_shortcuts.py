@@ -1,0 +1,139 @@
+"""The shortcuts of the passes over X give what the general passes give: a column of ones
+whose Gram entries come from the right-hand-side product, ``None`` for no offset and one
+trial per row, and IRLS steps checked by the next step's linearisation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import statsmodels.api as sm
+
+from emglm import em, irls, kernels
+from emglm.families import get_family
+
+
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """512-row blocks, so that a few thousand rows span several blocks and a ragged end."""
+    monkeypatch.setattr(kernels, "_BLOCK_BYTES", 4096)
+
+
+def _design(n: int, p: int, ones_at: int | None, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p))
+    if ones_at is not None:
+        X[:, ones_at] = 1.0
+    return X
+
+
+@pytest.mark.parametrize("ones_at", [0, 2, 4, None])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_grams_with_a_column_of_ones_anywhere_equal_the_textbook_product(
+    ones_at: int | None, order: str
+) -> None:
+    X = np.asarray(_design(1300, 5, ones_at), order=order)
+    assert kernels.ones_column(X) == ones_at
+    W = np.random.default_rng(1).random((1300, 3))
+    got = kernels.weighted_grams(X, W, kernels.ones_column(X))
+    y = np.random.default_rng(2).normal(size=1300)
+    grams, rhs = kernels.least_squares_equations(X, y, None, None, W, kernels.ones_column(X))
+    for k in range(3):
+        want = (X.T * W[:, k]) @ X
+        np.testing.assert_allclose(got[k], want, rtol=1e-12, atol=1e-10)
+        np.testing.assert_allclose(grams[k], want, rtol=1e-12, atol=1e-10)
+        np.testing.assert_allclose(rhs[k], X.T @ (W[:, k] * y), rtol=1e-12, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["poisson", "binomial", "gaussian"])
+def test_none_for_no_offset_and_one_trial_equals_the_arrays(name: str) -> None:
+    fam = get_family(name)
+    n = 1700
+    X = _design(n, 4, 0)
+    rng = np.random.default_rng(3)
+    coef = rng.normal(scale=0.3, size=(3, 4))
+    eta = X @ coef[0]
+    if name == "poisson":
+        y = rng.poisson(np.exp(eta)).astype(float)
+    elif name == "binomial":
+        y = rng.binomial(1, 1 / (1 + np.exp(-eta))).astype(float)
+    else:
+        y = eta + rng.normal(size=n)
+    zeros, ones = np.zeros(n), np.ones(n)
+    const = fam.loglik_constant(y, ones)
+    W = rng.dirichlet(np.ones(3), size=n)
+    scale = np.array([0.5, 1.0, 2.0]) if fam.has_scale else np.ones(3)
+    full = kernels.irls_normal_equations(X, y, zeros, ones, const, fam, W, coef, scale)
+    short = kernels.irls_normal_equations(X, y, None, None, const, fam, W, coef, scale, ones_col=0)
+    for a, b in zip(full, short, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(
+        kernels.weighted_loglik(X, y, None, None, const, fam, W, coef, scale),
+        kernels.weighted_loglik(X, y, zeros, ones, const, fam, W, coef, scale),
+        rtol=1e-13,
+    )
+    log_prior = np.log(np.array([[0.2, 0.3, 0.5]]))
+    a = kernels.e_step_pass(
+        X, y, zeros, ones, const, ones, fam, coef, scale, log_prior, W, linearise=True
+    )
+    b = kernels.e_step_pass(
+        X, y, None, None, const, None, fam, coef, scale, log_prior, W, linearise=True, ones_col=0
+    )
+    assert b.llf == pytest.approx(a.llf, rel=1e-13)
+    np.testing.assert_allclose(b.posterior, a.posterior, rtol=1e-13)
+    np.testing.assert_allclose(b.check, a.check, rtol=1e-13)
+    assert a.linearisation is not None and b.linearisation is not None
+    for u, v in zip(a.linearisation, b.linearisation, strict=True):
+        np.testing.assert_allclose(v, u, rtol=1e-12, atol=1e-10)
+
+
+def test_component_data_finds_its_shortcuts_once() -> None:
+    X = _design(600, 3, 1)
+    y = np.ones(600)
+    plain = irls.ComponentData(y, X, np.zeros(600), np.ones(600))
+    assert plain.pass_offset is None and plain.pass_trials is None and plain.ones_col == 1
+    off, trials = np.full(600, 0.5), np.full(600, 3.0)
+    other = irls.ComponentData(y, X[:, [0, 2]], off, trials)
+    assert other.pass_offset is off and other.pass_trials is trials and other.ones_col is None
+
+
+def _count_passes(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    counts = {"irls_normal_equations": 0, "weighted_loglik": 0}
+    for name in counts:
+        real = getattr(kernels, name)
+
+        def counted(*args, _real=real, _name=name, **kwargs):  # type: ignore[no-untyped-def]
+            counts[_name] += 1
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(kernels, name, counted)
+    return counts
+
+
+@pytest.mark.parametrize("name", ["poisson", "binomial"])
+def test_a_cold_m_step_reads_x_once_per_irls_step(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each step is checked by the linearisation at its proposals, which is the next step's
+    first pass; a converged component's failing check (rounding) is not halved 30 times."""
+    rng = np.random.default_rng(5)
+    n = 4000
+    X = _design(n, 4, 0, seed=5)
+    labels = rng.integers(0, 2, size=n)
+    coef = np.array([[0.5, 0.3, -0.2, 0.1], [1.5, -0.3, 0.2, 0.0]])
+    eta = np.einsum("ij,ij->i", X, coef[labels])
+    fam = get_family(name)
+    if name == "poisson":
+        y = rng.poisson(np.exp(eta)).astype(float)
+    else:
+        y = rng.binomial(1, 1 / (1 + np.exp(-eta))).astype(float)
+    data = em.MixtureData(y, X, np.zeros(n), np.ones(n), np.ones(n), np.ones((n, 1)))
+    counts = _count_passes(monkeypatch)
+    params = em.m_step(data, fam, np.eye(2)[labels], None, 1, 0.0)
+    # One cold pass from the starting means, then Newton steps (quadratic convergence).
+    assert counts["weighted_loglik"] == 0
+    assert 3 <= counts["irls_normal_equations"] <= 9
+    # ... to the same fit as IRLS with separate check passes: statsmodels' GLM.
+    for k in range(2):
+        rows = labels == k
+        ref = sm.GLM(y[rows], X[rows], family=fam.sm_family).fit(tol=1e-12)
+        np.testing.assert_allclose(params.coef[k], ref.params, rtol=1e-5, atol=1e-7)
