@@ -30,9 +30,9 @@ _ROUNDING = 1e-12
 _COLD_ITER = 50
 # Relative gain of an IRLS step beyond which a warm start is still far from its optimum.
 # Stalled warm-up runs from poor random starts (sim3) gain far more than 1e-2 per step;
-# near the EM optimum 1e-6 made a third of the M-steps take a second step (two more passes
-# over X each) without saving an EM iteration (docs/performance.md).
-_FAR_GAIN = 1e-4
+# smaller thresholds (1e-6, then 1e-4) made early and near-optimum M-steps take second
+# steps (two more passes over X each) without saving an EM iteration (docs/performance.md).
+_FAR_GAIN = 1e-2
 _TINY = 1e-300
 
 

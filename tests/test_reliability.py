@@ -90,7 +90,8 @@ def test_start_whose_linear_predictor_overflows_exp_is_dropped_not_nan():
         res = emglm.em_glm("y ~ x", df, "poisson", K=2, start=start)
     assert res.K == 1 and _finite(res)
     glm = sm.GLM(df.y, sm.add_constant(df.x), family=sm.families.Poisson()).fit()
-    np.testing.assert_allclose(res.params["comp1"], glm.params, rtol=1e-8)
+    # EM stops on a relative llf change of 1e-8: the coefficients agree to ~1e-8.
+    np.testing.assert_allclose(res.params["comp1"], glm.params, rtol=1e-7)
 
 
 def _separated_binomial() -> tuple[pd.DataFrame, np.ndarray]:
