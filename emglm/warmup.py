@@ -333,7 +333,8 @@ def small_em(
         Show a tqdm progress bar (needs tqdm).
     **em_options
         ``offset``, ``exposure``, ``weights``, ``concomitant`` (the model) and ``method``
-        ({"em", "cem", "sem"}), ``m_step_iter`` (EM).
+        ({"em", "cem", "sem"}), ``m_step_iter`` (IRLS steps per M-step; default as
+        :class:`emglm.em.EMOptions`, the same as the warm-up inside :func:`emglm.em_glm`).
 
     Returns
     -------
@@ -369,7 +370,9 @@ def small_em(
     method = em_options.get("method", "em")
     check_choice("method", method, em.EM_METHODS)
     check_choice("init", init, starts.INIT_METHODS)
-    m_step_iter = check_positive_int("m_step_iter", em_options.get("m_step_iter", 2))
+    m_step_iter = check_positive_int(
+        "m_step_iter", em_options.get("m_step_iter", em.EMOptions.m_step_iter)
+    )
     n_rows = model.data.y.shape[0]
     if sample_size is not None:
         sample_size = check_positive_int("sample_size", sample_size, upper=n_rows)
