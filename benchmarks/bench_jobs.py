@@ -40,20 +40,23 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=20000)
     ap.add_argument("--starts", type=int, default=8)
     ap.add_argument("--n-boot", type=int, default=40)
+    ap.add_argument("--repeat", type=int, default=3, help="best of this many timings")
     args = ap.parse_args()
     df, start = _frame(args.n)
     formula = "y ~ " + " + ".join(c for c in df.columns if c != "y")
-    print(f"Poisson, K=3, p=6, n={args.n}\n")
+    print(f"Poisson, K=3, p=6, n={args.n}, best of {args.repeat} timings\n")
     print("| task | n_jobs=1 s | n_jobs=2 s | speed-up | same result |")
     print("|---|---|---|---|---|")
 
     times, best = {}, {}
     for jobs in (1, 2):
-        t0 = time.perf_counter()
-        warm = emglm.small_em(
-            formula, df, "poisson", 3, repeats=args.starts, random_state=1, n_jobs=jobs
-        )
-        times[jobs] = time.perf_counter() - t0
+        times[jobs] = np.inf
+        for _ in range(args.repeat):
+            t0 = time.perf_counter()
+            warm = emglm.small_em(
+                formula, df, "poisson", 3, repeats=args.starts, random_state=1, n_jobs=jobs
+            )
+            times[jobs] = min(times[jobs], time.perf_counter() - t0)
         best[jobs] = float(np.nanmax(warm.table["llf"].to_numpy()))
     print(
         f"| warm-up, {args.starts} short runs | {times[1]:.2f} | {times[2]:.2f} "
@@ -62,19 +65,21 @@ def main() -> None:
 
     bse = {}
     for jobs in (1, 2):
-        t0 = time.perf_counter()
-        res = emglm.em_glm(
-            formula,
-            df,
-            "poisson",
-            3,
-            start=start,
-            se="bootstrap",
-            n_boot=args.n_boot,
-            random_state=1,
-            n_jobs=jobs,
-        )
-        times[jobs] = time.perf_counter() - t0
+        times[jobs] = np.inf
+        for _ in range(args.repeat):
+            t0 = time.perf_counter()
+            res = emglm.em_glm(
+                formula,
+                df,
+                "poisson",
+                3,
+                start=start,
+                se="bootstrap",
+                n_boot=args.n_boot,
+                random_state=1,
+                n_jobs=jobs,
+            )
+            times[jobs] = min(times[jobs], time.perf_counter() - t0)
         bse[jobs] = res.bse.to_numpy()
     print(
         f"| fit + bootstrap, {args.n_boot} replicates | {times[1]:.2f} | {times[2]:.2f} "

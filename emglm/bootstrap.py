@@ -21,7 +21,6 @@ not depend on ``n_jobs``. Everything here works on NumPy arrays only.
 from __future__ import annotations
 
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -32,6 +31,7 @@ from emglm import em, mixing
 from emglm.exceptions import BootstrapWarning, InputError, user_stacklevel
 from emglm.families import Family
 from emglm.inference import Covariance, Layout, pack
+from emglm.parallel import worker_pool
 
 Array = NDArray[np.float64]
 
@@ -209,7 +209,7 @@ def bootstrap(
                 bar.update(1)
     else:
         chunks = [seeds[i : i + 4] for i in range(0, n_boot, 4)]
-        with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+        with worker_pool(n_jobs) as pool:
             futures = [pool.submit(_run_chunk, c, *args) for c in chunks]
             for fut, chunk in zip(futures, chunks, strict=True):
                 results.extend(fut.result())

@@ -16,7 +16,6 @@ from __future__ import annotations
 import numbers
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -28,6 +27,7 @@ from emglm import em, guards
 from emglm import init as starts
 from emglm.exceptions import FitError, InputError, InputTypeError
 from emglm.families import Family
+from emglm.parallel import worker_pool
 from emglm.results import count_params
 
 CRITERIA = ("llf", "bic")
@@ -252,7 +252,7 @@ def run_starts(
     if n_jobs == 1 or repeats == 1:
         runs = list(bar(map(_one_run, tasks)))
     else:
-        with ProcessPoolExecutor(max_workers=min(n_jobs, repeats)) as pool:
+        with worker_pool(min(n_jobs, repeats)) as pool:
             runs = list(bar(pool.map(_one_run, tasks)))
     return SmallEMResult(runs=tuple(runs), K=n_comp, method=options.method, sample_size=sample_size)
 
