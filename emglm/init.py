@@ -72,8 +72,7 @@ def random_partition(n: int, n_comp: int, rng: np.random.Generator, min_rows: in
 
 def pooled_fit(data: MixtureData, family: Family) -> Array:
     """Coefficients (p,) of one GLM fitted to all rows (with their case weights)."""
-    coef, _ = irls.fit_component(data.components, family, data.weights, None, 1.0, 50)
-    return coef
+    return irls.fit_glm(data.components, family, data.weights)
 
 
 def perturbed_fit(

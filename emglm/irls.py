@@ -88,47 +88,23 @@ def solve_normal(gram: Array, rhs: Array) -> Array:
         return np.asarray(np.linalg.lstsq(gram, rhs, rcond=None)[0])
 
 
-def component_objective(
-    data: ComponentData, family: Family, eta: Array, w: Array, scale: float
-) -> float:
-    """Weighted log-likelihood of one component at linear predictor ``eta``."""
-    mu = family.linkinv(eta)
-    return float(np.dot(w, family.loglik(data.y, mu, scale, data.trials)))
-
-
-def fit_component(
-    data: ComponentData,
-    family: Family,
-    w: Array,
-    coef: Array | None,
-    scale: float,
-    max_iter: int,
-    tol: float = 1e-10,
-) -> tuple[Array, int]:
-    """Weighted IRLS for one component GLM.
+def fit_glm(data: ComponentData, family: Family, w: Array) -> Array:
+    """One weighted GLM fitted to convergence by IRLS from the family's starting means (the
+    cold M-step of a single component), with dispersion 1 in the step-halving check.
 
     Parameters
     ----------
     data : ComponentData
         Response, design, offset and binomial trials.
     family : Family
-        The component family and link.
+        The family and link.
     w : ndarray, shape (n,)
-        Case weights times posterior probabilities.
-    coef : ndarray, shape (p,), or None
-        Warm start; ``None`` starts from the family's starting means.
-    scale : float
-        The component's current dispersion (enters only the step-halving check).
-    max_iter : int
-        Most IRLS steps to take.
-    tol : float
-        Stop when the relative gain of the weighted log-likelihood is below ``tol``.
+        Case weights.
 
     Returns
     -------
-    coef : ndarray, shape (p,)
-    n_steps : int
-        IRLS steps taken.
+    ndarray, shape (p,)
+        The coefficients.
 
     Examples
     --------
@@ -138,66 +114,11 @@ def fit_component(
     >>> X = np.column_stack([np.ones(200), rng.normal(size=200)])
     >>> y = rng.poisson(np.exp(0.5 + 0.3 * X[:, 1])).astype(float)
     >>> data = ComponentData(y, X, np.zeros(200), np.ones(200))
-    >>> coef, _ = fit_component(data, get_family("poisson"), np.ones(200), None, 1.0, 50)
-    >>> coef.round(2)
+    >>> fit_glm(data, get_family("poisson"), np.ones(200)).round(2)
     array([0.56, 0.28])
     """
-    X, y, off = data.X, data.y, data.offset
-    if family.is_gaussian_identity:
-        wt = w * data.trials
-        return solve_normal(weighted_gram(X, wt), X.T @ (wt * (y - off))), 1
-
-    if coef is None:
-        mu = family.start_mu(y)
-        eta = family.link(mu)
-        objective = -np.inf
-    else:
-        eta = X @ coef + off
-        objective = component_objective(data, family, eta, w, scale)
-    steps = 0
-    for steps in range(1, max_iter + 1):  # noqa: B007 (used after the loop)
-        mu = family.linkinv(eta)
-        dmu = family.mu_eta(eta)
-        dmu = np.where(np.abs(dmu) < _TINY, _TINY, dmu)
-        var = np.maximum(family.variance(mu), _TINY)
-        work_w = w * data.trials * dmu**2 / var
-        z = (eta - off) + (y - mu) / dmu
-        proposal = solve_normal(weighted_gram(X, work_w), X.T @ (work_w * z))
-        new_coef, new_obj = _halve_until_better(data, family, w, scale, coef, proposal, objective)
-        if new_coef is None:  # no step improves the objective: at the optimum
-            break
-        gain = new_obj - objective
-        coef, objective = new_coef, new_obj
-        eta = X @ coef + off
-        if np.isfinite(gain) and gain <= tol * (abs(objective) + 1.0):
-            break
-    if coef is None:  # max_iter == 0 from a cold start
-        coef = solve_normal(weighted_gram(X, w), X.T @ (w * (eta - off)))
-    return coef, steps
-
-
-def _halve_until_better(
-    data: ComponentData,
-    family: Family,
-    w: Array,
-    scale: float,
-    coef: Array | None,
-    proposal: Array,
-    objective: float,
-) -> tuple[Array | None, float]:
-    """Return the first of proposal, half-step, quarter-step ... that does not lower the
-    objective, or ``(None, objective)`` when none does."""
-    if coef is None:
-        eta = data.X @ proposal + data.offset
-        return proposal, component_objective(data, family, eta, w, scale)
-    step = proposal - coef
-    for _ in range(_MAX_HALVINGS):
-        cand = coef + step
-        obj = component_objective(data, family, data.X @ cand + data.offset, w, scale)
-        if np.isfinite(obj) and obj >= objective:
-            return cand, obj
-        step = step * 0.5
-    return None, objective
+    coef, _ = _cold_m_step(data, family, w[:, None], np.ones(1))
+    return np.asarray(coef[0])
 
 
 def m_step_components(
@@ -213,7 +134,7 @@ def m_step_components(
     A warm start takes at most ``max_iter`` IRLS steps for all components together: each
     step is one pass over ``X`` for the K linearisations and one for the step-halving check
     (see :mod:`emglm.kernels`). A cold start (``coef=None``) fits each component to
-    convergence with :func:`fit_component`.
+    convergence (:func:`fit_glm` for one component).
 
     Parameters
     ----------
@@ -479,7 +400,7 @@ def _cold_m_step(
     data: ComponentData, family: Family, weights: Array, scale: Array
 ) -> tuple[Array, Array]:
     """M-step from posteriors alone: every component's GLM fitted to convergence, starting
-    from the family's starting means (as :func:`fit_component` does)."""
+    from the family's starting means."""
     n_comp = weights.shape[1]
     scale = np.array(scale, dtype=float, copy=True)
     coef = np.zeros((n_comp, data.X.shape[1]))
