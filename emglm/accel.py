@@ -23,12 +23,11 @@ Everything here works on NumPy arrays only.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from emglm.em import MixtureParams
+from emglm.em import EMFit, MixtureParams
 
 Array = NDArray[np.float64]
 
@@ -39,20 +38,6 @@ _STEP_GROWTH = 4.0
 
 EStep = Callable[[MixtureParams], tuple[float, Array]]
 MStep = Callable[[Array, MixtureParams], MixtureParams]
-
-
-@dataclass(frozen=True)
-class AccelResult:
-    """Outcome of an accelerated EM run (the fields :class:`emglm.em.EMFit` needs)."""
-
-    params: MixtureParams
-    posterior: Array
-    llf: float
-    llf_history: Array
-    n_iter: int
-    converged: bool
-    last_change: float
-    n_jumps: int
 
 
 def pack(params: MixtureParams) -> Array:
@@ -84,7 +69,7 @@ def squarem(
     max_iter: int,
     scale_floor: float | None,
     m_step_before_jump: MStep | None = None,
-) -> AccelResult:
+) -> tuple[EMFit, int]:
     """Run EM accelerated by SQUAREM from full parameters.
 
     Parameters
@@ -100,7 +85,7 @@ def squarem(
         Stop when the relative change of the log-likelihood between consecutive recorded
         iterates is below ``tol`` (the criterion of plain EM).
     max_iter : int
-        Most M-steps (EM map evaluations), the unit :attr:`AccelResult.n_iter` counts.
+        Most M-steps (EM map evaluations), the unit ``EMFit.n_iter`` counts.
     scale_floor : float or None
         Smallest dispersion allowed; ``None`` for families without a dispersion.
     m_step_before_jump : callable, optional
@@ -110,8 +95,11 @@ def squarem(
 
     Returns
     -------
-    AccelResult
-        ``llf_history`` holds the log-likelihood of every accepted iterate (non-decreasing).
+    fit : EMFit
+        ``llf_history`` holds the log-likelihood of every accepted iterate (non-decreasing);
+        ``n_iter`` counts M-steps.
+    n_jumps : int
+        Extrapolations accepted.
     """
     llf, post = e_step(params)
     history = [llf]
@@ -172,7 +160,7 @@ def squarem(
         llf, post = e_step(params)
         if record(llf):
             break
-    return AccelResult(
+    fit = EMFit(
         params=params,
         posterior=post,
         llf=llf,
@@ -180,5 +168,5 @@ def squarem(
         n_iter=n_iter,
         converged=bool(abs(change) < tol),
         last_change=float(change),
-        n_jumps=n_jumps,
     )
+    return fit, n_jumps

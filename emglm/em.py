@@ -398,7 +398,7 @@ def _run_squarem(
             linearised.append((out.posterior, out.linearisation))
         return out.llf, out.posterior
 
-    out = accel.squarem(
+    fit, _ = accel.squarem(
         params,
         e_step_at,
         em_map,
@@ -408,16 +408,7 @@ def _run_squarem(
         # The M-step from p2 mostly gives way to a jump: linearising there is wasted.
         lambda posterior, current: em_map(posterior, current, linearise=False),
     )
-    return EMFit(
-        params=out.params,
-        posterior=out.posterior,
-        llf=out.llf,
-        llf_history=out.llf_history,
-        n_iter=out.n_iter,
-        converged=out.converged,
-        last_change=out.last_change,
-        notes=tuple(notes),
-    )
+    return replace(fit, notes=tuple(notes))
 
 
 def m_step_weights(posterior: Array, method: str, rng: np.random.Generator) -> Array:
