@@ -33,7 +33,6 @@ _COLD_ITER = 50
 # smaller thresholds (1e-6, then 1e-4) made early and near-optimum M-steps take second
 # steps (two more passes over X each) without saving an EM iteration (docs/performance.md).
 _FAR_GAIN = 1e-2
-_TINY = 1e-300
 
 
 @dataclass(frozen=True)
@@ -269,11 +268,11 @@ def _warm_coef(
         # When another step is planned, the proposals are checked by linearising there: when
         # the full steps are taken, that is the next step's first pass.
         ahead = fuse is None and step < max_iter
-        step_ = proposal - coef[idx]
+        delta = proposal - coef[idx]
         # The gain the quadratic model predicts, 0.5 s' G s: when a full step fails its
         # check but this is within rounding of the objective, the component has converged
         # and halving (a pass over X each time, up to _MAX_HALVINGS) cannot gain anything.
-        predicted = 0.5 * np.einsum("ki,kij,kj->k", step_, grams, step_)
+        predicted = 0.5 * np.einsum("ki,kij,kj->k", delta, grams, delta)
         settled = predicted <= _ROUNDING * (np.abs(objective) + 1.0)
         accepted, gained, fused, lin_ahead = _halve_all(
             data,
