@@ -1,11 +1,12 @@
-"""The EM loop on NumPy arrays.
+"""The EM loop, generic over the component model.
 
-Given solver inputs (:class:`MixtureData`) and a start, :func:`run_em` alternates
+Given the data (:class:`~emglm.data.arrays.MixtureData`), a :class:`MixtureModel` (a
+component-model driver and a mixing model) and a start, :func:`run_em` alternates
 
-* E-step: posteriors ``tau_ik`` in log space (log-sum-exp), and the observed-data
-  log-likelihood ``llf = sum_i w_i log sum_k pi_ik f_k(y_i)``;
-* M-step: weighted IRLS for every component with weights ``w_i tau_ik``
-  (:mod:`emglm.irls`), then the mixing model (:mod:`emglm.mixing`),
+* E-step: posteriors ``tau_ik`` in log space and the observed-data log-likelihood
+  ``llf = sum_i w_i log sum_k pi_ik f_k(y_i)``, from the driver's pass over the rows;
+* M-step: the mixing model's update, then the driver's M-step with weights ``w_i tau_ik``
+  (which may hand back the next E-step from its last pass: the fused pass),
 
 until the relative change of the log-likelihood falls below ``tol``. Each M-step never
 lowers its part of the expected complete-data log-likelihood, so ``llf`` never decreases.
@@ -21,14 +22,15 @@ M-step weight falls below ``max(minprior * nobs, what its GLM needs)`` is droppe
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from emglm import irls, kernels, mixing
+from emglm.components.base import ComponentModel, EStep, NextEStep
+from emglm.data.arrays import MixtureData
 from emglm.exceptions import InputError
-from emglm.families import Family
+from emglm.mixing import ConstantMixing, mixing_model
 
 Array = NDArray[np.float64]
 
@@ -40,46 +42,45 @@ SEM_PATIENCE = 20
 
 
 @dataclass(frozen=True)
-class MixtureData:
-    """Solver inputs: the model's arrays, never modified by fitting.
+class MixtureModel:
+    """What is fitted: a component model (a driver of
+    :class:`~emglm.components.base.ComponentModel`) and a mixing model, chosen once."""
 
-    Attributes
-    ----------
-    y : (n,) response (binomial: proportion of ``trials``).
-    X : (n, p) component design.
-    offset : (n,) offset on the linear predictor.
-    trials : (n,) binomial trials (ones for other families).
-    weights : (n,) case (frequency) weights.
-    Z : (n, q) concomitant design; a single column of ones for constant proportions.
-    """
+    components: ComponentModel
+    mixing: ConstantMixing
 
-    y: Array
-    X: Array
-    offset: Array
-    trials: Array
-    weights: Array
-    Z: Array
+    @classmethod
+    def for_data(cls, components: ComponentModel, data: MixtureData) -> MixtureModel:
+        """The model with the mixing model that ``data``'s concomitant design calls for."""
+        return cls(components, mixing_model(data.Z))
 
-    @cached_property
-    def components(self) -> irls.ComponentData:
-        """The part of the inputs the component GLMs see (one object per data set, so that
-        its cached normalising constants are computed once)."""
-        return irls.ComponentData(self.y, self.X, self.offset, self.trials)
+    def n_params(self, n_comp: int, q: int) -> int:
+        """Free parameters of a fit with ``n_comp`` components (flexmix's ``df``): the
+        component model's and the mixing model's, each counted by its own model."""
+        return self.components.n_params(n_comp) + self.mixing.n_params(q, n_comp)
 
-    @cached_property
-    def unit_weights(self) -> bool:
-        """Whether every case weight is 1 (the M-step then skips weighting)."""
-        return bool(np.all(self.weights == 1.0))
+    def pack(self, params: MixtureParams) -> Array:
+        """All free parameters as one vector: the components', then the mixing logits."""
+        return np.concatenate(
+            [self.components.pack(params.components), self.mixing.pack(params.gamma)]
+        )
 
-    @property
-    def pass_weights(self) -> Array | None:
-        """The case weights as the E-step pass takes them: ``None`` when all are 1."""
-        return None if self.unit_weights else self.weights
+    def unpack(self, data: MixtureData, vec: Array, like: MixtureParams) -> MixtureParams:
+        """Inverse of :meth:`pack`, shaped like ``like``."""
+        size = self.components.pack(like.components).shape[0]
+        comp = self.components.unpack(data, vec[:size], like.components)
+        gamma = self.mixing.unpack(vec[size:], like.gamma.shape[0], like.n_components)
+        return MixtureParams(comp, gamma)
 
-    @property
-    def nobs(self) -> float:
-        """Number of observations: the sum of the case weights."""
-        return float(self.weights.sum())
+    def take(self, params: MixtureParams, keep: Any) -> MixtureParams:
+        """The parameters of some components (a mask drops, indices reorder)."""
+        return MixtureParams(
+            self.components.take(params.components, keep), self.mixing.take(params.gamma, keep)
+        )
+
+    def log_prior(self, data: MixtureData, params: MixtureParams) -> Array:
+        """Log prior probabilities, (n, K) or (1, K)."""
+        return self.mixing.log_prior(data.Z, params.gamma)
 
 
 @dataclass(frozen=True)
@@ -88,19 +89,18 @@ class MixtureParams:
 
     Attributes
     ----------
-    coef : (K, p) component coefficients.
-    scale : (K,) component dispersions (1 for families without one).
+    components : the component model's parameters (e.g.
+        :class:`~emglm.components.glm.GLMParams`).
     gamma : (q, K) mixing logits; column 0 (comp1) is the reference.
     """
 
-    coef: Array
-    scale: Array
+    components: Any
     gamma: Array
 
     @property
     def n_components(self) -> int:
         """Number of components K."""
-        return int(self.coef.shape[0])
+        return int(self.gamma.shape[1])
 
 
 @dataclass(frozen=True)
@@ -158,111 +158,72 @@ class EMFit:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def e_step(data: MixtureData, family: Family, params: MixtureParams) -> tuple[float, Array]:
-    """Observed-data log-likelihood and posterior probabilities (n, K), in one blocked pass
-    over the design (:func:`emglm.kernels.e_step_pass`)."""
-    out = e_step_pass(data, family, params, linearise=False)
+def e_step(data: MixtureData, model: MixtureModel, params: MixtureParams) -> tuple[float, Array]:
+    """Observed-data log-likelihood and posterior probabilities (n, K), in one pass."""
+    out = e_step_pass(data, model, params, linearise=False)
     return out.llf, out.posterior
+
+
+def e_step_pass(
+    data: MixtureData, model: MixtureModel, params: MixtureParams, linearise: bool
+) -> EStep:
+    """The component model's E-step pass at ``params``; with ``linearise`` the driver may
+    also prepare the next M-step from the same pass (the fused pass)."""
+    return model.components.e_step(
+        data, params.components, model.log_prior(data, params), linearise
+    )
 
 
 def m_step(
     data: MixtureData,
-    family: Family,
+    model: MixtureModel,
     posterior: Array,
-    params: MixtureParams | None,
-    m_step_iter: int,
-    scale_floor: float,
+    params: MixtureParams | None = None,
+    m_step_iter: int = 1,
 ) -> MixtureParams:
-    """Update every component GLM and the mixing model from posteriors ``(n, K)``."""
-    n_comp = posterior.shape[1]
-    wtau = posterior if data.unit_weights else posterior * data.weights[:, None]
-    scale = np.ones(n_comp) if params is None else params.scale
-    coef, scale = irls.m_step_components(
-        data.components,
-        family,
-        wtau,
-        None if params is None else params.coef,
-        scale,
-        m_step_iter,
-    )
-    scale = np.maximum(scale, scale_floor)
+    """One M-step from posteriors (or labels) ``(n, K)``: from the weights alone when
+    ``params`` is ``None``, else warm-started at ``params`` (the mixing model first, as in
+    :func:`m_step_and_e_step`, but without a fused E-step)."""
+    wtau = data.weighted(posterior)
     if params is None:
-        gamma = mixing.initial_gamma(data.Z, wtau)
-    else:
-        gamma = mixing.m_step_mixing(data.Z, wtau, params.gamma)
-    return MixtureParams(coef=coef, scale=scale, gamma=gamma)
+        return MixtureParams(
+            model.components.m_step_cold(data, wtau), model.mixing.initial(data.Z, wtau)
+        )
+    gamma = model.mixing.m_step(data.Z, wtau, params.gamma)
+    comp, _ = model.components.m_step(data, wtau, params.components, None, None, m_step_iter)
+    return MixtureParams(comp, gamma)
 
 
 def m_step_and_e_step(
     data: MixtureData,
-    family: Family,
+    model: MixtureModel,
     posterior: Array,
     params: MixtureParams,
     m_step_iter: int,
-    scale_floor: float,
-    first: tuple[Array, Array, Array] | None = None,
+    first: EStep | None = None,
     linearise: bool = True,
-) -> tuple[MixtureParams, kernels.EStepPass | None]:
-    """:func:`m_step` from ``params``, and the E-step at the new parameters when the M-step's
-    last pass over ``X`` gave it (:func:`emglm.irls.m_step_components_and_e_step`), else
-    ``None``: then call :func:`e_step_pass`. Same parameters as :func:`m_step`, and
+) -> tuple[MixtureParams, EStep | None]:
+    """One M-step from ``params``, and the E-step at the new parameters when the component
+    model's last pass gave it (else ``None``: then call :func:`e_step_pass`).
 
-    first : the first IRLS linearisation at ``params`` with weights ``posterior``, when the
-        E-step pass that made ``posterior`` gave it (``EStepPass.linearisation``).
-    linearise : whether the E-step made here also linearises the next M-step (EM only;
+    first : the E-step pass that made ``posterior``, when the M-step weights are exactly
+        those posteriors (the driver may reuse work of that pass).
+    linearise : whether the E-step made here also prepares the next M-step (EM only;
         CEM and SEM weight the M-step by labels, not posteriors).
     """
-    wtau = posterior if data.unit_weights else posterior * data.weights[:, None]
+    wtau = data.weighted(posterior)
     # The mixing model first: the fused E-step needs the new prior probabilities.
-    gamma = mixing.m_step_mixing(data.Z, wtau, params.gamma)
-    coef, scale, fused = irls.m_step_components_and_e_step(
-        data.components,
-        family,
-        wtau,
-        params.coef,
-        params.scale,
-        m_step_iter,
-        irls.EStepInputs(data.pass_weights, mixing.log_prior(data.Z, gamma), linearise),
-        first,
+    gamma = model.mixing.m_step(data.Z, wtau, params.gamma)
+    next_estep = NextEStep(data.pass_weights, model.mixing.log_prior(data.Z, gamma), linearise)
+    comp, fused = model.components.m_step(
+        data, wtau, params.components, next_estep, first, m_step_iter
     )
-    new = MixtureParams(coef=coef, scale=np.maximum(scale, scale_floor), gamma=gamma)
-    return new, fused
-
-
-def e_step_pass(
-    data: MixtureData, family: Family, params: MixtureParams, linearise: bool
-) -> kernels.EStepPass:
-    """:func:`e_step`; with ``linearise``, for families whose M-step can use it
-    (:func:`emglm.irls.shares_passes`), the same pass also forms the first IRLS
-    linearisation of the next M-step (weights: the posteriors times the case weights)."""
-    return kernels.e_step_pass(
-        data.X,
-        data.y,
-        data.components.pass_offset,
-        data.components.pass_trials,
-        data.components.loglik_constant(family),
-        data.pass_weights,
-        family,
-        params.coef,
-        params.scale,
-        mixing.log_prior(data.Z, params.gamma),
-        linearise=linearise and irls.shares_passes(family),
-        ones_col=data.components.ones_col,
-    )
-
-
-def scale_floor(data: MixtureData, family: Family) -> float:
-    """Smallest dispersion allowed: a Gaussian variance collapsing onto a few points would
-    make the likelihood unbounded, so variances stay above 1e-10 of the response's."""
-    if not family.has_scale:
-        return 0.0
-    spread = float(np.var(data.y)) if data.y.size > 1 else 1.0
-    return 1e-10 * max(spread, 1e-300)
+    return MixtureParams(comp, gamma), fused
 
 
 def run_em(
     data: MixtureData,
-    family: Family,
+    model: MixtureModel,
     start: MixtureParams | Array,
     options: EMOptions,
     rng: np.random.Generator | None = None,
@@ -274,35 +235,35 @@ def run_em(
     Examples
     --------
     >>> import numpy as np
+    >>> from emglm.components.glm import GLMComponents
     >>> from emglm.families import get_family
     >>> rng = np.random.default_rng(1)
     >>> n = 400
     >>> X = np.ones((n, 1))
     >>> y = np.r_[rng.poisson(2, n // 2), rng.poisson(12, n // 2)].astype(float)
     >>> data = MixtureData(y, X, np.zeros(n), np.ones(n), np.ones(n), np.ones((n, 1)))
+    >>> model = MixtureModel.for_data(GLMComponents(get_family("poisson"), ["Intercept"]), data)
     >>> tau0 = np.c_[y < 6, y >= 6].astype(float)
-    >>> fit = run_em(data, get_family("poisson"), tau0, EMOptions(tol=1e-10))
-    >>> np.exp(fit.params.coef[:, 0]).round(1), fit.converged
+    >>> fit = run_em(data, model, tau0, EMOptions(tol=1e-10))
+    >>> np.exp(fit.params.components.coef[:, 0]).round(1), fit.converged
     (array([ 1.8, 12. ]), True)
     """
-    floor = scale_floor(data, family)
     method = options.method
     rng = np.random.default_rng() if rng is None else rng
     notes: list[str] = []
     if isinstance(start, MixtureParams):
         params = start
     else:
-        _, start = _drop_degenerate(data, family, None, start, options, 0, notes)
-        params = m_step(data, family, start, None, options.m_step_iter, floor)
+        _, start = _drop_degenerate(data, model, None, start, options, 0, notes)
+        params = m_step(data, model, start)
     if options.accel == "squarem" and options.method == "em":
-        return _run_squarem(data, family, params, options, floor, notes)
+        return _run_squarem(data, model, params, options, notes)
     history: list[float] = []
     converged = False
     change = np.inf
     linearise = method == "em"
-    out = e_step_pass(data, family, params, linearise)
-    llf, posterior, lin = out.llf, out.posterior, out.linearisation
-    del out
+    out = e_step_pass(data, model, params, linearise)
+    llf, posterior = out.llf, out.posterior
     history.append(llf)
     objective = _objective(data, method, llf, posterior)
     # SEM returns the best iterate it visited; the other methods keep no old posteriors.
@@ -311,18 +272,18 @@ def run_em(
     n_iter = 0
     for n_iter in range(1, options.max_iter + 1):
         weights = m_step_weights(posterior, method, rng)
-        kept, weights = _drop_degenerate(data, family, params, weights, options, n_iter, notes)
+        kept, weights = _drop_degenerate(data, model, params, weights, options, n_iter, notes)
         if kept is not None:
             params = kept
-        first = lin if weights is posterior else None  # no component dropped
-        del posterior
+        first = out if weights is posterior else None  # no component dropped
+        del posterior, out
         params, fused = m_step_and_e_step(
-            data, family, weights, params, options.m_step_iter, floor, first, linearise
+            data, model, weights, params, options.m_step_iter, first, linearise
         )
-        del weights
-        out = e_step_pass(data, family, params, linearise) if fused is None else fused
-        llf, posterior, lin = out.llf, out.posterior, out.linearisation
-        del out, fused
+        del weights, first
+        out = e_step_pass(data, model, params, linearise) if fused is None else fused
+        llf, posterior = out.llf, out.posterior
+        del fused
         history.append(llf)
         if best is not None:  # SEM: keep the best iterate; stop once it stops improving
             shrunk = best[1].n_components != params.n_components
@@ -357,33 +318,32 @@ def run_em(
 
 def _run_squarem(
     data: MixtureData,
-    family: Family,
+    model: MixtureModel,
     params: MixtureParams,
     options: EMOptions,
-    floor: float,
     notes: list[str],
 ) -> EMFit:
-    """EM accelerated by SQUAREM (:mod:`emglm.accel`), from full parameters. The EM map is
-    the plain loop's: drop degenerate components, then one M-step."""
-    from emglm import accel  # accel builds on this module's MixtureParams
+    """EM accelerated by SQUAREM (:mod:`emglm.engine.accel`), from full parameters. The EM
+    map is the plain loop's: drop degenerate components, then one M-step."""
+    from emglm.engine import accel  # accel builds on this module's EMFit
 
     n_maps = 0
     # Work shared between passes (see m_step_and_e_step): the E-step an EM map made at its
-    # output, and the linearisation the last E-step made for the M-step from its posteriors.
-    ready: list[tuple[MixtureParams, kernels.EStepPass]] = []
-    linearised: list[tuple[Array, tuple[Array, Array, Array]]] = []
+    # output, and the last E-step pass (whose work the M-step from its posteriors reuses).
+    ready: list[tuple[MixtureParams, EStep]] = []
+    made: list[EStep] = []
 
     def em_map(posterior: Array, current: MixtureParams, linearise: bool = True) -> MixtureParams:
         nonlocal n_maps
         n_maps += 1
-        kept, weights = _drop_degenerate(data, family, current, posterior, options, n_maps, notes)
+        kept, weights = _drop_degenerate(data, model, current, posterior, options, n_maps, notes)
         current = current if kept is None else kept
         first = None
-        if linearised and linearised[0][0] is posterior and weights is posterior:
-            first = linearised[0][1]
-        linearised.clear()
+        if made and made[0].posterior is posterior and weights is posterior:
+            first = made[0]
+        made.clear()
         new, fused = m_step_and_e_step(
-            data, family, weights, current, options.m_step_iter, floor, first, linearise
+            data, model, weights, current, options.m_step_iter, first, linearise
         )
         ready.clear()
         if fused is not None:
@@ -391,11 +351,10 @@ def _run_squarem(
         return new
 
     def e_step_at(p: MixtureParams) -> tuple[float, Array]:
-        out = ready.pop()[1] if ready and ready[0][0] is p else e_step_pass(data, family, p, True)
+        out = ready.pop()[1] if ready and ready[0][0] is p else e_step_pass(data, model, p, True)
         ready.clear()
-        linearised.clear()
-        if out.linearisation is not None:
-            linearised.append((out.posterior, out.linearisation))
+        made.clear()
+        made.append(out)
         return out.llf, out.posterior
 
     fit, _ = accel.squarem(
@@ -404,7 +363,8 @@ def _run_squarem(
         em_map,
         options.tol,
         options.max_iter,
-        floor if family.has_scale else None,
+        model.pack,
+        lambda vec, like: model.unpack(data, vec, like),
         # The M-step from p2 mostly gives way to a jump: linearising there is wasted.
         lambda posterior, current: em_map(posterior, current, linearise=False),
     )
@@ -450,7 +410,7 @@ def _objective(data: MixtureData, method: str, llf: float, posterior: Array) -> 
 
 def _drop_degenerate(
     data: MixtureData,
-    family: Family,
+    model: MixtureModel,
     params: MixtureParams | None,
     weights: Array,
     options: EMOptions,
@@ -459,13 +419,13 @@ def _drop_degenerate(
 ) -> tuple[MixtureParams | None, Array]:
     """Drop components whose M-step weight is below ``max(minprior * nobs, need)``.
 
-    ``need`` is what a component GLM needs: its number of coefficients, plus one when it
-    has a dispersion. At least the heaviest component is always kept. Returns the remaining
+    ``need`` is what a component needs (:meth:`ComponentModel.min_weight`: its number of
+    parameters). At least the heaviest component is always kept. Returns the remaining
     parameters (``None`` when ``params`` is ``None``) and weights, renormalised by row.
     """
-    mass = np.asarray(data.weights @ weights)
-    need = data.X.shape[1] + (1 if family.has_scale else 0)
-    threshold = max(options.minprior * data.nobs, float(need))
+    mass = data.weighted_sum(weights)
+    need = model.components.min_weight(data)
+    threshold = max(options.minprior * data.nobs, need)
     keep = mass >= threshold
     if keep.all():
         return params, weights
@@ -475,7 +435,7 @@ def _drop_degenerate(
         notes.append(
             f"iteration {n_iter}: dropped component {k + 1} of {len(keep)}: its weight "
             f"{mass[k]:.3g} (prior {mass[k] / data.nobs:.3g}) fell below {threshold:.3g} "
-            f"= max(minprior={options.minprior:g} x nobs, {need} parameters)"
+            f"= max(minprior={options.minprior:g} x nobs, {need:g} parameters)"
         )
     weights = weights[:, keep]
     total = weights.sum(axis=1, keepdims=True)
@@ -483,30 +443,23 @@ def _drop_degenerate(
     weights = np.where(total > 0, weights / np.where(total > 0, total, 1.0), 1.0 / keep.sum())
     if params is None:
         return None, weights
-    gamma = params.gamma[:, keep]
-    kept = MixtureParams(
-        coef=params.coef[keep], scale=params.scale[keep], gamma=gamma - gamma[:, :1]
-    )
-    return kept, weights
+    return model.take(params, keep), weights
 
 
-def canonical_order(params: MixtureParams, proportions: Array) -> Array:
+def canonical_order(model: MixtureModel, params: MixtureParams, proportions: Array) -> Array:
     """Permutation putting components in canonical order.
 
     Components are sorted by decreasing mixing proportion; ties (to 1e-8) are broken by
-    the coefficients, compared in order. Reruns and restarts therefore line up.
+    the component model's keys (the coefficients, compared in order, for GLMs). Reruns
+    and restarts therefore line up.
     """
-    keys = [tuple(np.round(params.coef[k], 10)) for k in range(params.n_components)]
+    keys = model.components.sort_keys(params.components)
     rounded = np.round(proportions, 8)
     return np.array(
         sorted(range(params.n_components), key=lambda k: (-rounded[k], keys[k])), dtype=int
     )
 
 
-def permute(fit: EMFit, perm: Array) -> EMFit:
+def permute(model: MixtureModel, fit: EMFit, perm: Array) -> EMFit:
     """Reorder a fit's components by ``perm`` (comp1 stays the mixing reference)."""
-    p = fit.params
-    gamma = p.gamma[:, perm]
-    gamma = gamma - gamma[:, :1]
-    params = MixtureParams(coef=p.coef[perm], scale=p.scale[perm], gamma=gamma)
-    return replace(fit, params=params, posterior=fit.posterior[:, perm])
+    return replace(fit, params=model.take(fit.params, perm), posterior=fit.posterior[:, perm])
