@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import logsumexp
 
-from emglm.components import kernels
+from emglm.data.arrays import column_sums
 
 Array = NDArray[np.float64]
 
@@ -102,7 +102,7 @@ def m_step_mixing(Z: Array, wtau: Array, gamma: Array, max_iter: int = 25) -> Ar
     array([[0.75, 0.25]])
     """
     if is_constant(Z):
-        mass = kernels.column_sums(wtau)
+        mass = column_sums(wtau)
         return gamma_from_proportions(mass / mass.sum())
     return _newton_multinomial(Z, wtau, gamma, max_iter)
 
@@ -235,7 +235,7 @@ class ConstantMixing:
 
     def m_step(self, Z: Array, wtau: Array, gamma: Array) -> Array:
         """The weighted share of each component."""
-        mass = kernels.column_sums(wtau)
+        mass = column_sums(wtau)
         return gamma_from_proportions(mass / mass.sum())
 
     def initial(self, Z: Array, wtau: Array) -> Array:

@@ -84,8 +84,13 @@ class GLMComponents:
         response's."""
         if not self.family.has_scale:
             return 0.0
-        spread = float(np.var(data.y)) if data.y.size > 1 else 1.0
-        return 1e-10 * max(spread, 1e-300)
+
+        def floor() -> float:
+            spread = float(np.var(data.y)) if data.y.size > 1 else 1.0
+            return 1e-10 * max(spread, 1e-300)
+
+        # Once per data set: every M-step and SQUAREM jump needs it.
+        return data.derived("glm_scale_floor", floor)
 
     # --- the protocol ------------------------------------------------------------------------
     def n_components(self, params: GLMParams) -> int:

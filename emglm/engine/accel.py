@@ -28,7 +28,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from emglm.engine.em import EMFit, MixtureParams
+from emglm.engine.state import EMFit, MixtureParams
 
 Array = NDArray[np.float64]
 

@@ -23,6 +23,7 @@ from emglm.families import Family
 from emglm.inference import louis
 from emglm.report.diagnostics import DispersionTest, dispersion_test
 from emglm.report.record import FitRecord
+from emglm.report.summary import build_summary
 
 if TYPE_CHECKING:
     from statsmodels.iolib.summary import Summary
@@ -586,8 +587,6 @@ class EMGLMResults:
     # --- output ----------------------------------------------------------------------------
     def summary(self, alpha: float = 0.05) -> Summary:
         """A statsmodels ``Summary``: fit block, mixing proportions, coefficient tables."""
-        from emglm.report.summary import build_summary
-
         return build_summary(self, alpha=alpha)
 
     def _repr_html_(self) -> str:
