@@ -207,9 +207,8 @@ class EMGLMResults:
 
     @cached_property
     def _component_means(self) -> Array:
-        d = self.record.data
         return self.record.family.linkinv(
-            d.X @ self.em.params.components.coef.T + d.offset[:, None]
+            self.record.data.linear_predictor(self.em.params.components.coef)
         )
 
     @cached_property
