@@ -33,6 +33,7 @@ def em_glm(
     exposure: Any = None,
     weights: Any = None,
     concomitant: str | None = None,
+    groups: Any = None,
     start: Any = None,
     init: str = FitOptions.init,
     method: str = FitOptions.method,
@@ -87,6 +88,7 @@ def em_glm(
         exposure=exposure,
         weights=weights,
         concomitant=concomitant,
+        groups=groups,
         eval_env=formula_mod.capture_env(1),
     )
     return model.fit_with(options, start=start, random_state=random_state)
@@ -110,6 +112,7 @@ def small_em(
     exposure: Any = None,
     weights: Any = None,
     concomitant: str | None = None,
+    groups: Any = None,
     method: str = FitOptions.method,
     m_step_iter: int = FitOptions.m_step_iter,
     accel: str | None = FitOptions.accel,
@@ -137,8 +140,9 @@ def small_em(
         Worker processes (``-1``: one per CPU). Results do not depend on it.
     progress : bool, optional
         Show a tqdm progress bar (needs tqdm).
-    offset, exposure, weights, concomitant
-        The model, as for :func:`emglm.em_glm`.
+    offset, exposure, weights, concomitant, groups
+        The model, as for :func:`emglm.em_glm`. With groups, ``sample_size`` counts
+        groups.
     method, m_step_iter, accel
         How each run climbs, as for :meth:`emglm.EMGLM.fit` (the defaults are those of the
         warm-up inside :func:`emglm.em_glm`).
@@ -172,12 +176,17 @@ def small_em(
         exposure=exposure,
         weights=weights,
         concomitant=concomitant,
+        groups=groups,
         eval_env=formula_mod.capture_env(1),
     )
     repeats = check_positive_int("repeats", repeats)
     max_iter = check_positive_int("max_iter", max_iter)
     if sample_size is not None:
-        sample_size = check_positive_int("sample_size", sample_size, upper=model.data.n_rows)
+        # With groups, subsamples are of whole groups.
+        what = "rows" if model.data.groups is None else "groups"
+        sample_size = check_positive_int(
+            "sample_size", sample_size, upper=model.data.n_units, what=what
+        )
     options = EMOptions(
         max_iter=max_iter,
         tol=check_tol(tol),

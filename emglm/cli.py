@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--offset", help="column holding an offset")
     fit.add_argument("--exposure", help="column holding an exposure (its log is the offset)")
     fit.add_argument("--weights", help="column holding case weights")
+    fit.add_argument("--groups", help="column of groups whose rows share one class (or y ~ x | g)")
     fit.add_argument("--seed", type=int, default=None, help="random seed for the starts")
     fit.add_argument("--max-iter", type=int, default=1000, help="most EM iterations")
     sub.add_parser("demo", help="fit the package's sim2 data (two Poisson regressions)")
@@ -66,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     offset=args.offset,
                     exposure=args.exposure,
                     weights=args.weights,
+                    groups=args.groups,
                     max_iter=args.max_iter,
                     random_state=args.seed,
                 )

@@ -76,6 +76,7 @@ def select_k(
     exposure: Any = None,
     weights: Any = None,
     concomitant: str | None = None,
+    groups: Any = None,
     random_state: int | np.random.Generator | None = None,
     options: FitOptions | None = None,
     **fit_options: Any,
@@ -91,7 +92,7 @@ def select_k(
     criterion : {"bic", "aic", "icl"}
         Smaller is better. ICL adds the classification entropy to BIC and so favours
         well-separated components.
-    offset, exposure, weights, concomitant
+    offset, exposure, weights, concomitant, groups
         The model, as for :func:`emglm.em_glm`.
     random_state : int or numpy Generator, optional
         Each K gets its own random stream spawned from it.
@@ -130,6 +131,7 @@ def select_k(
         exposure=exposure,
         weights=weights,
         concomitant=concomitant,
+        groups=groups,
         eval_env=formula_mod.capture_env(1),
     )
     n_rows = base.data.y.shape[0]

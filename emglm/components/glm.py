@@ -119,6 +119,20 @@ class GLMComponents:
             ones_col=cdata.ones_col,
         )
 
+    def log_densities(self, data: MixtureData, params: GLMParams) -> Array:
+        """Every row's log-density under every component, (n, K), in one blocked pass."""
+        cdata = self.component_data(data)
+        return kernels.log_densities(
+            data.X,
+            data.y,
+            cdata.pass_offset,
+            cdata.pass_trials,
+            cdata.loglik_constant(self.family),
+            self.family,
+            params.coef,
+            params.scale,
+        )
+
     def m_step_cold(self, data: MixtureData, wtau: Array) -> GLMParams:
         """Every component's GLM fitted to convergence from the weights alone."""
         n_comp = wtau.shape[1]

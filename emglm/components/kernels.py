@@ -21,7 +21,13 @@ from numpy.typing import NDArray
 from emglm.data.arrays import column_sums
 from emglm.families import Family
 
-__all__ = ["column_sums", "e_step_pass", "irls_normal_equations", "weighted_grams"]
+__all__ = [
+    "column_sums",
+    "e_step_pass",
+    "irls_normal_equations",
+    "log_densities",
+    "weighted_grams",
+]
 
 Array = NDArray[np.float64]
 
@@ -235,6 +241,29 @@ def weighted_loglik(
         c = None if const is None else const[sl]
         ll = family.loglik_eta(y[sl], eta, scale_col, _trial_rows(trials, sl), c)
         out += np.einsum("kc,kc->k", ll, W[sl].T)
+    return out
+
+
+def log_densities(
+    X: Array,
+    y: Array,
+    offset: Array | None,
+    trials: Array | None,
+    const: Array | None,
+    family: Family,
+    coef: Array,
+    scale: Array,
+) -> Array:
+    """``log f(y_i | x_i' coef_k)`` of every row and component, with normalising constants,
+    shape (n, K), Fortran-ordered (each block is written along contiguous columns)."""
+    n = X.shape[0]
+    out = np.empty((n, coef.shape[0]), order="F")
+    out_t = out.T
+    scale_col = _as_column(scale)
+    for sl, XbT in _blocks(X):
+        eta = _linear_predictor(XbT, coef, _offset_rows(offset, sl))
+        c = None if const is None else const[sl]
+        out_t[:, sl] = family.loglik_eta(y[sl], eta, scale_col, _trial_rows(trials, sl), c)
     return out
 
 

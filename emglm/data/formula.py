@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 from patsy.desc import INTERCEPT, ModelDesc, Term
 from patsy.eval import EvalEnvironment, EvalFactor
 
+from emglm.data.groups import group_labels, split_groups
 from emglm.exceptions import FormulaError, InputError, InputTypeError
 from emglm.families import Family
 
@@ -126,6 +127,7 @@ class ModelArrays:
     Z: Array
     row_index: pd.Index
     n_dropped: int
+    groups: NDArray[Any] | None = None
 
 
 def build(
@@ -138,8 +140,12 @@ def build(
     weights: ArrayLike | str | None = None,
     concomitant: str | None = None,
     eval_env: EvalEnvironment | None = None,
+    groups: ArrayLike | str | None = None,
 ) -> tuple[Design, ModelArrays]:
     """Evaluate ``formula`` on ``data`` and validate everything the fit will use.
+
+    ``groups`` (a column name or one label per row), or a grouping term ``| g`` at the end
+    of the formula, says which rows share one latent class (:mod:`emglm.data.groups`).
 
     Examples
     --------
@@ -160,6 +166,11 @@ def build(
         )
     if "~" not in formula:
         raise FormulaError(f"formula {formula!r} has no '~'; write it as 'response ~ terms'")
+    formula, group_term = split_groups(formula)
+    if group_term is not None and groups is not None:
+        raise FormulaError(
+            f"the formula groups by {group_term!r} and groups= is given too; use one of them"
+        )
     env = capture_env(1) if eval_env is None else eval_env
     # Positional index: patsy keeps the index of the rows it keeps, and we map back later.
     frame = data.reset_index(drop=True)
@@ -175,6 +186,7 @@ def build(
         "exposure": _column_or_array("exposure", exposure, frame),
         "weights": _column_or_array("weights", weights, frame),
     }
+    labels = group_labels(group_term if group_term is not None else groups, frame)
     keep = np.ones(len(frame), dtype=bool)
     for piece in pieces:
         mask = np.zeros(len(frame), dtype=bool)
@@ -242,6 +254,7 @@ def build(
         Z=Z,
         row_index=data.index[rows],
         n_dropped=int(len(frame) - rows.size),
+        groups=None if labels is None else labels[rows],
     )
     return design, arrays
 
