@@ -67,7 +67,7 @@ def collapsed_variances(
 ) -> NDArray[np.intp]:
     """Indices of the components whose dispersion sits on :func:`emglm.em.scale_floor`."""
     floor = em.scale_floor(data, family)
-    if not family.has_scale or floor <= 0:
+    if not family.has_scale or not family.dispersion_can_collapse or floor <= 0:
         return np.zeros(0, dtype=int)
     return np.flatnonzero(params.scale <= floor * (1.0 + _FLOOR_RTOL))
 
@@ -75,12 +75,13 @@ def collapsed_variances(
 def separated_components(
     data: em.MixtureData, family: Family, params: em.MixtureParams, posterior: Array
 ) -> list[tuple[int, int]]:
-    """Binomial components with fitted probabilities numerically 0 or 1 at rows they hold.
+    """Components of a family whose means can reach their bounds (binomial) with fitted
+    probabilities numerically 0 or 1 at rows they hold.
 
     A row is held by component k when its posterior for k is at least 1/2 and its case
     weight is positive. Returns ``(k, number of such rows)`` for every flagged component.
     """
-    if family.name != "binomial":
+    if not family.can_separate:
         return []
     mu = family.linkinv(data.X @ params.coef.T + data.offset[:, None])
     extreme = (mu <= SEPARATION_EPS) | (mu >= 1.0 - SEPARATION_EPS)

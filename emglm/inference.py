@@ -33,14 +33,13 @@ from emglm import mixing
 from emglm.em import MixtureData, MixtureParams, e_step
 from emglm.exceptions import SingularInformationWarning, user_stacklevel
 from emglm.families import Family
+from emglm.families.base import log_sigma, scale_from_log_sigma
 
 Array = NDArray[np.float64]
 
 SCALE_TERM = "log(sigma)"
 # Rows per block when accumulating the information, to bound memory on large data.
 _CHUNK = 20_000
-# Step in log(sigma) for the numerical dispersion derivatives of non-Gaussian families.
-_LOG_SIGMA_STEP = 1e-4
 # Eigenvalues of the correlation-scaled information below this (relative to the largest)
 # count as zero.
 _RCOND = 1e-10
@@ -56,6 +55,8 @@ class Layout:
     p: int
     q: int
     has_scale: bool
+    #: The family whose free dispersion the layout holds (``None``: ``log(sigma)``).
+    family: Family | None = None
 
     @property
     def per_component(self) -> int:
@@ -89,13 +90,18 @@ class Layout:
 
 def layout_of(data: MixtureData, family: Family, n_components: int) -> Layout:
     """The parameter layout of a model."""
-    return Layout(n_components, data.X.shape[1], data.Z.shape[1], family.has_scale)
+    return Layout(n_components, data.X.shape[1], data.Z.shape[1], family.has_scale, family)
 
 
 def param_names(
-    x_names: list[str], z_names: list[str], n_components: int, has_scale: bool
+    x_names: list[str],
+    z_names: list[str],
+    n_components: int,
+    has_scale: bool,
+    scale_term: str = SCALE_TERM,
 ) -> list[tuple[str, str]]:
-    """``(component, term)`` labels of ``theta``, in packing order.
+    """``(component, term)`` labels of ``theta``, in packing order; ``scale_term`` names
+    the free dispersion (:attr:`Family.free_dispersion_name`).
 
     Examples
     --------
@@ -107,7 +113,7 @@ def param_names(
     for k in range(n_components):
         names += [(f"comp{k + 1}", t) for t in x_names]
         if has_scale:
-            names.append((f"comp{k + 1}", SCALE_TERM))
+            names.append((f"comp{k + 1}", scale_term))
     for k in range(1, n_components):
         names += [(f"comp{k + 1}", f"mixing:{t}") for t in z_names]
     return names
@@ -119,7 +125,7 @@ def pack(params: MixtureParams, layout: Layout) -> Array:
     for k in range(layout.n_components):
         theta[layout.coef_slice(k)] = params.coef[k]
         if layout.has_scale:
-            theta[layout.scale_index(k)] = 0.5 * np.log(params.scale[k])
+            theta[layout.scale_index(k)] = _free(layout, params.scale[k])
         if k >= 1:
             theta[layout.mixing_slice(k)] = params.gamma[:, k] - params.gamma[:, 0]
     return theta
@@ -130,7 +136,8 @@ def unpack(theta: Array, layout: Layout) -> MixtureParams:
     n_comp = layout.n_components
     coef = np.stack([theta[layout.coef_slice(k)] for k in range(n_comp)])
     if layout.has_scale:
-        scale = np.exp(2.0 * np.array([theta[layout.scale_index(k)] for k in range(n_comp)]))
+        free = np.array([theta[layout.scale_index(k)] for k in range(n_comp)])
+        scale = _from_free(layout, free)
     else:
         scale = np.ones(n_comp)
     gamma = np.zeros((layout.q, n_comp))
@@ -139,46 +146,21 @@ def unpack(theta: Array, layout: Layout) -> MixtureParams:
     return MixtureParams(coef=coef, scale=scale, gamma=gamma)
 
 
+def _free(layout: Layout, scale: Array | float) -> Array:
+    """The free dispersion of the layout's family (``log(sigma)`` without one)."""
+    fam = layout.family
+    return log_sigma(scale) if fam is None else fam.free_dispersion(scale)
+
+
+def _from_free(layout: Layout, theta: Array) -> Array:
+    """Inverse of :func:`_free`."""
+    fam = layout.family
+    return scale_from_log_sigma(theta) if fam is None else fam.dispersion_from_free(theta)
+
+
 def observed_loglike(theta: Array, data: MixtureData, family: Family, layout: Layout) -> float:
     """Observed-data log-likelihood as a function of the packed parameters (for checks)."""
     return e_step(data, family, unpack(np.asarray(theta, dtype=float), layout))[0]
-
-
-def _eta_derivatives(
-    family: Family, y: Array, eta: Array, trials: Array, scale: Array
-) -> tuple[Array, Array]:
-    """First and second derivatives of each log-density in the linear predictor, (n, K).
-
-    With ``l = trials (y theta - b(theta)) / scale + c``: ``dl/dmu = trials (y - mu) /
-    (scale V(mu))``; the chain rule through the inverse link gives the observed (not the
-    expected) second derivative, so non-canonical links are exact.
-    """
-    mu = family.linkinv(eta)
-    mu1 = family.mu_eta(eta)
-    mu2 = family.mu_eta2(eta)
-    var = family.variance(mu)
-    dvar = np.asarray(family.sm_family.variance.deriv(mu), dtype=float)
-    resid = y - mu
-    dl_dmu = trials * resid / (scale * var)
-    d2l_dmu2 = trials / scale * (-1.0 / var - resid * dvar / var**2)
-    return dl_dmu * mu1, d2l_dmu2 * mu1**2 + dl_dmu * mu2
-
-
-def _scale_derivatives(
-    family: Family, y: Array, eta: Array, trials: Array, scale: Array
-) -> tuple[Array, Array]:
-    """First and second derivatives of each log-density in ``log(sigma)``, (n, K)."""
-    mu = family.linkinv(eta)
-    if family.name == "gaussian":
-        u = trials * (y - mu) ** 2 / scale
-        return u - 1.0, -2.0 * u
-    # No closed form for a general family's normalising constant: central differences in
-    # log(sigma), where the log-density is smooth.
-    h = _LOG_SIGMA_STEP
-    up = family.loglik(y, mu, scale * np.exp(2 * h), trials)
-    mid = family.loglik(y, mu, scale, trials)
-    down = family.loglik(y, mu, scale * np.exp(-2 * h), trials)
-    return (up - down) / (2 * h), (up - 2 * mid + down) / h**2
 
 
 def louis_information(data: MixtureData, family: Family, params: MixtureParams) -> Array:
@@ -217,7 +199,7 @@ def _louis_chunk(
     eta = X @ params.coef.T + data.offset[rows, None]
     scale = params.scale[None, :]
     _, tau = e_step(_subset(data, rows), family, params)
-    d1, d2 = _eta_derivatives(family, y[:, None], eta, trials[:, None], scale)
+    d1, d2 = family.eta_derivatives(y[:, None], eta, trials[:, None], scale)
     pi = np.broadcast_to(np.exp(mixing.log_prior(Z, params.gamma)), tau.shape)
 
     size = layout.size
@@ -225,7 +207,7 @@ def _louis_chunk(
     # Complete-data scores a_ik of every observation under every label k, (K, n, P).
     scores = np.zeros((n_comp, y.shape[0], size))
     if layout.has_scale:
-        s1, s2 = _scale_derivatives(family, y[:, None], eta, trials[:, None], scale)
+        s1, s2, s12 = family.dispersion_derivatives(y[:, None], eta, trials[:, None], scale)
     for k in range(n_comp):
         cs = layout.coef_slice(k)
         wt = w * tau[:, k]
@@ -234,8 +216,8 @@ def _louis_chunk(
         if layout.has_scale:
             j = layout.scale_index(k)
             scores[k, :, j] = s1[:, k]
-            # d2 l / d eta d log(sigma) = -2 d l / d eta: the eta part scales as 1 / sigma^2.
-            cross = X.T @ (wt * 2.0 * d1[:, k])
+            # s12 = d2 l / d eta d(free dispersion); -s12 = 2 dl/deta for log(sigma).
+            cross = X.T @ (wt * -s12[:, k])
             neg_hess[cs, j] = cross
             neg_hess[j, cs] = cross
             neg_hess[j, j] = -float(wt @ s2[:, k])

@@ -293,7 +293,11 @@ class EMGLM:
         n_fitted = fit.params.n_components
         if se == "louis":
             names = inference.param_names(
-                self.design.x_names, self.design.z_names, n_fitted, self.family.has_scale
+                self.design.x_names,
+                self.design.z_names,
+                n_fitted,
+                self.family.has_scale,
+                self.family.free_dispersion_name,
             )
             covariance = inference.louis_covariance(self.data, self.family, fit.params, names)
         elif se == "bootstrap":

@@ -144,16 +144,16 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
             )
         )
     if fam.has_scale:
-        sig_se = res.sigma_bse.to_numpy() if has_se else None
-        sig_ci = None if tidy is None else _intervals(tidy, "sigma")
+        sig_se = res.dispersion_bse.to_numpy() if has_se else None
+        sig_ci = None if tidy is None else _intervals(tidy, fam.dispersion_label)
         smry.tables.append(
             estimate_table(
-                "Dispersion (sigma = sqrt(scale))",
+                fam.dispersion_title,
                 res.component_names,
-                res.sigma.to_numpy(),
+                res.dispersion.to_numpy(),
                 sig_se,
                 alpha,
-                label="sigma",
+                label=fam.dispersion_label,
                 tests=False,
                 intervals=sig_ci,
             )
