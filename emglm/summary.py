@@ -217,7 +217,8 @@ def _notes(res: EMGLMResults) -> list[str]:
     elif cov.cov_type == "louis":
         notes.append(
             "Standard errors from the observed information (Louis' method) over all free "
-            "parameters, mixing logits included; sigma and mixing errors by the delta method."
+            f"parameters, mixing logits included; {res.model.family.dispersion_label} and "
+            "mixing errors by the delta method."
         )
     else:
         notes.append(
