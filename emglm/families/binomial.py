@@ -45,6 +45,8 @@ class BinomialFamily(Family):
         )
 
     def loglik_constant(self, y: Array, trials: Array) -> Array | None:
+        if not self._logit_link:
+            return None  # no fast path: loglik_eta evaluates the full log-density
         s = y * trials
         return np.asarray(
             special.gammaln(trials + 1.0)

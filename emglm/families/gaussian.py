@@ -29,6 +29,8 @@ class GaussianFamily(Family):
         return np.asarray(-0.5 * ((y - mu) ** 2 / var + np.log(2.0 * np.pi * var)))
 
     def loglik_constant(self, y: Array, trials: Array) -> Array | None:
+        if not self._identity_link:
+            return None  # no fast path: loglik_eta evaluates the full log-density
         return np.asarray(0.5 * (np.log(trials) - np.log(2.0 * np.pi)))
 
     def _loglik_eta(

@@ -27,6 +27,8 @@ class PoissonFamily(Family):
         return np.asarray(special.xlogy(y, mu) - mu - special.gammaln(y + 1.0))
 
     def loglik_constant(self, y: Array, trials: Array) -> Array | None:
+        if not self._log_link:
+            return None  # no fast path: loglik_eta evaluates the full log-density
         return np.asarray(-special.gammaln(y + 1.0))
 
     def _loglik_eta(
