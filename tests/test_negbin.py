@@ -189,3 +189,13 @@ def test_simulate_has_nb2_mean_and_variance() -> None:
     y = fam.simulate(np.full(200_000, 4.0), 0.5, np.ones(200_000), np.random.default_rng(0))
     assert y.mean() == pytest.approx(4.0, rel=0.01)
     assert y.var() == pytest.approx(4.0 + 0.5 * 16.0, rel=0.02)
+
+
+def test_deviance_residuals_are_refused_pearson_use_the_nb2_variance(nb_df: pd.DataFrame) -> None:
+    res = emglm.em_glm("y ~ x", nb_df, "negbin", K=1, se=None)
+    with pytest.raises(InputError, match="deviance residuals are not available for the negbin"):
+        res.resid("deviance")
+    mu = res.predict(which="component")["comp1"].to_numpy()
+    alpha = res.scale["comp1"]
+    expected = (nb_df.y - mu) / np.sqrt(mu + alpha * mu**2)
+    np.testing.assert_allclose(res.resid("pearson", "component")["comp1"], expected)

@@ -18,6 +18,7 @@ import numpy as np
 import statsmodels.genmod.families as smf
 from scipy import special
 
+from emglm.exceptions import InputError
 from emglm.families.base import (
     Array,
     Family,
@@ -99,6 +100,15 @@ class NegativeBinomialFamily(Family):
         """Central differences in ``log(alpha)`` (the eta part depends on alpha, so the
         cross derivative is not a multiple of ``dl/deta``)."""
         return numerical_dispersion_derivatives(self, y, eta, trials, scale)
+
+    def unit_deviance(self, y: Array, mu: Array, trials: Array) -> Array:
+        """Not available: the NB2 unit deviance depends on alpha, which differs between
+        components and has no value at the mixture mean."""
+        raise InputError(
+            "deviance residuals are not available for the negbin family: its unit deviance "
+            "depends on alpha, which differs between components; use kind='pearson' or "
+            "kind='response'"
+        )
 
     def simulate(
         self, mu: Array, scale: Array | float, trials: Array, rng: np.random.Generator
