@@ -3,7 +3,8 @@
 The free parameters are packed into one vector ``theta`` in flexmix's order:
 
 * for each component k = 1..K: its ``p`` coefficients, then (families with a dispersion)
-  ``log(sigma_k)`` with ``sigma_k = sqrt(scale_k)``;
+  the family's free dispersion (:meth:`Family.free_dispersion`): ``log(sigma_k)`` with
+  ``sigma_k = sqrt(scale_k)``, or ``log(alpha_k)`` for the negative binomial;
 * then the mixing logits: for each component k = 2..K the ``q`` coefficients
   ``gamma[:, k]`` of the multinomial-logit model ``pi_ik = softmax_k(z_i' gamma_k)``
   (comp1 the reference; constant proportions are ``q = 1``, ``Z`` a column of ones).
