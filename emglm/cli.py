@@ -14,6 +14,7 @@ import pandas as pd
 
 from emglm.api import em_glm
 from emglm.exceptions import EMGLMWarning
+from emglm.families import FAMILY_NAMES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     fit = sub.add_parser("fit", help="fit a mixture of GLMs to a CSV file and print its summary")
     fit.add_argument("--data", required=True, help="CSV file with a header row")
     fit.add_argument("--formula", required=True, help='R-like formula, e.g. "y ~ x1 + x2"')
-    fit.add_argument("--family", default="poisson", help="poisson, gaussian or binomial")
+    fit.add_argument("--family", default="poisson", help=", ".join(FAMILY_NAMES))
     fit.add_argument("-K", type=int, default=2, help="number of components")
     fit.add_argument("--offset", help="column holding an offset")
     fit.add_argument("--exposure", help="column holding an exposure (its log is the offset)")

@@ -129,7 +129,9 @@ class EMGLM:
         data : pandas.DataFrame
             The data; never modified.
         family : str or statsmodels family
-            ``"poisson"``, ``"gaussian"``, ``"binomial"`` or a statsmodels family instance.
+            A registered name (``"poisson"``, ``"gaussian"``, ``"binomial"``, ``"gamma"``,
+            ``"inverse_gaussian"``, ``"negbin"``; see :func:`emglm.families.get_family`) or a
+            statsmodels family instance.
         K : int
             Number of components.
         offset, exposure, weights : array-like or str, optional

@@ -424,13 +424,13 @@ def _response(
     factors = [f for t in info.terms for f in t.factors]
     if len(factors) == 1 and info.factor_infos[factors[0]].type == "categorical":
         levels = info.factor_infos[factors[0]].categories
-        if family.name == "binomial" and set(levels) <= {False, True} and len(levels) == 2:
+        if family.two_column_response and set(levels) <= {False, True} and len(levels) == 2:
             return values[:, list(levels).index(True)], ones
         raise FormulaError(
             f"response {factors[0].name()!r} is categorical with levels {list(levels)}; "
             "use a numeric response, booleans, or cbind(successes, failures) for binomial"
         )
-    if values.shape[1] != 2 or family.name != "binomial":
+    if values.shape[1] != 2 or not family.two_column_response:
         raise FormulaError(
             f"formula {formula!r} has a {values.shape[1]}-column response; two columns "
             "(successes, failures) are allowed for the binomial family only"
