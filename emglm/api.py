@@ -34,6 +34,9 @@ def em_glm(
     weights: Any = None,
     concomitant: str | None = None,
     groups: Any = None,
+    fixed: str | None = None,
+    nested: Any = None,
+    equal_scale: bool = False,
     start: Any = None,
     init: str = FitOptions.init,
     method: str = FitOptions.method,
@@ -53,7 +56,8 @@ def em_glm(
     """Fit a finite mixture of ``K`` GLMs by EM from an R-like formula.
 
     A thin front end over ``EMGLM.from_formula(...).fit(...)``; see those for the
-    parameters.
+    parameters (``fixed``, ``nested`` and ``equal_scale`` share coefficients and the
+    dispersion across components, as flexmix's ``FLXMRglmfix``).
 
     Examples
     --------
@@ -89,6 +93,9 @@ def em_glm(
         weights=weights,
         concomitant=concomitant,
         groups=groups,
+        fixed=fixed,
+        nested=nested,
+        equal_scale=equal_scale,
         eval_env=formula_mod.capture_env(1),
     )
     return model.fit_with(options, start=start, random_state=random_state)

@@ -18,7 +18,9 @@ import statsmodels.genmod.families as smf
 from emglm.checks import check_positive_int
 from emglm.components import irls
 from emglm.components.glm import GLMComponents, GLMParams
+from emglm.components.shared import SharedGLMComponents, Sharing
 from emglm.data import formula as formula_mod
+from emglm.data import sharing as sharing_mod
 from emglm.data.arrays import Grouping, MixtureData
 from emglm.engine import em, warmup
 from emglm.engine import starts as engine_starts
@@ -73,12 +75,20 @@ class EMGLM:
         arrays: formula_mod.ModelArrays,
         family: Family,
         K: int,
+        components: GLMComponents | None = None,
     ) -> None:
         self.design = design
         self.arrays = arrays
         self.family = family
         self.K = K
-        self.components = GLMComponents(family, tuple(design.x_names))
+        # A driver given by the caller (shared coefficients: emglm.components.shared).
+        self.components = (
+            GLMComponents(family, tuple(design.x_names)) if components is None else components
+        )
+        if isinstance(self.components, SharedGLMComponents):
+            problem = self.components.check_n_components(K)
+            if problem is not None:
+                raise InputError(problem)
         short = _check_enough_data(float(arrays.weights.sum()), self.components, arrays.X, K)
         if short is not None:
             raise InputError(short + "; fit fewer components or a smaller model")
@@ -118,6 +128,9 @@ class EMGLM:
         weights: Any = None,
         concomitant: str | None = None,
         groups: Any = None,
+        fixed: str | None = None,
+        nested: Any = None,
+        equal_scale: bool = False,
         eval_env: Any = None,
     ) -> EMGLM:
         """Build the model from an R-like formula and a DataFrame.
@@ -144,11 +157,23 @@ class EMGLM:
             share one latent class (flexmix's ``y ~ x | g``, which may be written in the
             formula instead). Case weights and concomitant covariates must be constant
             within a group.
+        fixed : str, optional
+            One-sided formula of terms with one coefficient common to all components
+            (flexmix's ``FLXMRglmfix(fixed = ~ z)``); see ``docs/model.md``.
+        nested : list of (int, str), optional
+            Groups of components, in order, sharing the coefficients of their formula's
+            terms, e.g. ``[(2, "~ x1"), (1, "~ 0")]``; the sizes add up to ``K``.
+        equal_scale : bool, default False
+            One dispersion for all components (flexmix's ``varFix = TRUE``); only for
+            families with a dispersion.
         eval_env : optional
             Namespace for names in the formula; by default the caller's.
         """
         fam = get_family(family)
         env = formula_mod.capture_env(1) if eval_env is None else eval_env
+        spec = sharing_mod.check_sharing(fixed, nested, equal_scale, fam)
+        if isinstance(formula, str) and not spec.is_plain:
+            formula = sharing_mod.extend_formula(formula, spec)
         design, arrays = formula_mod.build(
             formula,
             data,
@@ -173,7 +198,12 @@ class EMGLM:
                 + ("it" if len(aliased) == 1 else "them")
                 + " from the formula"
             )
-        return cls(design, arrays, fam, K)
+        if spec.is_plain:
+            return cls(design, arrays, fam, K)
+        varying, fixed_cols, nested_cols = sharing_mod.column_roles(design.x_info, spec)
+        sharing = Sharing(varying, fixed_cols, nested_cols, spec.sizes, spec.equal_scale)
+        driver = SharedGLMComponents(fam, tuple(design.x_names), sharing)
+        return cls(design, arrays, fam, K, components=driver)
 
     def fit(
         self,

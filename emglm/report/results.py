@@ -15,6 +15,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
+from emglm.components.shared import SharedGLMComponents
 from emglm.data import formula
 from emglm.engine import em
 from emglm.exceptions import InputError
@@ -388,10 +389,21 @@ class EMGLMResults:
                 return "scale"
             return "mixing" if term.startswith("mixing:") else "coef"
 
+        comps = self.record.mixture.components
+        if kind != "mixing" and isinstance(comps, SharedGLMComponents):
+            # Shared parameters sit once in the packed vector; -1: not in this component.
+            params = self.em.params.components
+            coef_pos, scale_pos = comps.positions(self.K, comps.groups_of(params))
+            k = self.component_names.index(comp)
+            return list(coef_pos[k]) if kind == "coef" else [int(scale_pos[k])]
         return [i for i, (c, t) in enumerate(self._names) if c == comp and kind_of(t) == kind]
 
     def _coef_frame(self, values: Array) -> pd.DataFrame:
-        cols = np.stack([values[self._positions(c, "coef")] for c in self.component_names], axis=1)
+        def column(comp: str) -> Array:
+            pos = np.asarray(self._positions(comp, "coef"), dtype=int)
+            return np.where(pos >= 0, values[np.maximum(pos, 0)], np.nan)
+
+        cols = np.stack([column(c) for c in self.component_names], axis=1)
         return pd.DataFrame(cols, index=self.record.design.x_names, columns=self.component_names)
 
     @property
@@ -541,7 +553,10 @@ class EMGLMResults:
                         fam.dispersion_label,
                         fam.dispersion_label,
                         sig,
-                        sig_se[int(comp[4:]) - 1],
+                        # A common dispersion is named "shared": any component's.
+                        sig_se[self.component_names.index(comp)]
+                        if comp in self.component_names
+                        else sig_se[0],
                         np.nan,
                         np.nan,
                         np.exp(est - q * s),

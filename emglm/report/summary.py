@@ -2,7 +2,8 @@
 
 The summary has a fit block, a table of mixing proportions, with a concomitant model one
 table of log-odds coefficients per non-reference component, one coefficient table per
-component and notes. Standard-error columns appear when the results carry standard errors.
+component (only its own terms when coefficients are shared, which get tables of their
+own) and notes. Standard-error columns appear when the results carry standard errors.
 No timestamp is printed, so the output is reproducible.
 """
 
@@ -18,6 +19,8 @@ from scipy import stats
 from statsmodels.iolib.summary import Summary
 from statsmodels.iolib.table import SimpleTable
 from statsmodels.iolib.tableformatting import fmt_params
+
+from emglm.components.shared import SharedGLMComponents
 
 if TYPE_CHECKING:
     from emglm.report.results import EMGLMResults
@@ -130,16 +133,11 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
     )
     if res.has_concomitant:
         smry.tables.extend(concomitant_tables(res, alpha))
+    own, shared = coefficient_blocks(res)
     for comp in res.component_names:
-        smry.tables.append(
-            estimate_table(
-                f"Component {comp}",
-                list(res.params.index),
-                res.params[comp].to_numpy(),
-                res.bse[comp].to_numpy() if has_se else None,
-                alpha,
-            )
-        )
+        smry.tables.append(_coef_table(res, f"Component {comp}", comp, own, has_se, alpha))
+    for title, rows, comp in shared:
+        smry.tables.append(_coef_table(res, title, comp, rows, has_se, alpha))
     if fam.has_scale:
         sig_se = res.dispersion_bse.to_numpy() if has_se else None
         sig_ci = None if tidy is None else _intervals(tidy, fam.dispersion_label)
@@ -157,6 +155,32 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
         )
     smry.add_extra_txt(_notes(res))
     return smry
+
+
+def coefficient_blocks(res: EMGLMResults) -> tuple[list[int], list[tuple[str, list[int], str]]]:
+    """The rows of :attr:`params` each component's table shows, and the tables of shared
+    coefficients (title, rows, a component that has them), for a driver that shares
+    coefficients (:mod:`emglm.components.shared`)."""
+    comps = res.record.mixture.components
+    every = list(range(len(res.params.index)))
+    if not isinstance(comps, SharedGLMComponents):
+        return every, []
+    blocks = comps.shared_blocks(res.em.params.components)
+    return list(comps.sharing.varying), [
+        (title, list(cols), res.component_names[k]) for title, cols, k in blocks
+    ]
+
+
+def _coef_table(
+    res: EMGLMResults, title: str, comp: str, rows: list[int], has_se: bool, alpha: float
+) -> SimpleTable:
+    return estimate_table(
+        title,
+        [res.params.index[i] for i in rows],
+        res.params[comp].to_numpy()[rows],
+        res.bse[comp].to_numpy()[rows] if has_se else None,
+        alpha,
+    )
 
 
 def concomitant_tables(res: EMGLMResults, alpha: float = 0.05) -> list[SimpleTable]:
