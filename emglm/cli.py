@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from emglm.api import em_glm
-from emglm.exceptions import EMGLMWarning
+from emglm.exceptions import EMGLMWarning, InputError
 from emglm.families import FAMILY_NAMES
 
 
@@ -36,10 +36,36 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--exposure", help="column holding an exposure (its log is the offset)")
     fit.add_argument("--weights", help="column holding case weights")
     fit.add_argument("--groups", help="column of groups whose rows share one class (or y ~ x | g)")
+    fit.add_argument(
+        "--fixed", help='terms with one coefficient shared by all components, e.g. "~ z1 + z2"'
+    )
+    fit.add_argument(
+        "--nested",
+        action="append",
+        metavar="SIZE:FORMULA",
+        help='a nested group of SIZE components sharing FORMULA\'s terms, e.g. "2:~ x1"; '
+        "repeat for each group, in order (sizes add up to K)",
+    )
+    fit.add_argument(
+        "--equal-scale", action="store_true", help="one dispersion shared by all components"
+    )
     fit.add_argument("--seed", type=int, default=None, help="random seed for the starts")
     fit.add_argument("--max-iter", type=int, default=1000, help="most EM iterations")
     sub.add_parser("demo", help="fit the package's sim2 data (two Poisson regressions)")
     return parser
+
+
+def _nested(values: list[str] | None) -> list[tuple[int, str]] | None:
+    """``["2:~ x1", "1:~ 0"]`` -> ``[(2, "~ x1"), (1, "~ 0")]``."""
+    if values is None:
+        return None
+    out = []
+    for text in values:
+        size, sep, formula = text.partition(":")
+        if not sep or not size.strip().isdigit():
+            raise InputError(f'--nested {text!r} is not SIZE:FORMULA; write e.g. --nested "2:~ x1"')
+        out.append((int(size), formula))
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -69,6 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     exposure=args.exposure,
                     weights=args.weights,
                     groups=args.groups,
+                    fixed=args.fixed,
+                    nested=_nested(args.nested),
+                    equal_scale=args.equal_scale,
                     max_iter=args.max_iter,
                     random_state=args.seed,
                 )

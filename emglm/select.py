@@ -77,6 +77,8 @@ def select_k(
     weights: Any = None,
     concomitant: str | None = None,
     groups: Any = None,
+    fixed: str | None = None,
+    equal_scale: bool = False,
     random_state: int | np.random.Generator | None = None,
     options: FitOptions | None = None,
     **fit_options: Any,
@@ -92,8 +94,9 @@ def select_k(
     criterion : {"bic", "aic", "icl"}
         Smaller is better. ICL adds the classification entropy to BIC and so favours
         well-separated components.
-    offset, exposure, weights, concomitant, groups
-        The model, as for :func:`emglm.em_glm`.
+    offset, exposure, weights, concomitant, groups, fixed, equal_scale
+        The model, as for :func:`emglm.em_glm` (nested groups fix K, so they have no
+        place here).
     random_state : int or numpy Generator, optional
         Each K gets its own random stream spawned from it.
     options : FitOptions, optional
@@ -132,12 +135,16 @@ def select_k(
         weights=weights,
         concomitant=concomitant,
         groups=groups,
+        fixed=fixed,
+        equal_scale=equal_scale,
         eval_env=formula_mod.capture_env(1),
     )
     n_rows = base.data.y.shape[0]
     if ks[-1] > n_rows:
         raise InputError(f"K={ks[-1]} is larger than the number of rows ({n_rows})")
-    models = [EMGLM(base.design, base.arrays, base.family, k) for k in ks]  # checks every K
+    models = [
+        EMGLM(base.design, base.arrays, base.family, k, base.components) for k in ks
+    ]  # checks every K
     seeds = warmup.seed_sequence(random_state).spawn(len(ks))
     fits: dict[int, EMGLMResults] = {}
     rows = []
