@@ -1,0 +1,210 @@
+"""Coefficients shared across components (flexmix's FLXMRglmfix): fixed and nested terms,
+a common dispersion."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.tools.numdiff import approx_hess
+
+import emglm
+from emglm.cli import main as cli_main
+from emglm.exceptions import InputError, InputTypeError
+from emglm.inference import louis
+
+REF = Path(__file__).parent / "reference"
+FLEX = json.loads((REF / "flexmix_fixed.json").read_text())["fits"]
+TIGHT = {"tol": 1e-13, "max_iter": 10000, "minprior": 0.0, "se": None}
+
+CASES = {
+    "pois_fixed": ("fixed_pois", "y ~ x", "poisson", 3, {"fixed": "~ z"}),
+    "pois_nested": (
+        "fixed_pois",
+        "y ~ x",
+        "poisson",
+        3,
+        {"fixed": "~ z", "nested": [(2, "~ x1"), (1, "~ 0")]},
+    ),
+    "grouped_pois_fixed": ("fixed_grouped_pois", "y ~ x | id", "poisson", 2, {"fixed": "~ z"}),
+    "binom_fixed": ("fixed_binom", "cbind(succ, fail) ~ x", "binomial", 2, {"fixed": "~ z"}),
+}
+
+
+def _poisson(seed: int = 0, n: int = 2000) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    lab = rng.integers(0, 2, n)
+    x, z = rng.normal(size=(2, n))
+    eta = np.where(lab == 0, 1.0 + 0.5 * x, 2.0 - 0.5 * x) + 0.3 * z
+    return pd.DataFrame({"y": rng.poisson(np.exp(eta)), "x": x, "z": z, "label": lab})
+
+
+@pytest.mark.parametrize("key", sorted(CASES))
+def test_matches_flexmix_glmfix(key: str) -> None:
+    dataset, formula, family, K, kw = CASES[key]
+    ref = FLEX[key]
+    df = pd.read_csv(REF / "data" / f"{dataset}.csv")
+    start = df.label.to_numpy() - 1  # true labels, constant within a subject
+    res = emglm.em_glm(formula, df, family, K, start=start, **kw, **TIGHT)
+    assert res.llf == pytest.approx(ref["logLik"], abs=1e-4)
+    assert res.k_params == ref["df"]
+    ours = res.params.rename(index={"Intercept": "(Intercept)"})
+    for k, coef in enumerate(ref["coef"]):
+        # Our components are in canonical order: match flexmix's by their intercepts.
+        j = int(np.argmin(np.abs(ours.loc["(Intercept)"].to_numpy() - coef["(Intercept)"])))
+        got = ours.iloc[:, j]
+        for term, value in coef.items():
+            assert got[term] == pytest.approx(value, abs=1e-3), (k, term)
+        absent = set(ours.index) - set(coef)
+        assert all(got[t] == 0.0 for t in absent)  # a nested term outside the group
+        assert res.mixing.iloc[j] == pytest.approx(ref["priors"][k], abs=1e-3)
+
+
+def test_recovers_shared_coefficients_and_counts_them_once() -> None:
+    df = _poisson(n=20000)
+    res = emglm.em_glm("y ~ x", df, "poisson", K=2, fixed="~ z", random_state=1)
+    assert res.params.loc["z"].tolist() == [res.params.loc["z", "comp1"]] * 2
+    assert res.params.loc["z", "comp1"] == pytest.approx(0.3, abs=0.02)
+    truth = {1.0: 0.5, 2.0: -0.5}
+    for comp in res.component_names:
+        a = res.params.loc["Intercept", comp]
+        near = min(truth, key=lambda t: abs(t - a))
+        assert a == pytest.approx(near, abs=0.05)
+        assert res.params.loc["x", comp] == pytest.approx(truth[near], abs=0.05)
+    # 2 x 2 varying + 1 shared + 1 mixing logit, against 2 x 3 + 1 without sharing.
+    assert res.k_params == 6
+    assert res.bse.loc["z", "comp1"] == res.bse.loc["z", "comp2"] > 0
+    plain = emglm.em_glm("y ~ x + z", df, "poisson", K=2, random_state=1, se=None)
+    assert plain.k_params == 7 and plain.llf >= res.llf - 1e-6
+    tidy = res.estimates()
+    assert tidy.loc[(tidy.component == "shared") & (tidy.term == "z"), "std_err"].iloc[0] > 0
+
+
+def test_summary_shows_shared_tables() -> None:
+    df = pd.read_csv(REF / "data" / "fixed_pois.csv")
+    res = emglm.em_glm("y ~ x", df, "poisson", 3, start=df.label.to_numpy() - 1,
+                       fixed="~ z", nested=[(2, "~ x1"), (1, "~ 0")], tol=1e-10)
+    text = str(res.summary())
+    assert "Shared by all components" in text
+    members = [c for c in res.component_names if res.params.loc["x1", c] != 0.0]
+    assert len(members) == 2 and f"Shared by nested group 1 ({', '.join(members)})" in text
+    # Own terms only in the component tables.
+    comp_table = text.split("Component comp1")[1].split("Component comp2")[0]
+    assert "\nIntercept " in comp_table and "\nz " not in comp_table and "\nx1 " not in comp_table
+    assert np.isnan(res.bse.loc["x1", [c for c in res.component_names if c not in members][0]])
+
+
+@pytest.mark.parametrize(
+    ("family", "kw"),
+    [
+        ("poisson", {"fixed": "~ z", "nested": [(1, "~ w"), (1, "~ 0")]}),
+        ("gaussian", {"fixed": "~ z", "equal_scale": True}),
+        ("gaussian", {"fixed": "~ z"}),
+    ],
+)
+def test_louis_equals_finite_difference_hessian(family: str, kw: dict) -> None:
+    df = _poisson(seed=3, n=600)
+    df["w"] = np.random.default_rng(4).normal(size=len(df))
+    if family == "gaussian":
+        df["y"] = np.log1p(df.y) + 0.3 * np.random.default_rng(5).normal(size=len(df))
+    df["c"] = np.random.default_rng(6).normal(size=len(df))
+    res = emglm.em_glm("y ~ x", df, family, K=2, random_state=0, concomitant="~ c",
+                       tol=1e-12, **kw)
+    data, model, params = res.record.data, res.record.mixture, res.em.params
+    info = louis.louis_information(data, model, params)
+    assert info.shape == (res.k_params,) * 2
+    hess = approx_hess(model.pack(params), louis.observed_loglike, args=(data, model, params))
+    np.testing.assert_allclose(info, -hess, rtol=1e-3, atol=1e-3 * np.abs(info).max())
+
+
+def test_equal_scale_is_the_pooled_ml_variance() -> None:
+    rng = np.random.default_rng(7)
+    n = 1000
+    lab = rng.integers(0, 2, n)
+    x, z = rng.normal(size=(2, n))
+    y = np.where(lab == 0, 1 + x, 4 - x) + 0.5 * z + rng.normal(size=n) * np.where(lab, 0.5, 1.5)
+    df = pd.DataFrame({"y": y, "x": x, "z": z})
+    res = emglm.em_glm("y ~ x", df, "gaussian", K=2, fixed="~ z", equal_scale=True,
+                       start=lab, tol=1e-12, se=None)
+    scale = res.scale.to_numpy()
+    assert scale[0] == scale[1]
+    mu = res.predict(which="component").to_numpy()
+    rss = np.sum(res.posterior.to_numpy() * (y[:, None] - mu) ** 2)
+    assert scale[0] == pytest.approx(rss / n, rel=1e-8)
+    assert res.k_params == 2 * 2 + 1 + 1 + 1
+    free = emglm.em_glm("y ~ x", df, "gaussian", K=2, fixed="~ z", start=lab, tol=1e-12,
+                        se=None)
+    assert free.llf > res.llf and free.k_params == res.k_params + 1
+
+
+def test_offsets_weights_bootstrap_select_k_and_predict() -> None:
+    df = _poisson(seed=8, n=1500)
+    df["t"] = np.random.default_rng(9).uniform(1, 3, len(df))
+    df["w"] = np.random.default_rng(10).integers(1, 3, len(df)).astype(float)
+    kw = {"fixed": "~ z", "offset": np.log(df.t.to_numpy()), "weights": "w"}
+    res = emglm.em_glm("y ~ x", df, "poisson", K=2, random_state=2, se="bootstrap",
+                       n_boot=8, **kw)
+    assert res.covariance.n_boot == 8
+    assert res.bse.loc["z", "comp1"] == res.bse.loc["z", "comp2"] > 0
+    # Case weights 2 are two copies of the row.
+    rep = df.loc[df.index.repeat(df.w.astype(int))].reset_index(drop=True)
+    copy = emglm.em_glm("y ~ x", rep, "poisson", K=2, fixed="~ z", se=None,
+                        offset=np.log(rep.t.to_numpy()), start=res.params, tol=1e-12)
+    again = emglm.em_glm("y ~ x", df, "poisson", K=2, se=None, start=res.params, tol=1e-12,
+                         **kw)
+    assert copy.llf == pytest.approx(again.llf, rel=1e-9)
+    new = df.head(4)
+    pred = again.predict(new, which="linear", offset=np.log(new.t.to_numpy()))
+    coef = again.params.to_numpy()
+    design = np.c_[np.ones(4), new.x, new.z]
+    np.testing.assert_allclose(pred.to_numpy(), design @ coef + np.log(new.t.to_numpy())[:, None])
+    sel = emglm.select_k("y ~ x", df, "poisson", K=[1, 2], fixed="~ z", random_state=0,
+                         n_starts=2)
+    assert sel.table.k_params.tolist() == [3, 6]
+    plain = emglm.em_glm("y ~ x", df, "poisson", K=2, fixed="~ z", random_state=2, se=None,
+                         accel=None, n_starts=3, **{k: v for k, v in kw.items() if k != "fixed"})
+    assert plain.llf == pytest.approx(again.llf, abs=1e-3)
+    assert np.all(np.diff(plain.llf_history) >= -1e-8 * abs(plain.llf))
+
+
+@pytest.mark.parametrize(
+    ("kw", "error", "message"),
+    [
+        ({"fixed": "~ x"}, InputError, "the fixed term 'x' is also in the main formula"),
+        ({"nested": [(2, "~ x")]}, InputError, "the nested term 'x' is also in the main"),
+        ({"nested": [(2, "~ z"), (2, "~ 0")]}, InputError, "sizes 2 + 2 = 4 do not add up to K=3"),
+        ({"nested": [(0, "~ z"), (3, "~ 0")]}, InputError, "nested[0] has size 0"),
+        ({"nested": "~ z"}, InputTypeError, "nested must be a non-empty list"),
+        ({"nested": [(3, 5)]}, InputTypeError, "nested[0] must be a one-sided formula"),
+        ({"fixed": 3}, InputTypeError, "fixed must be a one-sided formula"),
+        ({"fixed": "~ z", "nested": [(3, "~ z")]}, InputError, "'z' is both fixed and in"),
+        ({"equal_scale": True}, InputError, "the poisson family has no dispersion"),
+        ({"equal_scale": "yes"}, InputTypeError, "equal_scale must be True or False"),
+        ({"fixed": "y ~ z"}, Exception, "must be one-sided"),
+    ],
+)
+def test_bad_input(kw: dict, error: type, message: str) -> None:
+    df = _poisson(n=100)
+    with pytest.raises(error) as info:
+        emglm.em_glm("y ~ x", df, "poisson", K=3, **kw)
+    assert message in str(info.value)
+    assert df.columns.tolist() == ["y", "x", "z", "label"]
+
+
+def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    df = pd.read_csv(REF / "data" / "fixed_pois.csv")
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    argv = ["fit", "--data", str(path), "--formula", "y ~ x", "-K", "3", "--seed", "1",
+            "--fixed", "~ z", "--nested", "2:~ x1", "--nested", "1:~ 0"]
+    assert cli_main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Shared by all components" in out and "Shared by nested group 1" in out
+    assert "k_params:                          10" in out
+    assert cli_main(argv[:-2] + ["--nested", "x:~ 0"]) == 2
+    assert "--nested 'x:~ 0' is not SIZE:FORMULA" in capsys.readouterr().err
+    assert cli_main(argv[:9] + ["--equal-scale"]) == 2
+    assert "has no dispersion" in capsys.readouterr().err
