@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from statsmodels.tools.numdiff import approx_hess
+from statsmodels.tools.numdiff import approx_fprime, approx_hess
 
 import emglm
 from emglm.cli import main as cli_main
@@ -61,6 +61,20 @@ def test_matches_flexmix_glmfix(key: str) -> None:
         absent = set(ours.index) - set(coef)
         assert all(got[t] == 0.0 for t in absent)  # a nested term outside the group
         assert res.mixing.iloc[j] == pytest.approx(ref["priors"][k], abs=1e-3)
+
+
+def test_nested_groups_follow_their_components_through_reordering() -> None:
+    # The lone component (no x1) is the smallest; the group of two comes second here.
+    df = pd.read_csv(REF / "data" / "fixed_pois.csv")
+    start = np.array([1, 2, 0])[df.label.to_numpy() - 1]
+    res = emglm.em_glm("y ~ x", df, "poisson", 3, start=start, fixed="~ z",
+                       nested=[(1, "~ 0"), (2, "~ x1")], **TIGHT)
+    ref = FLEX["pois_nested"]
+    assert res.llf == pytest.approx(ref["logLik"], abs=1e-4) and res.k_params == ref["df"]
+    # Canonical order put the lone component last; its x1 coefficient stays 0.
+    assert res.params.loc["x1"].tolist()[2] == 0.0
+    assert res.params.loc["x1", "comp1"] == pytest.approx(ref["coef"][0]["x1"], abs=1e-3)
+    assert res.record.mixture.components.groups_of(res.em.params.components).tolist() == [1, 1, 0]
 
 
 def test_recovers_shared_coefficients_and_counts_them_once() -> None:
@@ -116,8 +130,13 @@ def test_louis_equals_finite_difference_hessian(family: str, kw: dict) -> None:
     data, model, params = res.record.data, res.record.mixture, res.em.params
     info = louis.louis_information(data, model, params)
     assert info.shape == (res.k_params,) * 2
-    hess = approx_hess(model.pack(params), louis.observed_loglike, args=(data, model, params))
+    theta = model.pack(params)
+    hess = approx_hess(theta, louis.observed_loglike, args=(data, model, params))
     np.testing.assert_allclose(info, -hess, rtol=1e-3, atol=1e-3 * np.abs(info).max())
+    # The fit is a stationary point of the observed-data log-likelihood: the joint M-step
+    # (with per-component dispersions weighting the shared terms) solved the right equations.
+    grad = approx_fprime(theta, louis.observed_loglike, args=(data, model, params), centered=True)
+    assert np.max(np.abs(grad)) < 1e-4 * np.sqrt(np.abs(np.diag(info)).max())
 
 
 def test_equal_scale_is_the_pooled_ml_variance() -> None:
