@@ -294,7 +294,11 @@ class SharedGLMComponents(GLMComponents):
         dispersions; the E-step at the new coefficients comes back when the last step's
         check was a full E-step pass."""
         lin = getattr(first, "linearisation", None)
-        shared = params if isinstance(params, SharedParams) else self.take(params, slice(None))
+        shared = (
+            params
+            if isinstance(params, SharedParams)
+            else SharedParams(params.coef, params.scale, self.groups_of(params))
+        )
         return self._m_step(data, wtau, shared, next_estep, lin, m_step_iter)
 
     def _m_step(
