@@ -13,6 +13,8 @@ from statsmodels.tools.numdiff import approx_fprime, approx_hess
 
 import emglm
 from emglm.cli import main as cli_main
+from emglm.components.shared import SharedParams
+from emglm.engine.em import MixtureParams, e_step
 from emglm.exceptions import InputError, InputTypeError
 from emglm.inference import louis
 
@@ -61,6 +63,41 @@ def test_matches_flexmix_glmfix(key: str) -> None:
         absent = set(ours.index) - set(coef)
         assert all(got[t] == 0.0 for t in absent)  # a nested term outside the group
         assert res.mixing.iloc[j] == pytest.approx(ref["priors"][k], abs=1e-3)
+
+
+def test_equal_scale_matches_mixtools_common_variance() -> None:
+    ref = FLEX["gauss_equal_scale_mixtools"]  # regmixEM(arbvar = FALSE): ML, one sigma
+    df = pd.read_csv(REF / "data" / "gauss_mix.csv")
+    res = emglm.em_glm("y ~ x", df, "gaussian", 2, start=df.label.to_numpy() - 1,
+                       equal_scale=True, **TIGHT)
+    assert res.llf == pytest.approx(ref["logLik"], abs=1e-4)
+    assert res.k_params == ref["df"]
+    assert res.sigma.tolist() == pytest.approx([ref["sigma"]] * 2, abs=1e-3)
+    for k, coef in enumerate(ref["coef"]):
+        j = int(np.argmin(np.abs(res.params.loc["Intercept"].to_numpy() - coef["(Intercept)"])))
+        assert res.params.iloc[:, j].tolist() == pytest.approx(list(coef.values()), abs=1e-3)
+        assert res.mixing.iloc[j] == pytest.approx(ref["priors"][k], abs=1e-3)
+
+
+def test_llf_at_flexmix_varfix_parameters_equals_flexmix() -> None:
+    # flexmix's common sigma is df-corrected, not ML: at its parameters our llf must be
+    # its logLik, and our ML fit must do at least as well.
+    ref = FLEX["gauss_varfix_flexmix"]
+    df = pd.read_csv(REF / "data" / "fixed_gauss.csv")
+    res = emglm.em_glm("y ~ x", df, "gaussian", 2, start=df.label.to_numpy() - 1,
+                       fixed="~ z", equal_scale=True, **TIGHT)
+    assert res.k_params == ref["df"]
+    names = res.params.index.tolist()
+    coef = np.array([[c["(Intercept)" if t == "Intercept" else t] for t in names]
+                     for c in ref["coef"]])
+    params = MixtureParams(
+        SharedParams(coef, np.full(2, ref["sigma"] ** 2), np.zeros(2, dtype=np.intp)),
+        np.log(np.array(ref["priors"]) / ref["priors"][0])[None, :],
+    )
+    data, model = res.record.data, res.record.mixture
+    assert e_step(data, model, params)[0] == pytest.approx(ref["logLik"], abs=1e-6)
+    assert res.llf >= ref["logLik"]
+    assert res.params.loc["z", "comp1"] == pytest.approx(ref["coef"][0]["z"], abs=1e-2)
 
 
 def test_nested_groups_follow_their_components_through_reordering() -> None:

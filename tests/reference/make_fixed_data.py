@@ -55,12 +55,23 @@ def fixed_binomial(seed: int = 20261203, n: int = 500) -> pd.DataFrame:
     return pd.DataFrame({"succ": succ, "fail": 10 - succ, "x": x, "z": z, "label": lab + 1})
 
 
+def fixed_gaussian(seed: int = 20261204, n: int = 500) -> pd.DataFrame:
+    """Gaussian, K=2, one common sigma 0.8: comp 1 y = 1 + 1.0x, comp 2 y = 4 - 0.5x, plus
+    0.7z fixed; P = 0.5."""
+    rng = np.random.default_rng(seed)
+    lab = rng.integers(0, 2, size=n)
+    x, z = rng.normal(size=(2, n))
+    y = np.where(lab == 0, 1.0 + 1.0 * x, 4.0 - 0.5 * x) + 0.7 * z + 0.8 * rng.normal(size=n)
+    return pd.DataFrame({"y": y, "x": x, "z": z, "label": lab + 1})
+
+
 def main() -> None:
     """Write the CSV files."""
     DATA.mkdir(exist_ok=True)
-    fixed_poisson().to_csv(DATA / "fixed_pois.csv", index=False)
-    fixed_grouped_poisson().to_csv(DATA / "fixed_grouped_pois.csv", index=False)
-    fixed_binomial().to_csv(DATA / "fixed_binom.csv", index=False)
+    fixed_poisson().to_csv(DATA / "fixed_pois.csv", index=False, float_format="%.17g", lineterminator="\n")
+    fixed_grouped_poisson().to_csv(DATA / "fixed_grouped_pois.csv", index=False, float_format="%.17g", lineterminator="\n")
+    fixed_binomial().to_csv(DATA / "fixed_binom.csv", index=False, float_format="%.17g", lineterminator="\n")
+    fixed_gaussian().to_csv(DATA / "fixed_gauss.csv", index=False, float_format="%.17g", lineterminator="\n")
 
 
 if __name__ == "__main__":
