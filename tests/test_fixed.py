@@ -264,3 +264,34 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "--nested 'x:~ 0' is not SIZE:FORMULA" in capsys.readouterr().err
     assert cli_main(argv[:9] + ["--equal-scale"]) == 2
     assert "has no dispersion" in capsys.readouterr().err
+
+
+def test_row_order_parametric_bootstrap_and_parallel_warmup() -> None:
+    df = pd.read_csv(REF / "data" / "fixed_pois.csv")
+    kw = {"fixed": "~ z", "nested": [(2, "~ x1"), (1, "~ 0")], "tol": 1e-12}
+    res = emglm.em_glm("y ~ x", df, "poisson", 3, start=df.label.to_numpy() - 1, se=None, **kw)
+    perm = np.random.default_rng(0).permutation(len(df))
+    shuffled = df.iloc[perm]
+    again = emglm.em_glm("y ~ x", shuffled, "poisson", 3, se=None, **kw,
+                         start=shuffled.label.to_numpy() - 1)
+    assert again.llf == pytest.approx(res.llf, rel=1e-10)
+    np.testing.assert_allclose(again.params.to_numpy(), res.params.to_numpy(), atol=1e-6)
+    boot = emglm.em_glm("y ~ x", df, "poisson", 3, start=df.label.to_numpy() - 1,
+                        se="bootstrap", bootstrap="parametric", n_boot=6, random_state=1, **kw)
+    assert boot.covariance.n_boot == 6
+    assert boot.bse.loc["x1", "comp1"] == boot.bse.loc["x1", "comp2"] > 0
+    warm = emglm.em_glm("y ~ x", df, "poisson", 3, se=None, random_state=4, n_jobs=2,
+                        n_starts=4, **kw)
+    assert warm.warmup is not None and warm.llf == pytest.approx(res.llf, abs=1e-3)
+
+
+def test_cli_equal_scale(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "g.csv"
+    pd.read_csv(REF / "data" / "fixed_gauss.csv").to_csv(path, index=False)
+    argv = ["fit", "--data", str(path), "--formula", "y ~ x", "--family", "gaussian", "-K",
+            "2", "--seed", "0", "--fixed", "~ z", "--equal-scale"]
+    assert cli_main(argv) == 0
+    out = capsys.readouterr().out
+    assert "k_params:                           7" in out and "Shared by all components" in out
+    disp = out.split("Dispersion (sigma = sqrt(scale))")[1]
+    assert "\nshared " in disp and "\ncomp1 " not in disp

@@ -141,11 +141,17 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
     if fam.has_scale:
         sig_se = res.dispersion_bse.to_numpy() if has_se else None
         sig_ci = None if tidy is None else _intervals(tidy, fam.dispersion_label)
+        names, disp = list(res.component_names), res.dispersion.to_numpy()
+        comps = res.record.mixture.components
+        if isinstance(comps, SharedGLMComponents) and comps.sharing.equal_scale:
+            # One common dispersion: one row.
+            names, disp = ["shared"], disp[:1]
+            sig_se = None if sig_se is None else sig_se[:1]
         smry.tables.append(
             estimate_table(
                 fam.dispersion_title,
-                res.component_names,
-                res.dispersion.to_numpy(),
+                names,
+                disp,
                 sig_se,
                 alpha,
                 label=fam.dispersion_label,
