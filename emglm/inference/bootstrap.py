@@ -75,7 +75,7 @@ def draw(
     labels = np.minimum((rng.random((n_units, 1)) > cum).sum(axis=1), n_comp - 1)
     if data.groups is not None:
         labels = labels[data.groups.codes]
-    return data.with_response(model.components.simulate(data, params.components, labels, rng))
+    return model.components.resimulated(data, params.components, labels, rng)
 
 
 def align(model: MixtureModel, fitted: em.MixtureParams, replicate: em.MixtureParams) -> Array:
