@@ -8,7 +8,6 @@ errors, and returns an :class:`~emglm.report.results.EMGLMResults`.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -29,7 +28,7 @@ from emglm.exceptions import (
     InputError,
     InputTypeError,
     SeparationWarning,
-    user_stacklevel,
+    emit,
 )
 from emglm.families import Family, get_family
 from emglm.inference import bootstrap as boot
@@ -505,4 +504,4 @@ def _warn_about_fit(
             "fit fewer components."
         )
     for category, messages in found.items():
-        warnings.warn(" Also, ".join(messages), category, stacklevel=user_stacklevel())
+        emit(" Also, ".join(messages), category)
