@@ -29,13 +29,17 @@ from numpy.typing import NDArray
 from patsy.desc import INTERCEPT, ModelDesc, Term
 from patsy.eval import EvalEnvironment, EvalFactor
 
+from emglm import columns
 from emglm.data.groups import group_labels, split_groups
 from emglm.exceptions import FormulaError, InputError, InputTypeError
 from emglm.families import Family
+from emglm.transforms import TRANSFORMS
 
 Array = NDArray[np.float64]
 ArrayLike = Sequence[float] | NDArray[Any] | pd.Series
 
+# Floating-point trouble while a formula is evaluated (np.log(0), np.sqrt(-1), overflow) is
+# raised and reported naming the term, instead of NumPy warnings and rows silently dropped.
 _OFFSET_RE = re.compile(r"^\s*offset\s*\((.*)\)\s*$", re.DOTALL)
 _NA = patsy.NAAction(NA_types=["None", "NaN"])
 
@@ -50,6 +54,7 @@ def _identity(x: Any) -> Any:
 
 
 _HELPERS = {"cbind": _cbind, "offset": _identity, "np": np, "log": np.log, "exp": np.exp}
+_HELPERS.update(TRANSFORMS)  # center/standardize that skip missing values
 
 
 def capture_env(depth: int) -> EvalEnvironment:
@@ -173,7 +178,9 @@ def build(
         )
     env = capture_env(1) if eval_env is None else eval_env
     # Positional index: patsy keeps the index of the rows it keeps, and we map back later.
-    frame = data.reset_index(drop=True)
+    frame = columns.prepare(
+        data.reset_index(drop=True), formula, concomitant, (offset, exposure, weights)
+    )
 
     frames = _frames(formula, concomitant, frame, env)
     lhs, rhs, z_frame = frames.lhs, frames.rhs, frames.z
@@ -204,6 +211,7 @@ def build(
     def take(piece: pd.DataFrame) -> Array:
         return piece.loc[rows].to_numpy(dtype=float)
 
+    _check_offsets(formula, frames.offsets)
     y, trials = _response(formula, lhs, take(lhs), family)
     X = take(rhs)
     off = np.zeros(rows.size)
@@ -355,19 +363,50 @@ def _evaluate(
     formula: str, desc: ModelDesc, frame: pd.DataFrame, env: EvalEnvironment, lhs: bool = False
 ) -> pd.DataFrame:
     try:
-        if lhs:
-            # patsy builds a left-hand side only together with a right-hand side.
-            y, _ = patsy.dmatrices(
-                ModelDesc(desc.lhs_termlist, [Term([])]),
-                frame,
-                eval_env=env,
-                NA_action=_NA,
-                return_type="dataframe",
-            )
-            return y
-        return patsy.dmatrix(desc, frame, eval_env=env, NA_action=_NA, return_type="dataframe")
+        with _raising():
+            if lhs:
+                # patsy builds a left-hand side only together with a right-hand side.
+                y, _ = patsy.dmatrices(
+                    ModelDesc(desc.lhs_termlist, [Term([])]),
+                    frame,
+                    eval_env=env,
+                    NA_action=_NA,
+                    return_type="dataframe",
+                )
+                return y
+            return patsy.dmatrix(desc, frame, eval_env=env, NA_action=_NA, return_type="dataframe")
     except patsy.PatsyError as exc:
-        raise FormulaError(f"cannot evaluate formula {formula!r}: {exc.message}") from None
+        raise _evaluation_error(formula, exc) from None
+
+
+def _raising() -> np.errstate:
+    """Floating-point trouble in a formula's terms raises (see :func:`_evaluation_error`)."""
+    return np.errstate(divide="raise", invalid="raise", over="raise")
+
+
+def _evaluation_error(formula: str, exc: patsy.PatsyError) -> FormulaError:
+    """A :class:`FormulaError` for patsy's ``exc``; floating-point trouble names the term."""
+    origin = exc.origin
+    if isinstance(exc.__cause__, FloatingPointError) and origin is not None:
+        term = origin.code[origin.start : origin.end]
+        return FormulaError(
+            f"the term {term!r} of formula {formula!r} gives values that are not finite "
+            f"({exc.__cause__}), e.g. the log of a value <= 0: remove or fix the rows where "
+            "it is undefined, or transform differently"
+        )
+    return FormulaError(f"cannot evaluate formula {formula!r}: {exc.message}")
+
+
+def _check_offsets(formula: str, offsets: list[pd.DataFrame]) -> None:
+    """Refuse ``offset(g)`` of a factor (strings, booleans, categoricals): patsy would
+    dummy-code it and the offset would be the sum of the dummies."""
+    for piece in offsets:
+        for factor, info in piece.design_info.factor_infos.items():
+            if info.type == "categorical":
+                raise FormulaError(
+                    f"the term {factor.name()!r} of formula {formula!r} is an offset of a "
+                    f"factor (levels {list(info.categories)[:5]}); an offset must be numeric"
+                )
 
 
 def _concomitant(concomitant: str, frame: pd.DataFrame, env: EvalEnvironment) -> pd.DataFrame:
