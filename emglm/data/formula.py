@@ -503,15 +503,24 @@ def new_arrays(
 ) -> tuple[Array, Array, Array]:
     """Rebuild ``X``, offset and ``Z`` for new rows, re-applying the fitted formula.
 
-    Missing values raise: prediction needs every row.
+    Missing and non-finite values raise, naming the column: prediction needs every row.
     """
     if not isinstance(newdata, pd.DataFrame):
         raise InputTypeError(f"newdata must be a pandas DataFrame, not {type(newdata).__name__}")
-    frame = newdata.reset_index(drop=True)
+    frame = columns.prepare(
+        newdata.reset_index(drop=True),
+        design.formula,
+        design.concomitant,
+        (design.offset_arg, design.exposure_arg),
+    )
+    columns.refuse_missing(frame, design.formula, design.concomitant, "newdata")
     X = _rebuild(design.x_info, frame, design)
+    _check_predict_finite(dict(zip(design.x_names, X.T, strict=True)), "covariate")
     off = np.zeros(len(frame))
     for info in design.offset_infos:
-        off += _rebuild(info, frame, design).sum(axis=1)
+        piece = _rebuild(info, frame, design)
+        _check_predict_finite(dict(zip(info.column_names, piece.T, strict=True)), "offset term")
+        off += piece.sum(axis=1)
     for name, given, value in (
         ("offset", design.offset_is_array, offset),
         ("exposure", design.exposure_is_array, exposure),
@@ -523,14 +532,30 @@ def new_arrays(
     off += _extra_for_predict("offset", design.offset_arg, offset, frame)
     expo = _extra_for_predict("exposure", design.exposure_arg, exposure, frame, missing=1.0)
     if np.any(expo <= 0):
-        raise InputError("exposure must be positive")
+        raise InputError(f"exposure must be positive; found {expo[expo <= 0][:3]} in newdata")
     off += np.log(expo)
     Z = (
         np.ones((len(frame), 1))
         if design.z_info is None
         else _rebuild(design.z_info, frame, design)
     )
+    if design.z_info is not None:
+        names = design.z_info.column_names
+        _check_predict_finite(dict(zip(names, Z.T, strict=True)), "concomitant covariate")
     return X, off, Z
+
+
+def _check_predict_finite(values: dict[Any, Array], what: str) -> None:
+    """Refuse NaN and inf in what predictions are built from, naming the column and rows."""
+    for name, col in values.items():
+        bad = np.flatnonzero(~np.isfinite(col))
+        if bad.size:
+            label = what if name is None else f"{what} {name!r}"
+            raise InputError(
+                f"{label} is not finite (inf or NaN) in newdata at rows "
+                f"{bad[:5].tolist()}: {col[bad[:3]]}; predictions need a finite value in "
+                "every row"
+            )
 
 
 def _rebuild(info: patsy.DesignInfo, frame: pd.DataFrame, design: Design) -> Array:
@@ -539,9 +564,12 @@ def _rebuild(info: patsy.DesignInfo, frame: pd.DataFrame, design: Design) -> Arr
         if unknown:
             raise FormulaError(f"newdata has no column {unknown[0]!r}, which the model uses")
     try:
-        (mat,) = patsy.build_design_matrices([info], frame, NA_action="raise")
+        with _raising():
+            (mat,) = patsy.build_design_matrices([info], frame, NA_action="raise")
     except patsy.PatsyError as exc:
         msg = exc.message
+        if isinstance(exc.__cause__, FloatingPointError):
+            raise _evaluation_error(design.formula, exc) from None
         if "does not match any of the expected levels" in msg or "not in levels" in msg:
             raise InputError(
                 f"newdata has a factor level that was not seen in fitting: {msg}"
@@ -558,12 +586,19 @@ def _extra_for_predict(
     missing: float = 0.0,
 ) -> Array:
     if value is not None:
-        arr = np.asarray(value, dtype=float)
-        if arr.shape != (len(frame),):
-            raise InputError(f"{name} must have one value per row of newdata ({len(frame)})")
-        return arr
-    if column is not None:
+        column = None  # the array given replaces the fitted column
+    elif column is not None:
         if column not in frame.columns:
             raise InputError(f"newdata has no column {column!r}, which the model uses as {name}")
-        return frame[column].to_numpy(dtype=float)
-    return np.full(len(frame), missing)
+        value = frame[column]
+    if value is None:
+        return np.full(len(frame), missing)
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        where = f"column {column!r}" if column is not None else "array"
+        raise InputTypeError(f"{name} ({where}) must be numeric for newdata") from None
+    if arr.shape != (len(frame),):
+        raise InputError(f"{name} must have one value per row of newdata ({len(frame)})")
+    _check_predict_finite({column: arr}, name if column is None else f"{name} column")
+    return arr
