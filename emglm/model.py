@@ -382,7 +382,7 @@ class EMGLM:
                     f"start DataFrame must have rows {x_names} and {n_comp} columns (one per "
                     f"component); got rows {list(start.index)} and {start.shape[1]} columns"
                 )
-            return self._from_coef(start.to_numpy(dtype=float).T)
+            return self._from_coef(_frame_coef(start).T)
         try:
             arr = np.asarray(start, dtype=float)
         except (TypeError, ValueError):
@@ -505,3 +505,20 @@ def _warn_about_fit(
         )
     for category, messages in found.items():
         emit(" Also, ".join(messages), category)
+
+
+def _frame_coef(start: pd.DataFrame) -> np.ndarray:
+    """The numbers of a coefficient DataFrame; a non-numeric or non-finite cell raises,
+    naming its component column and design row."""
+    for col in start.columns:
+        values = pd.to_numeric(start[col], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            i = int(np.argmax(bad))
+            value = start[col].iloc[i]
+            shown = repr(value) if isinstance(value, str) else str(value)
+            raise InputError(
+                f"start DataFrame column {col!r} has {shown} at row {start.index[i]!r}; "
+                "every coefficient must be a finite number"
+            )
+    return start.to_numpy(dtype=float)
