@@ -34,6 +34,7 @@ from emglm.families import Family, get_family
 from emglm.inference import bootstrap as boot
 from emglm.inference import louis
 from emglm.mixing import MAX_LOGODDS
+from emglm.options import MINPRIOR as MINPRIOR
 from emglm.options import FitOptions
 from emglm.report.record import FitRecord
 from emglm.report.results import EMGLMResults
@@ -41,8 +42,6 @@ from emglm.report.warmup import SmallEMResult
 
 # The warm-up em_glm runs when no start is given: n_starts short runs like small_em's.
 N_STARTS = FitOptions.n_starts
-# flexmix's default: a component whose prior falls below this is dropped.
-MINPRIOR = FitOptions.minprior
 
 
 class EMGLM:
@@ -187,7 +186,7 @@ class EMGLM:
         bootstrap: str = FitOptions.bootstrap,
         random_state: int | np.random.Generator | None = None,
         n_starts: int = FitOptions.n_starts,
-        minprior: float = FitOptions.minprior,
+        minprior: float | None = FitOptions.minprior,
         n_jobs: int = FitOptions.n_jobs,
         progress: bool | None = FitOptions.progress,
         accel: str | None = FitOptions.accel,
@@ -231,8 +230,9 @@ class EMGLM:
             Without ``start``: the number of short warm-up runs (``WARMUP_ITER`` iterations,
             tolerance ``WARMUP_TOL``, as :func:`emglm.small_em`) whose best run starts the
             long run; the table is kept as ``results.warmup``. ``1`` runs a single start.
-        minprior : float, default 0.05
-            A component whose prior (its share of the M-step weight) falls below
+        minprior : float, optional
+            Default ``emglm.options.default_minprior(K)``: 0.05 (flexmix's), or ``1 / (2K)``
+            when that is smaller (K > 10), so that it is valid for any K. A component whose prior (its share of the M-step weight) falls below
             ``minprior`` -- or whose weight falls below its number of parameters -- is
             dropped with a :class:`~emglm.DegenerateComponentWarning` (flexmix's rule);
             the results then have fewer components. ``0`` keeps every component that has
@@ -278,7 +278,7 @@ class EMGLM:
     ) -> EMGLMResults:
         """Fit with validated :class:`~emglm.options.FitOptions` (what :meth:`fit`,
         :func:`emglm.em_glm` and :func:`emglm.select_k` call)."""
-        options.check_for(self.K)
+        options = options.check_for(self.K)
         if options.se == "bootstrap":
             boot.check_bootstrap(options.bootstrap, self.data)
             if options.progress:
