@@ -4,8 +4,8 @@ Each replicate draws a new data set, reruns EM from the fitted parameters and ma
 components to the fitted ones by optimal assignment (``linear_sum_assignment`` on the
 distance between component coefficient vectors), so that label switching does not inflate
 the spread. A replicate *fails* when EM raises, does not converge, gives non-finite
-estimates or empties a component (mixing proportion below ``1e-6``); failures are counted
-and left out.
+estimates, drops a component (the ``minprior`` rule) or empties one (mixing proportion
+below ``1e-6``); failures are counted and left out.
 
 * ``"nonparametric"``: resample the observations with replacement. Case weights are
   frequency weights, so ``round(sum w)`` observations are drawn with probabilities
@@ -100,8 +100,8 @@ def _one_replicate(
             fit = em.run_em(boot, model, params, options)
     except (ArithmeticError, ValueError, np.linalg.LinAlgError):
         return None
-    if not fit.converged:
-        return None
+    if not fit.converged or fit.params.n_components < params.n_components:
+        return None  # a replicate that dropped a component (minprior rule) failed
     fit = em.permute(model, fit, align(model, params, fit.params))
     props = model.mixing.proportions(boot.Z, fit.params.gamma, boot.weights)
     theta = model.pack(fit.params)
