@@ -379,6 +379,13 @@ def _evaluate(
         raise _evaluation_error(formula, exc) from None
 
 
+_FP_EXAMPLES = {
+    "divide": ", e.g. the log of 0 or a division by 0",
+    "invalid": ", e.g. the log or square root of a negative value",
+    "overflow": ", e.g. np.exp of a large value",
+}
+
+
 def _raising() -> np.errstate:
     """Floating-point trouble in a formula's terms raises (see :func:`_evaluation_error`)."""
     return np.errstate(divide="raise", invalid="raise", over="raise")
@@ -389,10 +396,12 @@ def _evaluation_error(formula: str, exc: patsy.PatsyError) -> FormulaError:
     origin = exc.origin
     if isinstance(exc.__cause__, FloatingPointError) and origin is not None:
         term = origin.code[origin.start : origin.end]
+        cause = str(exc.__cause__)
+        example = next((v for k, v in _FP_EXAMPLES.items() if k in cause), "")
         return FormulaError(
             f"the term {term!r} of formula {formula!r} gives values that are not finite "
-            f"({exc.__cause__}), e.g. the log of a value <= 0: remove or fix the rows where "
-            "it is undefined, or transform differently"
+            f"({cause}{example}): remove or fix the rows where it is undefined, or "
+            "transform differently"
         )
     return FormulaError(f"cannot evaluate formula {formula!r}: {exc.message}")
 
