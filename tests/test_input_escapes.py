@@ -106,7 +106,7 @@ def test_nullable_boolean_response(df: pd.DataFrame) -> None:
     nullable = df.assign(yb=df.yb.astype("boolean"))
     res = _unchanged(nullable, lambda: _fit(nullable, "yb ~ x", "binomial"))
     ref = _fit(df, "yb ~ x", "binomial")
-    assert res.llf == ref.llf and res.model.data.y.tolist() == df.yb.astype(float).tolist()
+    assert res.llf == ref.llf and res.record.data.y.tolist() == df.yb.astype(float).tolist()
     nullable.loc[7, "yb"] = pd.NA
     res = _unchanged(nullable, lambda: _fit(nullable, "yb ~ x", "binomial"))
     assert res.n_dropped == 1 and 7 not in res.posterior.index
@@ -197,7 +197,7 @@ def test_center_and_standardize_with_a_missing_value(df: pd.DataFrame, transform
     want = x - x.mean()
     if transform != "center":
         want = want / x.std()
-    np.testing.assert_allclose(res.model.data.X[:, 1], want, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(res.record.data.X[:, 1], want, rtol=1e-12, atol=1e-14)
     # predict applies the fitted mean (and sd), not the new data's
     new = pd.DataFrame({"x": [data.x.mean()]})
     eta = res.predict(new, which="linear").to_numpy()
@@ -314,7 +314,7 @@ def test_log_of_missing_value_is_still_a_missing_row(df: pd.DataFrame) -> None:
 
 
 def test_large_k_gets_a_default_minprior_that_fits(df: pd.DataFrame) -> None:
-    from emglm.model import default_minprior
+    from emglm.options import default_minprior
 
     assert [default_minprior(k) for k in (2, 10, 20, 50)] == [0.05, 0.05, 0.025, 0.01]
     big = pd.concat([df] * 10, ignore_index=True)
@@ -323,7 +323,7 @@ def test_large_k_gets_a_default_minprior_that_fits(df: pd.DataFrame) -> None:
         res = emglm.em_glm("y ~ 1", big, "poisson", 20, n_starts=1, max_iter=3, se=None,
                            random_state=0)  # fmt: skip
     assert res.n_iter <= 3
-    msg = r"minprior must be .* for K=20; got 0.05; leave it unset \(the default for K=20 is 0.025"
+    msg = r"minprior must be .* got 0.05 \(K=20\); leave it unset \(the default for K=20 is 0.025"
     _raises(big, InputError, msg, lambda: emglm.em_glm("y ~ 1", big, "poisson", 20, minprior=0.05))
 
 

@@ -29,11 +29,11 @@ from numpy.typing import NDArray
 from patsy.desc import INTERCEPT, ModelDesc, Term
 from patsy.eval import EvalEnvironment, EvalFactor
 
-from emglm import columns
+from emglm.data import columns
 from emglm.data.groups import group_labels, split_groups
+from emglm.data.transforms import TRANSFORMS
 from emglm.exceptions import FormulaError, InputError, InputTypeError
 from emglm.families import Family
-from emglm.transforms import TRANSFORMS
 
 Array = NDArray[np.float64]
 ArrayLike = Sequence[float] | NDArray[Any] | pd.Series
