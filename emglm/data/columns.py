@@ -10,6 +10,9 @@
   (both usually a column read wrongly) are refused unless written ``C(x)``.
 
 Only a copy of the caller's frame is changed; only the columns the formula uses are looked at.
+
+Checks of evaluated pieces live here too: :func:`refuse_factor_offsets` (``offset(g)`` of a
+factor) and :func:`refuse_non_finite` (what ``predict`` is built from).
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import patsy
+from numpy.typing import NDArray
 from patsy.desc import ModelDesc
 from patsy.eval import EvalFactor
 
-from emglm.exceptions import InputError, InputTypeError
+from emglm.exceptions import FormulaError, InputError, InputTypeError
 
 _ALLOWED = "numbers, booleans, strings or categoricals"
 
@@ -89,6 +93,32 @@ def refuse_missing(frame: pd.DataFrame, formula: str, concomitant: Any, what: st
             raise InputError(
                 f"{what} column {name!r} has missing values (at rows {missing[:5].tolist()}); "
                 "predictions need a value in every row: drop or fill those rows"
+            )
+
+
+def refuse_factor_offsets(formula: str, offsets: Sequence[pd.DataFrame]) -> None:
+    """Refuse ``offset(g)`` of a factor (strings, booleans, categoricals): patsy would
+    dummy-code it and the offset would be the sum of the dummies."""
+    for piece in offsets:
+        for factor, info in piece.design_info.factor_infos.items():
+            if info.type == "categorical":
+                raise FormulaError(
+                    f"the term {factor.name()!r} of formula {formula!r} is an offset of a "
+                    f"factor (levels {list(info.categories)[:5]}); an offset must be numeric"
+                )
+
+
+def refuse_non_finite(values: dict[Any, NDArray[np.float64]], what: str) -> None:
+    """Refuse NaN and inf in what predictions are built from (design columns, offsets,
+    exposure), naming the column and rows."""
+    for name, col in values.items():
+        bad = np.flatnonzero(~np.isfinite(col))
+        if bad.size:
+            label = what if name is None else f"{what} {name!r}"
+            raise InputError(
+                f"{label} is not finite (inf or NaN) in newdata at rows "
+                f"{bad[:5].tolist()}: {col[bad[:3]]}; predictions need a finite value in "
+                "every row"
             )
 
 

@@ -211,7 +211,7 @@ def build(
     def take(piece: pd.DataFrame) -> Array:
         return piece.loc[rows].to_numpy(dtype=float)
 
-    _check_offsets(formula, frames.offsets)
+    columns.refuse_factor_offsets(formula, frames.offsets)
     y, trials = _response(formula, lhs, take(lhs), family)
     X = take(rhs)
     off = np.zeros(rows.size)
@@ -406,18 +406,6 @@ def _evaluation_error(formula: str, exc: patsy.PatsyError) -> FormulaError:
     return FormulaError(f"cannot evaluate formula {formula!r}: {exc.message}")
 
 
-def _check_offsets(formula: str, offsets: list[pd.DataFrame]) -> None:
-    """Refuse ``offset(g)`` of a factor (strings, booleans, categoricals): patsy would
-    dummy-code it and the offset would be the sum of the dummies."""
-    for piece in offsets:
-        for factor, info in piece.design_info.factor_infos.items():
-            if info.type == "categorical":
-                raise FormulaError(
-                    f"the term {factor.name()!r} of formula {formula!r} is an offset of a "
-                    f"factor (levels {list(info.categories)[:5]}); an offset must be numeric"
-                )
-
-
 def _concomitant(concomitant: str, frame: pd.DataFrame, env: EvalEnvironment) -> pd.DataFrame:
     if not isinstance(concomitant, str):
         raise InputTypeError(
@@ -524,11 +512,11 @@ def new_arrays(
     )
     columns.refuse_missing(frame, design.formula, design.concomitant, "newdata")
     X = _rebuild(design.x_info, frame, design)
-    _check_predict_finite(dict(zip(design.x_names, X.T, strict=True)), "covariate")
+    columns.refuse_non_finite(dict(zip(design.x_names, X.T, strict=True)), "covariate")
     off = np.zeros(len(frame))
     for info in design.offset_infos:
         piece = _rebuild(info, frame, design)
-        _check_predict_finite(dict(zip(info.column_names, piece.T, strict=True)), "offset term")
+        columns.refuse_non_finite(dict(zip(info.column_names, piece.T, strict=True)), "offset term")
         off += piece.sum(axis=1)
     for name, given, value in (
         ("offset", design.offset_is_array, offset),
@@ -550,21 +538,8 @@ def new_arrays(
     )
     if design.z_info is not None:
         names = design.z_info.column_names
-        _check_predict_finite(dict(zip(names, Z.T, strict=True)), "concomitant covariate")
+        columns.refuse_non_finite(dict(zip(names, Z.T, strict=True)), "concomitant covariate")
     return X, off, Z
-
-
-def _check_predict_finite(values: dict[Any, Array], what: str) -> None:
-    """Refuse NaN and inf in what predictions are built from, naming the column and rows."""
-    for name, col in values.items():
-        bad = np.flatnonzero(~np.isfinite(col))
-        if bad.size:
-            label = what if name is None else f"{what} {name!r}"
-            raise InputError(
-                f"{label} is not finite (inf or NaN) in newdata at rows "
-                f"{bad[:5].tolist()}: {col[bad[:3]]}; predictions need a finite value in "
-                "every row"
-            )
 
 
 def _rebuild(info: patsy.DesignInfo, frame: pd.DataFrame, design: Design) -> Array:
@@ -609,5 +584,5 @@ def _extra_for_predict(
         raise InputTypeError(f"{name} ({where}) must be numeric for newdata") from None
     if arr.shape != (len(frame),):
         raise InputError(f"{name} must have one value per row of newdata ({len(frame)})")
-    _check_predict_finite({column: arr}, name if column is None else f"{name} column")
+    columns.refuse_non_finite({column: arr}, name if column is None else f"{name} column")
     return arr
