@@ -1,6 +1,7 @@
 """Command line: ``python -m emglm fit ...`` and ``python -m emglm demo``.
 
-Errors in the arguments or the input file print one line and exit with status 2.
+Errors in the arguments or the input file, and fits that cannot be carried out
+(:class:`~emglm.FitError`), print one line and exit with status 2.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from emglm.api import em_glm
-from emglm.exceptions import EMGLMWarning
+from emglm.exceptions import EMGLMWarning, FitError
 from emglm.families import FAMILY_NAMES
 
 
@@ -80,8 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     max_iter=args.max_iter,
                     random_state=args.seed,
                 )
-        except (ValueError, TypeError) as exc:
-            print(f"emglm: error: {exc}", file=sys.stderr)
+        except (ValueError, TypeError, FitError) as exc:
+            message = " ".join(str(exc).split())  # one line, whatever the message holds
+            print(f"emglm: error: {message}", file=sys.stderr)
             return 2
     print(res.summary())
     for w in caught:

@@ -8,7 +8,6 @@ errors, and returns an :class:`~emglm.report.results.EMGLMResults`.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,12 +29,13 @@ from emglm.exceptions import (
     InputError,
     InputTypeError,
     SeparationWarning,
-    user_stacklevel,
+    emit,
 )
 from emglm.families import Family, get_family
 from emglm.inference import bootstrap as boot
 from emglm.inference import louis
 from emglm.mixing import MAX_LOGODDS
+from emglm.options import MINPRIOR as MINPRIOR
 from emglm.options import FitOptions
 from emglm.report.record import FitRecord
 from emglm.report.results import EMGLMResults
@@ -44,8 +44,6 @@ from emglm.several import build_several, is_several
 
 # The warm-up em_glm runs when no start is given: n_starts short runs like small_em's.
 N_STARTS = FitOptions.n_starts
-# flexmix's default: a component whose prior falls below this is dropped.
-MINPRIOR = FitOptions.minprior
 
 
 class EMGLM:
@@ -212,7 +210,7 @@ class EMGLM:
         bootstrap: str = FitOptions.bootstrap,
         random_state: int | np.random.Generator | None = None,
         n_starts: int = FitOptions.n_starts,
-        minprior: float = FitOptions.minprior,
+        minprior: float | None = FitOptions.minprior,
         n_jobs: int = FitOptions.n_jobs,
         progress: bool | None = FitOptions.progress,
         accel: str | None = FitOptions.accel,
@@ -256,8 +254,9 @@ class EMGLM:
             Without ``start``: the number of short warm-up runs (``WARMUP_ITER`` iterations,
             tolerance ``WARMUP_TOL``, as :func:`emglm.small_em`) whose best run starts the
             long run; the table is kept as ``results.warmup``. ``1`` runs a single start.
-        minprior : float, default 0.05
-            A component whose prior (its share of the M-step weight) falls below
+        minprior : float, optional
+            Default ``emglm.options.default_minprior(K)``: 0.05 (flexmix's), or ``1 / (2K)``
+            when that is smaller (K > 10), so that it is valid for any K. A component whose prior (its share of the M-step weight) falls below
             ``minprior`` -- or whose weight falls below its number of parameters -- is
             dropped with a :class:`~emglm.DegenerateComponentWarning` (flexmix's rule);
             the results then have fewer components. ``0`` keeps every component that has
@@ -303,7 +302,7 @@ class EMGLM:
     ) -> EMGLMResults:
         """Fit with validated :class:`~emglm.options.FitOptions` (what :meth:`fit`,
         :func:`emglm.em_glm` and :func:`emglm.select_k` call)."""
-        options.check_for(self.K)
+        options = options.check_for(self.K)
         if options.se == "bootstrap":
             boot.check_bootstrap(options.bootstrap, self.data)
             if options.progress:
@@ -412,7 +411,7 @@ class EMGLM:
                     f"start DataFrame must have rows {x_names} and {n_comp} columns (one per "
                     f"component); got rows {list(start.index)} and {start.shape[1]} columns"
                 )
-            return self._from_coef(start.to_numpy(dtype=float).T)
+            return self._from_coef(_frame_coef(start).T)
         try:
             arr = np.asarray(start, dtype=float)
         except (TypeError, ValueError):
@@ -561,4 +560,21 @@ def _warn_about_fit(
             "fit fewer components."
         )
     for category, messages in found.items():
-        warnings.warn(" Also, ".join(messages), category, stacklevel=user_stacklevel())
+        emit(" Also, ".join(messages), category)
+
+
+def _frame_coef(start: pd.DataFrame) -> np.ndarray:
+    """The numbers of a coefficient DataFrame; a non-numeric or non-finite cell raises,
+    naming its component column and design row."""
+    for col in start.columns:
+        values = pd.to_numeric(start[col], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            i = int(np.argmax(bad))
+            value = start[col].iloc[i]
+            shown = repr(value) if isinstance(value, str) else str(value)
+            raise InputError(
+                f"start DataFrame column {col!r} has {shown} at row {start.index[i]!r}; "
+                "every coefficient must be a finite number"
+            )
+    return start.to_numpy(dtype=float)

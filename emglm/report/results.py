@@ -6,6 +6,7 @@ everything else (tables, criteria, residuals, predictions) from them on first us
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -492,7 +493,7 @@ class EMGLMResults:
         DataFrame
             Columns ``lower`` and ``upper``.
         """
-        _check_alpha(alpha)
+        alpha = _check_alpha(alpha)
         if method not in ("wald", "percentile"):
             raise InputError(
                 f"method={method!r} is not allowed; choose one of 'wald', 'percentile'"
@@ -597,7 +598,7 @@ class EMGLMResults:
         ``log(sigma)`` transformed back, proportion intervals are Wald intervals clipped to
         [0, 1]. Without standard errors (``se=None``) only the estimates are filled in.
         """
-        _check_alpha(alpha)
+        alpha = _check_alpha(alpha)
         q = stats.norm.ppf(1 - alpha / 2)
         has_se = self.covariance is not None
         se = self._se_theta if has_se else np.full(self._theta.shape, np.nan)
@@ -685,7 +686,7 @@ class EMGLMResults:
     # --- output ----------------------------------------------------------------------------
     def summary(self, alpha: float = 0.05) -> Summary:
         """A statsmodels ``Summary``: fit block, mixing proportions, coefficient tables."""
-        return build_summary(self, alpha=alpha)
+        return build_summary(self, alpha=_check_alpha(alpha))
 
     def _repr_html_(self) -> str:
         """Rich display in notebooks: the summary as HTML."""
@@ -703,9 +704,14 @@ class EMGLMResults:
         )
 
 
-def _check_alpha(alpha: float) -> None:
-    if not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+def _check_alpha(alpha: Any) -> float:
+    """``alpha`` as a Python float (NumPy scalars included), or :class:`InputError`."""
+    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, numbers.Real):
         raise InputError(f"alpha must be a number strictly between 0 and 1; got {alpha!r}")
+    value = float(alpha)
+    if not 0 < value < 1:
+        raise InputError(f"alpha must be a number strictly between 0 and 1; got {alpha!r}")
+    return value
 
 
 def _xlogx(p: Array) -> Array:
