@@ -82,12 +82,12 @@ def estimate_table(
 
 def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
     """The summary of a fitted mixture; see :meth:`EMGLMResults.summary`."""
-    fam = res.family
+    fams = [res.family_of(r) for r in res.responses]
     cov_type = getattr(res, "cov_type", None) or "none"
     left = [
-        ("Dep. Variable:", [res.response_name]),
-        ("Family:", [type(fam.sm_family).__name__]),
-        ("Link:", [type(fam.sm_family.link).__name__]),
+        ("Dep. Variable:", [", ".join(res.responses)]),
+        ("Family:", [", ".join(type(f.sm_family).__name__ for f in fams)]),
+        ("Link:", [", ".join(type(f.sm_family.link).__name__ for f in fams)]),
         ("Method:", [res.method.upper()]),
         ("Components:", [str(res.K)]),
         ("No. Observations:", [_count(res.nobs)]),
@@ -109,7 +109,7 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
         res,
         gleft=left,
         gright=right,
-        yname=res.response_name,
+        yname=", ".join(res.responses),
         xname=list(res.params.index),
         title="Finite mixture of GLMs (EM)",
     )
@@ -133,15 +133,37 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
     )
     if res.has_concomitant:
         smry.tables.extend(concomitant_tables(res, alpha))
+    several = len(res.responses) > 1
+    params, bse = res.params, res.bse if has_se else None
     own, shared = coefficient_blocks(res)
-    for comp in res.component_names:
-        smry.tables.append(_coef_table(res, f"Component {comp}", comp, own, has_se, alpha))
-    for title, rows, comp in shared:
-        smry.tables.append(_coef_table(res, title, comp, rows, has_se, alpha))
-    if fam.has_scale:
-        sig_se = res.dispersion_bse.to_numpy() if has_se else None
-        sig_ci = None if tidy is None else _intervals(tidy, fam.dispersion_label)
-        names, disp = list(res.component_names), res.dispersion.to_numpy()
+    for name in res.responses:
+        # With several responses, one block per response and component; with shared
+        # coefficients, each component's own terms (the shared ones follow).
+        rows = [
+            t
+            for i, t in enumerate(params.index)
+            if i in own and (not several or t.startswith(f"{name}:"))
+        ]
+        for comp in res.component_names:
+            smry.tables.append(
+                estimate_table(
+                    f"Component {comp}" + (f", response {name}" if several else ""),
+                    [t[len(name) + 1 :] if several else t for t in rows],
+                    params.loc[rows, comp].to_numpy(),
+                    None if bse is None else bse.loc[rows, comp].to_numpy(),
+                    alpha,
+                )
+            )
+    for title, rows_at, comp in shared:
+        smry.tables.append(_coef_table(res, title, comp, rows_at, has_se, alpha))
+    for name, fam in zip(res.responses, fams, strict=True):
+        if not fam.has_scale:
+            continue
+        key = name if several else None
+        sig_se = res.dispersion_bse_of(key).to_numpy() if has_se else None
+        label = (f"{name}:" if several else "") + fam.dispersion_label
+        sig_ci = None if tidy is None else _intervals(tidy, label, by="term")
+        names, disp = list(res.component_names), res.dispersion_of(key).to_numpy()
         comps = res.record.mixture.components
         if isinstance(comps, SharedGLMComponents) and comps.sharing.equal_scale:
             # One common dispersion: one row.
@@ -149,7 +171,7 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
             sig_se = None if sig_se is None else sig_se[:1]
         smry.tables.append(
             estimate_table(
-                fam.dispersion_title,
+                fam.dispersion_title + (f", response {name}" if several else ""),
                 names,
                 disp,
                 sig_se,
@@ -168,7 +190,7 @@ def coefficient_blocks(res: EMGLMResults) -> tuple[list[int], list[tuple[str, li
     coefficients (title, rows, a component that has them), for a driver that shares
     coefficients (:mod:`emglm.components.shared`)."""
     comps = res.record.mixture.components
-    every = list(range(len(res.params.index)))
+    every = list(range(len(res.params.index)))  # every row, in each component's table
     if not isinstance(comps, SharedGLMComponents):
         return every, []
     blocks = comps.shared_blocks(res.em.params.components)
@@ -206,8 +228,8 @@ def concomitant_tables(res: EMGLMResults, alpha: float = 0.05) -> list[SimpleTab
     ]
 
 
-def _intervals(tidy: pd.DataFrame, kind: str) -> NDArray[np.float64]:
-    rows = tidy["kind"] == kind
+def _intervals(tidy: pd.DataFrame, kind: str, by: str = "kind") -> NDArray[np.float64]:
+    rows = tidy[by] == kind
     return np.asarray(tidy.loc[rows, ["conf_low", "conf_high"]].to_numpy(), dtype=float)
 
 
