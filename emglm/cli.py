@@ -1,6 +1,10 @@
 """Command line: ``python -m emglm fit ...`` and ``python -m emglm demo``.
 
 Errors in the arguments or the input file print one line and exit with status 2.
+
+Formulas given here may come from anywhere, so they are evaluated as safe formulas
+(``safe_formula=True``): only the data's columns, numbers, arithmetic, ``np.<ufunc>`` and
+the documented transforms, no builtins (``docs/security.md``).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     fit = sub.add_parser("fit", help="fit a mixture of GLMs to a CSV file and print its summary")
     fit.add_argument("--data", required=True, help="CSV file with a header row")
     fit.add_argument("--formula", required=True, help='R-like formula, e.g. "y ~ x1 + x2"')
+    fit.add_argument("--concomitant", help='one-sided formula for the mixing, e.g. "~ z"')
     fit.add_argument("--family", default="poisson", help="poisson, gaussian or binomial")
     fit.add_argument("-K", type=int, default=2, help="number of components")
     fit.add_argument("--offset", help="column holding an offset")
@@ -66,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     offset=args.offset,
                     exposure=args.exposure,
                     weights=args.weights,
+                    concomitant=args.concomitant,
+                    safe_formula=True,
                     max_iter=args.max_iter,
                     random_state=args.seed,
                 )

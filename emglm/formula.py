@@ -11,6 +11,10 @@ Supported beyond plain patsy:
 
 The :class:`Design` remembers everything needed to rebuild the design matrix on new data
 (transformations, factor levels), so ``predict(newdata)`` re-applies the formula.
+
+Formula terms are Python code, evaluated in the caller's namespace as in statsmodels;
+``safe_env()`` gives an environment for formulas from untrusted text instead (checked
+against an allow-list, no builtins: :mod:`emglm.formula_safety`, ``docs/security.md``).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from numpy.typing import NDArray
 from patsy.desc import INTERCEPT, ModelDesc, Term
 from patsy.eval import EvalEnvironment, EvalFactor
 
+from emglm import formula_pickle, formula_safety
 from emglm.exceptions import FormulaError, InputError, InputTypeError
 from emglm.families import Family
 
@@ -51,18 +56,35 @@ def _identity(x: Any) -> Any:
 _HELPERS = {"cbind": _cbind, "offset": _identity, "np": np, "log": np.log, "exp": np.exp}
 
 
+# Objects a pickled design stores by name: they are not picklable (patsy's transforms).
+_KNOWN = {**{name: getattr(patsy.builtins, name) for name in patsy.builtins.__all__}, **_HELPERS}
+
+
 def capture_env(depth: int) -> EvalEnvironment:
     """The caller's namespace (``depth`` frames up) plus R-like helpers, for formulas."""
     return EvalEnvironment.capture(depth + 1).with_outer_namespace(_HELPERS)
+
+
+def safe_env() -> EvalEnvironment:
+    """The environment of safe formulas: NumPy and the R-like helpers, no caller's
+    namespace and no builtins; formulas evaluated in it are checked first
+    (:func:`emglm.formula_safety.check_code`)."""
+    return formula_safety.NoBuiltinsEnvironment([dict(_HELPERS)])
+
+
+def is_safe(env: EvalEnvironment) -> bool:
+    """Whether ``env`` is a safe-formula environment."""
+    return isinstance(env, formula_safety.NoBuiltinsEnvironment)
 
 
 @dataclass(frozen=True)
 class Design:
     """What is needed to rebuild the model's arrays on new data.
 
-    patsy's design objects cannot be pickled, so a pickled ``Design`` keeps the formula, the
-    data columns the formula uses and the names it takes from the caller's namespace, and
-    re-evaluates the formula when it is unpickled.
+    patsy's design objects cannot be pickled, so a pickled ``Design`` keeps them as plain
+    data (:mod:`emglm.formula_pickle`: column names, codings, the learned state of each
+    transform, the namespace objects the formula uses) and puts them back together on
+    load without evaluating the formula.
     """
 
     formula: str
@@ -76,7 +98,6 @@ class Design:
     exposure_is_array: bool
     z_info: patsy.DesignInfo | None
     eval_env: EvalEnvironment
-    source: pd.DataFrame
 
     @property
     def x_names(self) -> list[str]:
@@ -90,28 +111,32 @@ class Design:
 
     def __getstate__(self) -> dict[str, Any]:
         state = {k: v for k, v in self.__dict__.items() if k not in _REBUILT}
-        codes = [f.code for f in self.x_info.factor_infos]
-        codes += [f.code for info in self.offset_infos for f in info.factor_infos]
-        if self.z_info is not None:
-            codes += [f.code for f in self.z_info.factor_infos]
-        names = {n for c in codes for n in _unknown_names(c, self.source.columns, _EMPTY_ENV)}
-        state["env_vars"] = {n: self.eval_env.namespace[n] for n in sorted(names)}
+        state["frozen"] = {
+            "x": formula_pickle.freeze(self.x_info, _KNOWN),
+            "offsets": [formula_pickle.freeze(i, _KNOWN) for i in self.offset_infos],
+            "z": None if self.z_info is None else formula_pickle.freeze(self.z_info, _KNOWN),
+            "safe": is_safe(self.eval_env),
+        }
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        env = EvalEnvironment([state.pop("env_vars")]).with_outer_namespace(_HELPERS)
-        frames = _frames(state["formula"], state["concomitant"], state["source"], env)
+        frozen = state.pop("frozen")
+        pieces = [frozen["x"], *frozen["offsets"]] + ([frozen["z"]] if frozen["z"] else [])
+        namespace: dict[str, Any] = {}
+        for piece in pieces:
+            namespace.update(formula_pickle.frozen_namespace(piece, _KNOWN))
+        # The namespace is only consulted to name a column missing from newdata.
+        env = safe_env() if frozen["safe"] else EvalEnvironment([namespace])
         state.update(
-            x_info=frames.rhs.design_info,
-            offset_infos=tuple(m.design_info for m in frames.offsets),
-            z_info=None if frames.z is None else frames.z.design_info,
-            eval_env=env,
+            x_info=formula_pickle.thaw(frozen["x"], _KNOWN),
+            offset_infos=tuple(formula_pickle.thaw(f, _KNOWN) for f in frozen["offsets"]),
+            z_info=None if frozen["z"] is None else formula_pickle.thaw(frozen["z"], _KNOWN),
+            eval_env=env.with_outer_namespace(_HELPERS),
         )
         self.__dict__.update(state)
 
 
 _REBUILT = ("x_info", "offset_infos", "z_info", "eval_env")
-_EMPTY_ENV = EvalEnvironment([{}]).with_outer_namespace(_HELPERS)
 
 
 @dataclass(frozen=True)
@@ -231,7 +256,6 @@ def build(
         exposure_is_array=exposure is not None and not isinstance(exposure, str),
         z_info=None if z_frame is None else z_frame.design_info,
         eval_env=env,
-        source=frame[[c for c in frame.columns if c in frames.columns]],
     )
     arrays = ModelArrays(
         y=y,
@@ -254,7 +278,6 @@ class _Frames:
     rhs: pd.DataFrame
     offsets: list[pd.DataFrame]
     z: pd.DataFrame | None
-    columns: set[str]
 
 
 def _frames(
@@ -274,22 +297,7 @@ def _frames(
         raise FormulaError(f"formula {formula!r} has no terms on the right of '~'; use '~ 1'")
     offsets = [_evaluate(formula, ModelDesc([], [t]), frame, env) for t in offset_terms]
     z = None if concomitant is None else _concomitant(concomitant, frame, env)
-    codes = [
-        f.code
-        for t in desc.lhs_termlist + desc.rhs_termlist
-        for f in t.factors
-        if isinstance(f, EvalFactor)
-    ]
-    if z is not None:
-        codes += [f.code for f in z.design_info.factor_infos]
-    columns = set(map(str, frame.columns))
-    used = {
-        node.id
-        for code in codes
-        for node in ast.walk(ast.parse(code, mode="eval"))
-        if isinstance(node, ast.Name) and node.id in columns
-    }
-    return _Frames(lhs, rhs, offsets, z, used)
+    return _Frames(lhs, rhs, offsets, z)
 
 
 def _parse(formula: str) -> ModelDesc:
@@ -326,6 +334,8 @@ def _check_names(
     for term in terms:
         for factor in term.factors:
             code = getattr(factor, "code", "")
+            if is_safe(env):
+                formula_safety.check_code(code, formula, [str(c) for c in frame.columns])
             try:
                 unknown = _unknown_names(code, frame.columns, env)
             except SyntaxError:

@@ -126,6 +126,7 @@ class EMGLM:
         weights: Any = None,
         concomitant: str | None = None,
         eval_env: Any = None,
+        safe_formula: bool = False,
     ) -> EMGLM:
         """Build the model from an R-like formula and a DataFrame.
 
@@ -146,9 +147,21 @@ class EMGLM:
             One-sided formula for mixing proportions that depend on covariates.
         eval_env : optional
             Namespace for names in the formula; by default the caller's.
+        safe_formula : bool, default False
+            The formulas' terms are Python code, evaluated in ``eval_env`` as statsmodels
+            does. ``True`` (for formulas from untrusted text; the command line's setting)
+            allows only the data's columns, numbers, arithmetic, ``np.<ufunc>`` and the
+            documented transforms, evaluated without builtins or the caller's namespace;
+            anything else is a :class:`~emglm.FormulaError` before any code runs. See
+            ``docs/security.md``.
         """
         fam = get_family(family)
-        env = formula.capture_env(1) if eval_env is None else eval_env
+        if not isinstance(safe_formula, bool):
+            raise InputTypeError(f"safe_formula must be True or False, not {safe_formula!r}")
+        if safe_formula:
+            env = formula.safe_env()
+        else:
+            env = formula.capture_env(1) if eval_env is None else eval_env
         design, arrays = formula.build(
             formula_,
             data,
@@ -417,6 +430,7 @@ def em_glm(
     exposure: Any = None,
     weights: Any = None,
     concomitant: str | None = None,
+    safe_formula: bool = False,
     start: Any = None,
     init: str = "random",
     method: str = "em",
@@ -456,6 +470,7 @@ def em_glm(
         weights=weights,
         concomitant=concomitant,
         eval_env=formula.capture_env(1),
+        safe_formula=safe_formula,
     )
     return model.fit(
         start=start,

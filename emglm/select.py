@@ -25,7 +25,7 @@ from emglm.results import EMGLMResults
 SELECT_CRITERIA = ("bic", "aic", "icl")
 
 # Options of select_k passed to the model; the rest go to EMGLM.fit.
-_MODEL_OPTIONS = ("offset", "exposure", "weights", "concomitant")
+_MODEL_OPTIONS = ("offset", "exposure", "weights", "concomitant", "safe_formula")
 _FIT_OPTIONS = (
     "init",
     "method",
@@ -97,7 +97,8 @@ def select_k(
         Smaller is better. ICL adds the classification entropy to BIC and so favours
         well-separated components.
     **options
-        ``offset``, ``exposure``, ``weights``, ``concomitant`` (the model) and ``init``,
+        ``offset``, ``exposure``, ``weights``, ``concomitant``, ``safe_formula`` (the
+        model) and ``init``,
         ``method``, ``max_iter``, ``tol``, ``n_starts``, ``minprior``, ``n_jobs``,
         ``progress``, ``random_state`` (each fit, see :meth:`emglm.EMGLM.fit`). Each K gets
         its own random stream spawned from ``random_state``.

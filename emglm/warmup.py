@@ -33,7 +33,7 @@ from emglm.results import count_params
 CRITERIA = ("llf", "bic")
 
 # Options of small_em passed on to the model (the rest go to EM).
-_MODEL_OPTIONS = ("offset", "exposure", "weights", "concomitant")
+_MODEL_OPTIONS = ("offset", "exposure", "weights", "concomitant", "safe_formula")
 _EM_OPTIONS = ("method", "m_step_iter")
 
 # Failures a start may meet; anything else is a bug and propagates.
@@ -332,7 +332,8 @@ def small_em(
     progress : bool, optional
         Show a tqdm progress bar (needs tqdm).
     **em_options
-        ``offset``, ``exposure``, ``weights``, ``concomitant`` (the model) and ``method``
+        ``offset``, ``exposure``, ``weights``, ``concomitant``, ``safe_formula`` (the
+        model) and ``method``
         ({"em", "cem", "sem"}), ``m_step_iter`` (IRLS steps per M-step; default as
         :class:`emglm.em.EMOptions`, the same as the warm-up inside :func:`emglm.em_glm`).
 
