@@ -18,6 +18,7 @@ import statsmodels.genmod.families as smf
 from emglm import bootstrap as boot
 from emglm import em, formula, guards, inference, irls, warmup
 from emglm import init as starts
+from emglm.blas_threads import single_blas_thread
 from emglm.exceptions import (
     ConvergenceWarning,
     DegenerateComponentWarning,
@@ -187,6 +188,7 @@ class EMGLM:
             )
         return cls(design, arrays, fam, K)
 
+    @single_blas_thread  # small per-block BLAS products: a thread pool only adds overhead
     def fit(
         self,
         *,

@@ -25,6 +25,7 @@ import pandas as pd
 
 from emglm import em, guards
 from emglm import init as starts
+from emglm.blas_threads import single_blas_thread
 from emglm.exceptions import FitError, InputError, InputTypeError
 from emglm.families import Family
 from emglm.parallel import worker_pool
@@ -227,6 +228,7 @@ class _Task:
     seed: np.random.SeedSequence
 
 
+@single_blas_thread  # also for small_em; see emglm.blas_threads
 def run_starts(
     data: em.MixtureData,
     family: Family,
