@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 from patsy.desc import INTERCEPT, ModelDesc, Term
 from patsy.eval import EvalEnvironment, EvalFactor
 
-from emglm import formula_pickle, formula_safety
+from emglm import design_chunks, formula_pickle, formula_safety
 from emglm.exceptions import FormulaError, InputError, InputTypeError
 from emglm.families import Family
 
@@ -189,39 +189,33 @@ def build(
     # Positional index: patsy keeps the index of the rows it keeps, and we map back later.
     frame = data.reset_index(drop=True)
 
-    frames = _frames(formula, concomitant, frame, env)
-    lhs, rhs, z_frame = frames.lhs, frames.rhs, frames.z
-    pieces: list[pd.DataFrame] = [lhs, rhs, *frames.offsets]
-    if z_frame is not None:
-        pieces.append(z_frame)
+    infos = _frames(formula, concomitant, frame, env)
+    pieces = [infos.lhs, infos.rhs, *infos.offsets] + ([infos.z] if infos.z is not None else [])
 
     extra = {
         "offset": _column_or_array("offset", offset, frame),
         "exposure": _column_or_array("exposure", exposure, frame),
         "weights": _column_or_array("weights", weights, frame),
     }
-    keep = np.ones(len(frame), dtype=bool)
-    for piece in pieces:
-        mask = np.zeros(len(frame), dtype=bool)
-        mask[piece.index.to_numpy()] = True
-        keep &= mask
+    allowed = np.ones(len(frame), dtype=bool)
     for values in extra.values():
         if values is not None:
-            keep &= ~np.isnan(values)
-    rows = np.flatnonzero(keep)
+            allowed &= ~np.isnan(values)
+    try:
+        built, rows = design_chunks.build_arrays(pieces, frame, allowed, _NA)
+    except patsy.PatsyError as exc:
+        raise FormulaError(f"cannot evaluate formula {formula!r}: {exc.message}") from None
     if rows.size == 0:
         raise InputError(
             "every row has a missing value in a variable the model uses; nothing is left to fit"
         )
+    lhs_values, X = built[0], built[1]
+    offset_values = built[2 : 2 + len(infos.offsets)]
 
-    def take(piece: pd.DataFrame) -> Array:
-        return piece.loc[rows].to_numpy(dtype=float)
-
-    y, trials = _response(formula, lhs, take(lhs), family)
-    X = take(rhs)
+    y, trials = _response(formula, infos.lhs, lhs_values, family)
     off = np.zeros(rows.size)
-    for piece in frames.offsets:
-        off += take(piece).sum(axis=1)
+    for values in offset_values:
+        off += values.sum(axis=1)
     if extra["offset"] is not None:
         off += extra["offset"][rows]
     if extra["exposure"] is not None:
@@ -230,31 +224,31 @@ def build(
             raise InputError(f"exposure must be positive; found {expo[expo <= 0][:3]}")
         off += np.log(expo)
     w = np.ones(rows.size) if extra["weights"] is None else extra["weights"][rows]
-    Z = np.ones((rows.size, 1)) if z_frame is None else take(z_frame)
+    Z = np.ones((rows.size, 1)) if infos.z is None else built[-1]
 
-    response_name = " + ".join(lhs.design_info.term_names)
+    response_name = " + ".join(infos.lhs.term_names)
     _check_finite({response_name: y}, "response")
-    _check_finite(dict(zip(rhs.columns, X.T, strict=True)), "covariate")
+    _check_finite(dict(zip(infos.rhs.column_names, X.T, strict=True)), "covariate")
     _check_finite({"offset": off}, "offset")
     if np.any(w < 0) or not np.all(np.isfinite(w)):
         raise InputError(
             f"weights must be finite and non-negative; found {w[(w < 0) | ~np.isfinite(w)][:3]}"
         )
-    if z_frame is not None:
-        _check_finite(dict(zip(z_frame.columns, Z.T, strict=True)), "concomitant covariate")
+    if infos.z is not None:
+        _check_finite(dict(zip(infos.z.column_names, Z.T, strict=True)), "concomitant covariate")
     family.check_response(y, trials, response_name)
 
     design = Design(
         formula=formula,
         concomitant=concomitant,
         response_name=response_name,
-        x_info=rhs.design_info,
-        offset_infos=tuple(m.design_info for m in frames.offsets),
+        x_info=infos.rhs,
+        offset_infos=tuple(infos.offsets),
         offset_arg=offset if isinstance(offset, str) else None,
         exposure_arg=exposure if isinstance(exposure, str) else None,
         offset_is_array=offset is not None and not isinstance(offset, str),
         exposure_is_array=exposure is not None and not isinstance(exposure, str),
-        z_info=None if z_frame is None else z_frame.design_info,
+        z_info=infos.z,
         eval_env=env,
     )
     arrays = ModelArrays(
@@ -271,33 +265,34 @@ def build(
 
 
 @dataclass(frozen=True)
-class _Frames:
-    """The evaluated pieces of a formula (and concomitant formula) on one DataFrame."""
+class _Infos:
+    """The design information of a formula's pieces (and of the concomitant formula),
+    learned on all rows of one DataFrame."""
 
-    lhs: pd.DataFrame
-    rhs: pd.DataFrame
-    offsets: list[pd.DataFrame]
-    z: pd.DataFrame | None
+    lhs: patsy.DesignInfo
+    rhs: patsy.DesignInfo
+    offsets: list[patsy.DesignInfo]
+    z: patsy.DesignInfo | None
 
 
 def _frames(
     formula: str, concomitant: str | None, frame: pd.DataFrame, env: EvalEnvironment
-) -> _Frames:
-    """Parse, check and evaluate the formula's pieces; rows with missing values are left
-    out of each piece (its index says which rows it kept)."""
+) -> _Infos:
+    """Parse and check the formula's pieces and learn their design information (levels,
+    transforms' state) on all rows; no design matrix is built."""
     desc = _parse(formula)
     if not desc.lhs_termlist:
         raise FormulaError(f"formula {formula!r} has no response on the left of '~'")
     offset_terms = [t for t in desc.rhs_termlist if _offset_code(t) is not None]
     rhs_terms = [t for t in desc.rhs_termlist if _offset_code(t) is None]
     _check_names(formula, desc.lhs_termlist + desc.rhs_termlist, frame, env)
-    lhs = _evaluate(formula, ModelDesc(desc.lhs_termlist, []), frame, env, lhs=True)
-    rhs = _evaluate(formula, ModelDesc([], rhs_terms), frame, env)
-    if rhs.shape[1] == 0:
+    lhs = _design_info(formula, desc.lhs_termlist, frame, env)
+    rhs = _design_info(formula, rhs_terms, frame, env)
+    if not rhs.column_names:
         raise FormulaError(f"formula {formula!r} has no terms on the right of '~'; use '~ 1'")
-    offsets = [_evaluate(formula, ModelDesc([], [t]), frame, env) for t in offset_terms]
+    offsets = [_design_info(formula, [t], frame, env) for t in offset_terms]
     z = None if concomitant is None else _concomitant(concomitant, frame, env)
-    return _Frames(lhs, rhs, offsets, z)
+    return _Infos(lhs, rhs, offsets, z)
 
 
 def _parse(formula: str) -> ModelDesc:
@@ -348,26 +343,19 @@ def _check_names(
                 )
 
 
-def _evaluate(
-    formula: str, desc: ModelDesc, frame: pd.DataFrame, env: EvalEnvironment, lhs: bool = False
-) -> pd.DataFrame:
+def _design_info(
+    formula: str, terms: list[Term], frame: pd.DataFrame, env: EvalEnvironment
+) -> patsy.DesignInfo:
+    """patsy's design information for ``terms``, learned on all rows of ``frame`` as its
+    one-shot ``dmatrix`` does (the matrix itself is built by :mod:`emglm.design_chunks`)."""
     try:
-        if lhs:
-            # patsy builds a left-hand side only together with a right-hand side.
-            y, _ = patsy.dmatrices(
-                ModelDesc(desc.lhs_termlist, [Term([])]),
-                frame,
-                eval_env=env,
-                NA_action=_NA,
-                return_type="dataframe",
-            )
-            return y
-        return patsy.dmatrix(desc, frame, eval_env=env, NA_action=_NA, return_type="dataframe")
+        (info,) = patsy.design_matrix_builders([terms], lambda: iter([frame]), env, _NA)
     except patsy.PatsyError as exc:
         raise FormulaError(f"cannot evaluate formula {formula!r}: {exc.message}") from None
+    return info
 
 
-def _concomitant(concomitant: str, frame: pd.DataFrame, env: EvalEnvironment) -> pd.DataFrame:
+def _concomitant(concomitant: str, frame: pd.DataFrame, env: EvalEnvironment) -> patsy.DesignInfo:
     if not isinstance(concomitant, str):
         raise InputTypeError(
             f"concomitant must be a one-sided formula string such as '~ z', "
@@ -381,7 +369,7 @@ def _concomitant(concomitant: str, frame: pd.DataFrame, env: EvalEnvironment) ->
             "it has a left-hand side"
         )
     _check_names(concomitant, desc.rhs_termlist, frame, env)
-    z = _evaluate(concomitant, desc, frame, env)
+    z = _design_info(concomitant, desc.rhs_termlist, frame, env)
     if INTERCEPT not in desc.rhs_termlist:
         raise FormulaError(f"concomitant formula {concomitant!r} must keep its intercept")
     return z
@@ -411,10 +399,9 @@ def _column_or_array(name: str, value: ArrayLike | str | None, frame: pd.DataFra
 
 
 def _response(
-    formula: str, lhs: pd.DataFrame, values: Array, family: Family
+    formula: str, info: patsy.DesignInfo, values: Array, family: Family
 ) -> tuple[Array, Array]:
     """Response and binomial trials from the evaluated left-hand side."""
-    info = lhs.design_info
     ones = np.ones(values.shape[0])
     if values.shape[1] == 1:
         return values[:, 0], ones
