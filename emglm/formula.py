@@ -120,6 +120,12 @@ class Design:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        if "frozen" not in state:
+            # Older pickles re-evaluated the formula on load; that is not done any more.
+            raise InputError(
+                "this result was pickled by an older version of emglm, which stored the "
+                "formula to re-evaluate on load; refit the model and pickle it again"
+            )
         frozen = state.pop("frozen")
         pieces = [frozen["x"], *frozen["offsets"]] + ([frozen["z"]] if frozen["z"] else [])
         namespace: dict[str, Any] = {}

@@ -222,3 +222,15 @@ def test_small_em_and_select_k_take_safe_formula(df: pd.DataFrame) -> None:
         emglm.select_k("y ~ counted(x)", df, "poisson", K=[1, 2], safe_formula=True)
     sel = emglm.select_k("y ~ np.log1p(x2)", df, "poisson", K=[1], safe_formula=True)
     assert "np.log1p(x2)" in sel.best.params.index
+
+
+def test_an_old_pickle_is_refused_without_running_its_formula(df: pd.DataFrame) -> None:
+    res = emglm.em_glm("y ~ counted(x)", df, "poisson", 1, random_state=0)
+    design = res.model.design
+    old_state = {k: v for k, v in design.__getstate__().items() if k != "frozen"}
+    old_state["env_vars"] = {"counted": counted}  # what older versions stored instead
+    before = CALLS[0]
+    fresh = object.__new__(type(design))
+    with pytest.raises(emglm.InputError, match="pickled by an older version of emglm"):
+        fresh.__setstate__(old_state)
+    assert CALLS[0] == before
