@@ -1,8 +1,9 @@
 """Time per EM iteration with the package's BLAS control (one thread during fits) against
 BLAS's own default threads, side by side in one run, for p in {6, 20, 50}.
 
-``EMGLM.fit`` runs on one BLAS thread (``emglm.blas_threads``); ``EMGLM.fit.__wrapped__``
-is the same method without that control, so BLAS keeps the threads it starts with. Both
+``EMGLM.fit_with`` (behind ``EMGLM.fit`` and ``em_glm``) runs on one BLAS thread
+(``emglm.blas_threads``); ``EMGLM.fit_with.__wrapped__`` is the same method without that
+control, so BLAS keeps the threads it starts with. Both
 fit the same model from the same coefficients, plain EM (no SQUAREM, no standard errors)
 for a fixed number of iterations; the two variants alternate and the best of
 ``--repeat`` timings of each is reported. "K Grams ms" times the K weighted Gram
@@ -38,7 +39,8 @@ from threadpoolctl import threadpool_info, threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import emglm  # noqa: E402
-from emglm import kernels  # noqa: E402
+from emglm.components import kernels  # noqa: E402
+from emglm.options import FitOptions  # noqa: E402
 
 
 def simulate(n: int, p: int, K: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -60,7 +62,8 @@ def time_fit(fit, model, coef: np.ndarray, iters: int) -> float:  # noqa: ANN001
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", emglm.EMGLMWarning)
         t0 = time.perf_counter()
-        res = fit(model, start=coef, se=None, accel=None, max_iter=iters, tol=1e-300)
+        options = FitOptions(se=None, accel=None, max_iter=iters, tol=1e-300)
+        res = fit(model, options, start=coef)
         seconds = time.perf_counter() - t0
     assert res.em.n_iter == iters, res.em.n_iter
     return seconds / iters
@@ -106,8 +109,8 @@ def main() -> None:
         "threads | ratio | K Grams ms, 1 thread | K Grams ms, default | ratio |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
-    controlled = emglm.EMGLM.fit
-    default = emglm.EMGLM.fit.__wrapped__
+    controlled = emglm.EMGLM.fit_with
+    default = emglm.EMGLM.fit_with.__wrapped__
     for p in args.p:
         df, coef = simulate(args.n, p, args.K)
         formula = "y ~ " + " + ".join(c for c in df.columns if c != "y")

@@ -4,7 +4,7 @@
 Data: n rows of p - 1 standard-normal covariates and a Gaussian response (p columns of
 float64 in all), formula ``y ~ x1 + ... + x{p-1}`` (a design of p columns). Each process
 imports the package, makes the data, resets its peak RSS (``/proc/self/clear_refs``) and
-calls ``emglm.formula.build``, the front end of every fit. Reported: the data and the
+calls ``formula.build`` (``emglm.data.formula``), the front end of every fit. Reported: the data and the
 model arrays (``X``, ``y``, offset, trials, weights, ``Z``), the peak RSS, and the peak
 beyond the interpreter (RSS after the imports, before the data) as a multiple of data plus
 arrays.

@@ -18,11 +18,16 @@ peak memory is its own) and prints one row:
 
 The starting labels are the true ones with 30% of the rows relabelled at random.
 
+With ``--compare REV`` every case also runs on the engine of git revision ``REV`` (checked
+out into a temporary worktree), alternating old and new in one run: a row per engine, then
+the ratios of their times per iteration and the relative difference of their llf.
+
 Usage::
 
     python benchmarks/bench_em.py                       # everything (long: n=1e7)
     python benchmarks/bench_em.py --sizes 1e4 1e5       # quick
     python benchmarks/bench_em.py --families poisson --sizes 1e5 --no-r
+    python benchmarks/bench_em.py --sizes 1e5 1e6 --no-r --compare 6288649
 """
 
 from __future__ import annotations
@@ -41,11 +46,35 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+# --engine ROOT: import the package from another checkout (set before anything imports it).
+if "--engine" in sys.argv:
+    ROOT = Path(sys.argv[sys.argv.index("--engine") + 1]).resolve()
 sys.path.insert(0, str(ROOT))
 
-from emglm import irls  # noqa: E402
-from emglm.em import EMOptions, MixtureData, m_step, run_em, scale_floor  # noqa: E402
 from emglm.families import get_family  # noqa: E402
+
+try:  # the engine with component-model drivers
+    from emglm.components.glm import GLMComponents
+    from emglm.data.arrays import MixtureData
+    from emglm.engine.em import EMOptions, MixtureModel, m_step, run_em
+
+    def weighted_gram(X: np.ndarray, w: np.ndarray) -> np.ndarray:
+        from emglm.components import irls
+
+        return irls.weighted_gram(X, w)
+
+    def first_m_step(data, fam, tau0):  # type: ignore[no-untyped-def]
+        model = MixtureModel.for_data(GLMComponents(fam, tuple(f"x{j}" for j in range(P))), data)
+        return model, m_step(data, model, tau0)
+
+except ImportError:  # the engine before it (for --compare)
+    from emglm import irls  # type: ignore[no-redef]
+    from emglm.em import EMOptions, MixtureData, m_step, run_em, scale_floor  # type: ignore
+
+    weighted_gram = irls.weighted_gram
+
+    def first_m_step(data, fam, tau0):  # type: ignore[no-untyped-def]
+        return fam, m_step(data, fam, tau0, None, 1, scale_floor(data, fam))
 
 K, P = 3, 6
 COEF = {
@@ -107,7 +136,6 @@ def _fit(data: MixtureData, family: str, start: np.ndarray, accel: str | None, t
     Returns the fit, seconds of the first M-step, seconds of the EM iterations, and the
     peak bytes beyond the data.
     """
-    fam = get_family(family)
     before = _status("VmRSS")
     try:
         Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
@@ -115,10 +143,10 @@ def _fit(data: MixtureData, family: str, start: np.ndarray, accel: str | None, t
         pass
     t0 = time.perf_counter()
     tau0 = np.eye(K)[start]
-    params0 = m_step(data, fam, tau0, None, 1, scale_floor(data, fam))
+    model, params0 = first_m_step(data, get_family(family), tau0)
     del tau0
     t1 = time.perf_counter()
-    fit = run_em(data, fam, params0, EMOptions(tol=tol, accel=accel, max_iter=100000))
+    fit = run_em(data, model, params0, EMOptions(tol=tol, accel=accel, max_iter=100000))
     t2 = time.perf_counter()
     return fit, t1 - t0, t2 - t1, _status("VmHWM") - before
 
@@ -129,7 +157,7 @@ def _gram_time(data: MixtureData, posterior: np.ndarray) -> float:
     for _ in range(3):
         t0 = time.perf_counter()
         for k in range(posterior.shape[1]):
-            irls.weighted_gram(data.X, posterior[:, k])
+            weighted_gram(data.X, posterior[:, k])
         best = min(best, time.perf_counter() - t0)
     return best
 
@@ -264,6 +292,10 @@ def main() -> None:
         "--r-max-n", type=float, default=1e5, help="largest n fitted by flexmix (it is slow beyond)"
     )
     ap.add_argument("--no-r", action="store_true", help="skip flexmix")
+    ap.add_argument(
+        "--compare", metavar="REV", help="also run every case on the engine of git revision REV"
+    )
+    ap.add_argument("--engine", help=argparse.SUPPRESS)
     ap.add_argument("--case", nargs=2, metavar=("FAMILY", "N"), help=argparse.SUPPRESS)
     ap.add_argument("--with-r", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -272,17 +304,81 @@ def main() -> None:
         return
     print(f"Machine: {machine()}")
     print(f"K={K}, p={P}, tol={args.tol:g}, start: true labels with 30% relabelled at random\n")
+    if args.compare:
+        _compare(args)
+        return
     print(HEADER, flush=True)
     for family in args.families:
         for n in args.sizes:
-            cmd = [sys.executable, __file__, "--case", family, str(n), "--tol", repr(args.tol)]
-            if not args.no_r and n <= args.r_max_n:
-                cmd.append("--with-r")
-            out = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            if out.returncode != 0:
-                print(f"| {family} | {n:.0e} | failed: {out.stderr.strip().splitlines()[-1]} |")
-                continue
-            print(_fmt_row(json.loads(out.stdout.strip().splitlines()[-1])), flush=True)
+            row = _run_subprocess(family, n, args.tol, not args.no_r and n <= args.r_max_n)
+            if row is not None:
+                print(_fmt_row(row), flush=True)
+
+
+def _run_subprocess(
+    family: str, n: float, tol: float, with_r: bool, engine: str | None = None
+) -> dict | None:
+    """One case in a fresh process (on the engine of checkout ``engine``, if given)."""
+    cmd = [sys.executable, __file__, "--case", family, str(n), "--tol", repr(tol)]
+    if with_r:
+        cmd.append("--with-r")
+    if engine is not None:
+        cmd += ["--engine", engine]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        print(f"| {family} | {n:.0e} | failed: {out.stderr.strip().splitlines()[-1]} |")
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _compare(args: argparse.Namespace) -> None:
+    """Every case on the engine of ``args.compare`` and on this one, alternating."""
+    with tempfile.TemporaryDirectory() as tmp:
+        old = str(Path(tmp) / "old")
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", old, args.compare],
+            check=True,
+            capture_output=True,
+        )
+        try:
+            print(f"before: {args.compare}, after: the working tree\n")
+            print("| engine " + HEADER.replace("\n|---", "\n|---|---"), flush=True)
+            ratios = []
+            for family in args.families:
+                for n in args.sizes:
+                    rows = {}
+                    for name, engine in (("before", old), ("after", None)):
+                        rows[name] = _run_subprocess(family, n, args.tol, False, engine)
+                        if rows[name] is not None:
+                            print(f"| {name} " + _fmt_row(rows[name]), flush=True)
+                    if rows["before"] is not None and rows["after"] is not None:
+                        ratios.append(_ratio(rows["before"], rows["after"]))
+            print("\n| family | n | iter before / after (accel, plain) | ms/iter after / before "
+                  "(accel) | (plain) | llf rel. diff (accel) | (plain) |")
+            print("|---|---|---|---|---|---|---|")
+            for r in ratios:
+                print(r)
+        finally:
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", old],
+                check=False,
+                capture_output=True,
+            )
+
+
+def _ratio(a: dict, b: dict) -> str:
+    def per_iter(r: dict, kind: str) -> float:
+        return r[f"loop_{kind}"] / r[f"iter_{kind}"]
+
+    def rel(kind: str) -> float:
+        return abs(a[f"llf_{kind}"] - b[f"llf_{kind}"]) / abs(a[f"llf_{kind}"])
+
+    return (
+        f"| {a['family']} | {a['n']:.0e} | {a['iter_on']}/{b['iter_on']}, "
+        f"{a['iter_off']}/{b['iter_off']} "
+        f"| {per_iter(b, 'on') / per_iter(a, 'on'):.3f} "
+        f"| {per_iter(b, 'off') / per_iter(a, 'off'):.3f} | {rel('on'):.1e} | {rel('off'):.1e} |"
+    )
 
 
 if __name__ == "__main__":

@@ -18,9 +18,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_em import K, simulate  # noqa: E402
+from bench_em import K, P, simulate  # noqa: E402
 
-from emglm.em import EMOptions, run_em  # noqa: E402
+from emglm.components.glm import GLMComponents  # noqa: E402
+from emglm.engine.em import EMOptions, MixtureModel, run_em  # noqa: E402
 from emglm.families import get_family  # noqa: E402
 
 
@@ -38,9 +39,10 @@ def main() -> None:
     for accel in ("squarem", None):
         for m in (1, 2, 5):
             t0 = time.perf_counter()
+            glm = GLMComponents(get_family(args.family), tuple(f"x{j}" for j in range(P)))
             fit = run_em(
                 data,
-                get_family(args.family),
+                MixtureModel.for_data(glm, data),
                 tau0,
                 EMOptions(tol=args.tol, accel=accel, m_step_iter=m, max_iter=100000),
             )

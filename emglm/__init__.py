@@ -9,6 +9,7 @@ Write an R-like formula, get a statsmodels-style results object::
 """
 
 from emglm import datasets
+from emglm.api import em_glm, select_best, small_em
 from emglm.exceptions import (
     BootstrapWarning,
     ConvergenceWarning,
@@ -22,10 +23,11 @@ from emglm.exceptions import (
     SeparationWarning,
     SingularInformationWarning,
 )
-from emglm.model import EMGLM, em_glm
-from emglm.results import EMGLMResults
+from emglm.model import EMGLM
+from emglm.options import FitOptions
+from emglm.report.results import EMGLMResults
+from emglm.report.warmup import SmallEMResult
 from emglm.select import SelectKResult, select_k
-from emglm.warmup import SmallEMResult, select_best, small_em
 
 __version__ = "0.1.0"
 
@@ -37,6 +39,7 @@ __all__ = [
     "EMGLMResults",
     "EMGLMWarning",
     "FitError",
+    "FitOptions",
     "FormulaError",
     "InputError",
     "InputTypeError",

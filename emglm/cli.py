@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from emglm.api import em_glm
 from emglm.exceptions import EMGLMWarning
-from emglm.model import em_glm
 
 
 class _Parser(argparse.ArgumentParser):

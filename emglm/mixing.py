@@ -14,16 +14,23 @@ objective, every prior probability stays above about ``exp(-MAX_LOGODDS) / K`` a
 log-likelihood stays finite. :func:`at_logodds_bound` tells whether a fit ended on that
 bound, which the model reports with a :class:`~emglm.exceptions.SeparationWarning`.
 
+The engine sees a mixing model as an object chosen once per data set by
+:func:`mixing_model`: :class:`ConstantMixing` or :class:`MultinomialMixing`, with the same
+methods (prior, M-step, start, drop/permute, packing, parameter count and names, and the
+pieces of Louis' observed information).
+
 Everything here works on NumPy arrays only.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import logsumexp
 
-from emglm import kernels
+from emglm.data.arrays import column_sums
 
 Array = NDArray[np.float64]
 
@@ -95,7 +102,7 @@ def m_step_mixing(Z: Array, wtau: Array, gamma: Array, max_iter: int = 25) -> Ar
     array([[0.75, 0.25]])
     """
     if is_constant(Z):
-        mass = kernels.column_sums(wtau)
+        mass = column_sums(wtau)
         return gamma_from_proportions(mass / mass.sum())
     return _newton_multinomial(Z, wtau, gamma, max_iter)
 
@@ -192,3 +199,153 @@ def _newton_multinomial(Z: Array, wtau: Array, gamma: Array, max_iter: int) -> A
         if gain <= 1e-12 * (abs(objective) + 1.0):
             break
     return gamma
+
+
+@dataclass(frozen=True)
+class ConstantMixing:
+    """Constant mixing proportions ``pi_k``: ``K - 1`` free logits (comp1 the reference).
+
+    Examples
+    --------
+    >>> mix = mixing_model(np.ones((3, 1)))
+    >>> type(mix).__name__, mix.n_params(1, 3)
+    ('ConstantMixing', 2)
+    """
+
+    #: Whether the prior probabilities differ between rows.
+    varies_by_row = False
+
+    def n_params(self, q: int, n_comp: int) -> int:
+        """Free parameters: ``(K - 1) q``."""
+        return (n_comp - 1) * q
+
+    def param_names(self, z_names: list[str], n_comp: int) -> list[tuple[str, str]]:
+        """``(component, term)`` labels of :meth:`pack`'s vector."""
+        return [(f"comp{k + 1}", f"mixing:{t}") for k in range(1, n_comp) for t in z_names]
+
+    def log_prior(self, Z: Array, gamma: Array) -> Array:
+        """Log prior probabilities, (1, K): the same for every row."""
+        eta = gamma[:1]
+        return np.asarray(eta - logsumexp(eta, axis=1, keepdims=True))
+
+    def prior(self, Z: Array, gamma: Array) -> Array:
+        """Prior probabilities broadcast to every row, (n, K)."""
+        pi = np.exp(self.log_prior(Z, gamma))
+        return np.broadcast_to(pi, (Z.shape[0], gamma.shape[1]))
+
+    def m_step(self, Z: Array, wtau: Array, gamma: Array) -> Array:
+        """The weighted share of each component."""
+        mass = column_sums(wtau)
+        return gamma_from_proportions(mass / mass.sum())
+
+    def initial(self, Z: Array, wtau: Array) -> Array:
+        """Logits from posteriors alone: the exact proportions."""
+        return self.m_step(Z, wtau, np.zeros((Z.shape[1], wtau.shape[1])))
+
+    def proportions(self, Z: Array, gamma: Array, w: Array) -> Array:
+        """Mixing proportions (K,)."""
+        return np.asarray(np.exp(self.log_prior(Z, gamma))[0])
+
+    def at_bound(self, Z: Array, gamma: Array) -> bool:
+        """Whether the fit ended on the log-odds bound: never for constant proportions."""
+        return False
+
+    def take(self, gamma: Array, keep: NDArray[np.bool_] | NDArray[np.intp]) -> Array:
+        """The logits of the kept (or reordered) components, comp1 the reference again."""
+        out = gamma[:, keep]
+        return np.asarray(out - out[:, :1])
+
+    def pack(self, gamma: Array) -> Array:
+        """The free logits as one vector: for each component k >= 2, its q logits."""
+        return np.asarray((gamma[:, 1:] - gamma[:, :1]).T.ravel())
+
+    def unpack(self, vec: Array, q: int, n_comp: int) -> Array:
+        """Inverse of :meth:`pack`."""
+        gamma = np.zeros((q, n_comp))
+        gamma[:, 1:] = np.asarray(vec).reshape(n_comp - 1, q).T
+        return gamma
+
+    def start(self, q: int, n_comp: int) -> Array:
+        """Logits of equal proportions, (q, K)."""
+        gamma = gamma_from_proportions(np.full(n_comp, 1.0 / n_comp))
+        return np.vstack([gamma, np.zeros((q - 1, n_comp))])
+
+    def louis_pieces(self, Z: Array, gamma: Array, w: Array) -> tuple[Array, Array]:
+        """Complete-data scores of the packed logits under every label, (K, n, (K-1) q),
+        and minus their weighted Hessian, which does not depend on the label (the
+        posteriors sum to one): ``sum_i w_i z_i z_i' pi_ij (delta_jl - pi_il)``."""
+        n_comp, q = gamma.shape[1], Z.shape[1]
+        pi = self.prior(Z, gamma)
+        size = (n_comp - 1) * q
+        scores = np.zeros((n_comp, Z.shape[0], size))
+        neg_hess = np.zeros((size, size))
+        for j in range(1, n_comp):
+            sj = slice((j - 1) * q, j * q)
+            for k in range(n_comp):
+                scores[k, :, sj] = Z * ((k == j) - pi[:, j])[:, None]
+            for m in range(j, n_comp):
+                sm = slice((m - 1) * q, m * q)
+                block = (Z.T * (w * pi[:, j] * ((j == m) - pi[:, m]))) @ Z
+                neg_hess[sj, sm] = block
+                neg_hess[sm, sj] = block.T
+        return scores, neg_hess
+
+    def proportions_jacobian(self, Z: Array, gamma: Array, w: Array) -> Array:
+        """Jacobian (K, (K-1) q) of the average proportions ``sum_i w_i pi_ik / sum_i w_i``
+        in the packed logits, for the delta method."""
+        n_comp, q = gamma.shape[1], Z.shape[1]
+        pi = self.prior(Z, gamma)
+        wn = w / w.sum()
+        jac = np.zeros((n_comp, (n_comp - 1) * q))
+        for k in range(n_comp):
+            for j in range(1, n_comp):
+                # d pi_ik / d gamma_j = pi_ik (delta_kj - pi_ij) z_i
+                jac[k, (j - 1) * q : j * q] = (wn * pi[:, k] * ((k == j) - pi[:, j])) @ Z
+        return jac
+
+
+@dataclass(frozen=True)
+class MultinomialMixing(ConstantMixing):
+    """Mixing proportions from a multinomial logit on concomitant covariates:
+    ``pi_ik = softmax_k(z_i' gamma_k)``.
+
+    Examples
+    --------
+    >>> Z = np.c_[np.ones(4), np.arange(4.0)]
+    >>> mix = mixing_model(Z)
+    >>> type(mix).__name__, mix.n_params(2, 3)
+    ('MultinomialMixing', 4)
+    """
+
+    varies_by_row = True
+
+    def log_prior(self, Z: Array, gamma: Array) -> Array:
+        """Log prior probabilities of every row, (n, K)."""
+        eta = Z @ gamma
+        return np.asarray(eta - logsumexp(eta, axis=1, keepdims=True))
+
+    def prior(self, Z: Array, gamma: Array) -> Array:
+        """Prior probabilities of every row, (n, K)."""
+        return np.exp(self.log_prior(Z, gamma))
+
+    def m_step(self, Z: Array, wtau: Array, gamma: Array) -> Array:
+        """Weighted multinomial logit by Newton, warm-started at ``gamma``."""
+        return _newton_multinomial(Z, wtau, gamma, 25)
+
+    def initial(self, Z: Array, wtau: Array) -> Array:
+        """Logits fitted to posteriors shrunk towards uniform (see :func:`initial_gamma`)."""
+        return initial_gamma(Z, wtau)
+
+    def proportions(self, Z: Array, gamma: Array, w: Array) -> Array:
+        """Average prior probabilities weighted by the case weights, (K,)."""
+        return np.asarray((w @ self.prior(Z, gamma)) / w.sum())
+
+    def at_bound(self, Z: Array, gamma: Array) -> bool:
+        """Whether the fit ended on the log-odds bound (separation)."""
+        return max_logodds(Z, gamma) >= MAX_LOGODDS * (1.0 - 1e-6)
+
+
+def mixing_model(Z: Array) -> ConstantMixing:
+    """The mixing model of a concomitant design: constant proportions for a single column
+    of ones, else the multinomial logit. Chosen once per data set."""
+    return ConstantMixing() if is_constant(Z) else MultinomialMixing()

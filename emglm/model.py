@@ -1,24 +1,29 @@
-"""The model class and the ``em_glm`` front end.
+"""The model class: orchestration of one fit.
 
-:class:`EMGLM` holds what the data say (the design and its arrays, the family, K);
-:meth:`EMGLM.fit` takes the solver settings and returns an :class:`EMGLMResults`.
+:class:`EMGLM` holds what the data say (the design and its arrays, the family, K, the GLM
+component driver and the mixing model); :meth:`EMGLM.fit` takes the fitting options
+(:class:`~emglm.options.FitOptions`), runs the warm-up, the long EM run and the standard
+errors, and returns an :class:`~emglm.report.results.EMGLMResults`.
 """
 
 from __future__ import annotations
 
-import numbers
 import warnings
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import statsmodels.genmod.families as smf
 
-from emglm import bootstrap as boot
-from emglm import em, formula, guards, inference, irls, warmup
-from emglm import init as starts
 from emglm.blas_threads import single_blas_thread
+from emglm.checks import check_positive_int
+from emglm.components import irls
+from emglm.components.glm import GLMComponents, GLMParams
+from emglm.data import formula as formula_mod
+from emglm.data.arrays import MixtureData
+from emglm.engine import em, warmup
+from emglm.engine import starts as engine_starts
+from emglm.engine.em import MixtureModel, MixtureParams
 from emglm.exceptions import (
     ConvergenceWarning,
     DegenerateComponentWarning,
@@ -28,44 +33,18 @@ from emglm.exceptions import (
     user_stacklevel,
 )
 from emglm.families import Family, get_family
-from emglm.results import EMGLMResults
-
-SE_METHODS = ("louis", "bootstrap", None)
+from emglm.inference import bootstrap as boot
+from emglm.inference import louis
+from emglm.mixing import MAX_LOGODDS
+from emglm.options import FitOptions
+from emglm.report.record import FitRecord
+from emglm.report.results import EMGLMResults
+from emglm.report.warmup import SmallEMResult
 
 # The warm-up em_glm runs when no start is given: n_starts short runs like small_em's.
-N_STARTS = 10
-WARMUP_ITER = 20
-WARMUP_TOL = 1e-4
+N_STARTS = FitOptions.n_starts
 # flexmix's default: a component whose prior falls below this is dropped.
-MINPRIOR = 0.05
-
-
-def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
-    """Raise :class:`InputError` naming ``value`` and the allowed ``choices``."""
-    if value not in choices:
-        allowed = ", ".join(repr(c) for c in choices)
-        raise InputError(f"{name}={value!r} is not allowed; choose one of {allowed}")
-
-
-def check_positive_int(name: str, value: Any, upper: int | None = None) -> int:
-    """Raise unless ``value`` is an integer >= 1 (and <= ``upper``)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise InputTypeError(f"{name} must be a positive integer, not {value!r}")
-    value = int(value)
-    if value < 1:
-        raise InputError(f"{name} must be a positive integer; got {value}")
-    if upper is not None and value > upper:
-        raise InputError(f"{name}={value} is larger than the number of rows ({upper})")
-    return value
-
-
-def check_tol(tol: Any) -> float:
-    """Raise unless ``tol`` is a positive finite number."""
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real):
-        raise InputTypeError(f"tol must be a positive number, not {tol!r}")
-    if not np.isfinite(float(tol)) or tol <= 0:
-        raise InputError(f"tol must be a positive number; got {tol!r}")
-    return float(tol)
+MINPRIOR = FitOptions.minprior
 
 
 class EMGLM:
@@ -91,8 +70,8 @@ class EMGLM:
 
     def __init__(
         self,
-        design: formula.Design,
-        arrays: formula.ModelArrays,
+        design: formula_mod.Design,
+        arrays: formula_mod.ModelArrays,
         family: Family,
         K: int,
     ) -> None:
@@ -100,10 +79,11 @@ class EMGLM:
         self.arrays = arrays
         self.family = family
         self.K = K
-        short = guards.check_enough_data(float(arrays.weights.sum()), arrays.X.shape[1], family, K)
+        self.components = GLMComponents(family, tuple(design.x_names))
+        short = _check_enough_data(float(arrays.weights.sum()), self.components, arrays.X, K)
         if short is not None:
             raise InputError(short + "; fit fewer components or a smaller model")
-        self.data = em.MixtureData(
+        self.data = MixtureData(
             y=arrays.y,
             X=arrays.X,
             offset=arrays.offset,
@@ -111,13 +91,14 @@ class EMGLM:
             weights=arrays.weights,
             Z=arrays.Z,
         )
+        self.mixture = MixtureModel.for_data(self.components, self.data)
         for arr in (arrays.y, arrays.X, arrays.offset, arrays.trials, arrays.weights, arrays.Z):
             arr.flags.writeable = False
 
     @classmethod
     def from_formula(
         cls,
-        formula_: str,
+        formula: str,
         data: pd.DataFrame,
         family: str | smf.Family = "poisson",
         K: int = 2,
@@ -133,8 +114,8 @@ class EMGLM:
 
         Parameters
         ----------
-        formula_ : str
-            Patsy formula, e.g. ``"y ~ x1 + C(g) - 1"``; see :mod:`emglm.formula`.
+        formula : str
+            Patsy formula, e.g. ``"y ~ x1 + C(g) - 1"``; see :mod:`emglm.data.formula`.
         data : pandas.DataFrame
             The data; never modified.
         family : str or statsmodels family
@@ -160,11 +141,11 @@ class EMGLM:
         if not isinstance(safe_formula, bool):
             raise InputTypeError(f"safe_formula must be True or False, not {safe_formula!r}")
         if safe_formula:
-            env = formula.safe_env()
+            env = formula_mod.safe_env()
         else:
-            env = formula.capture_env(1) if eval_env is None else eval_env
-        design, arrays = formula.build(
-            formula_,
+            env = formula_mod.capture_env(1) if eval_env is None else eval_env
+        design, arrays = formula_mod.build(
+            formula,
             data,
             fam,
             offset=offset,
@@ -188,24 +169,24 @@ class EMGLM:
             )
         return cls(design, arrays, fam, K)
 
-    @single_blas_thread  # small per-block BLAS products: a thread pool only adds overhead
     def fit(
         self,
         *,
         start: Any = None,
-        init: str = "random",
-        method: str = "em",
-        max_iter: int = 1000,
-        tol: float = 1e-8,
-        se: str | None = "louis",
-        n_boot: int = 200,
-        bootstrap: str = "nonparametric",
+        init: str = FitOptions.init,
+        method: str = FitOptions.method,
+        max_iter: int = FitOptions.max_iter,
+        tol: float = FitOptions.tol,
+        se: str | None = FitOptions.se,
+        n_boot: int = FitOptions.n_boot,
+        bootstrap: str = FitOptions.bootstrap,
         random_state: int | np.random.Generator | None = None,
-        n_starts: int = N_STARTS,
-        minprior: float = MINPRIOR,
-        n_jobs: int = 1,
-        progress: bool | None = None,
-        accel: str | None = "squarem",
+        n_starts: int = FitOptions.n_starts,
+        minprior: float = FitOptions.minprior,
+        n_jobs: int = FitOptions.n_jobs,
+        progress: bool | None = FitOptions.progress,
+        accel: str | None = FitOptions.accel,
+        m_step_iter: int = FitOptions.m_step_iter,
     ) -> EMGLMResults:
         """Fit the mixture by EM.
 
@@ -219,7 +200,7 @@ class EMGLM:
             How random starts are drawn when ``start`` is not given: a random partition of
             the rows, a perturbed single-GLM fit, the sorted residuals of a single GLM cut
             into random blocks, or a random partition refined by classification EM (see
-            :mod:`emglm.init` and ``docs/warmup.md``).
+            :mod:`emglm.engine.starts` and ``docs/warmup.md``).
         method : {"em", "cem", "sem"}
             The EM variant: soft posteriors (maximises the mixture likelihood),
             classification EM (hard labels; maximises the classification likelihood) or
@@ -259,118 +240,205 @@ class EMGLM:
             2-4 times fewer iterations (``docs/performance.md``). CEM and SEM are never
             accelerated.
 
+        m_step_iter : int, default 1
+            IRLS steps per M-step for each component (each a generalised EM step).
+
         Returns
         -------
         EMGLMResults
         """
-        options = self._check_options(init, method, max_iter, tol, se, n_boot, minprior, accel)
-        n_starts = check_positive_int("n_starts", n_starts)
-        n_jobs = warmup.check_n_jobs(n_jobs)
-        if progress is not None and not isinstance(progress, bool):
-            raise InputTypeError(f"progress must be True, False or None, not {progress!r}")
-        if se == "bootstrap":
-            boot.check_bootstrap(bootstrap, self.data)
-            if progress:
+        options = FitOptions(
+            init=init,
+            method=method,
+            max_iter=max_iter,
+            tol=tol,
+            se=se,
+            n_boot=n_boot,
+            bootstrap=bootstrap,
+            n_starts=n_starts,
+            minprior=minprior,
+            n_jobs=n_jobs,
+            progress=progress,
+            accel=accel,
+            m_step_iter=m_step_iter,
+        )
+        return self.fit_with(options, start=start, random_state=random_state)
+
+    @single_blas_thread  # small per-block BLAS products: a thread pool only adds overhead
+    def fit_with(
+        self,
+        options: FitOptions,
+        *,
+        start: Any = None,
+        random_state: int | np.random.Generator | np.random.SeedSequence | None = None,
+    ) -> EMGLMResults:
+        """Fit with validated :class:`~emglm.options.FitOptions` (what :meth:`fit`,
+        :func:`emglm.em_glm` and :func:`emglm.select_k` call)."""
+        options.check_for(self.K)
+        if options.se == "bootstrap":
+            boot.check_bootstrap(options.bootstrap, self.data)
+            if options.progress:
                 boot.require_tqdm()
         # Independent streams: starts, SEM draws, bootstrap replicates.
         start_seed, em_seed, boot_seed = warmup.seed_sequence(random_state).spawn(3)
-        start_value: em.MixtureParams | np.ndarray
+        start_value: MixtureParams | np.ndarray
         warm = None
         if start is not None:
-            start_value = starts.resolve_start(
-                start, self.data, self.family, self.K, self.design.x_names
-            )
-        elif n_starts == 1 or self.K == 1:
+            start_value = self._resolve_start(start)
+        elif options.n_starts == 1 or self.K == 1:
             rng = np.random.default_rng(start_seed)
-            start_value = starts.make_start(init, self.data, self.family, self.K, rng)
+            start_value = engine_starts.make_start(
+                options.init, self.data, self.mixture, self.K, rng
+            )
         else:
-            short = em.EMOptions(
-                max_iter=WARMUP_ITER, tol=WARMUP_TOL, method=method, accel=options.accel
+            warm = SmallEMResult.of(
+                warmup.run_starts(
+                    self.data,
+                    self.mixture,
+                    self.K,
+                    repeats=options.n_starts,
+                    options=options.warmup_options(),
+                    init=options.init,
+                    seed=start_seed,
+                    n_jobs=options.n_jobs,
+                    progress=options.progress,
+                )
             )
-            warm = warmup.run_starts(
-                self.data,
-                self.family,
-                self.K,
-                repeats=n_starts,
-                options=short,
-                init=init,
-                seed=start_seed,
-                n_jobs=n_jobs,
-                progress=progress,
-            )
-            start_value = warmup.select_best(warm)
+            start_value = warm.best_params()
         em_rng = np.random.default_rng(em_seed)
-        fit = em.run_em(self.data, self.family, start_value, options, em_rng)
-        mean_prop = em.mixing.proportions(self.data.Z, fit.params.gamma, self.data.weights)
-        fit = em.permute(fit, em.canonical_order(fit.params, mean_prop))
-        _warn_about_fit(self.data, self.family, fit, self.K, max_iter, tol)
+        mixture = self.mixture
+        fit = em.run_em(self.data, mixture, start_value, options.em_options(), em_rng)
+        mean_prop = mixture.mixing.proportions(self.data.Z, fit.params.gamma, self.data.weights)
+        fit = em.permute(mixture, fit, em.canonical_order(mixture, fit.params, mean_prop))
+        _warn_about_fit(self.data, mixture, self.components, fit, self.K, options)
         covariance = None
-        n_fitted = fit.params.n_components
-        if se == "louis":
-            names = inference.param_names(
-                self.design.x_names, self.design.z_names, n_fitted, self.family.has_scale
-            )
-            covariance = inference.louis_covariance(self.data, self.family, fit.params, names)
-        elif se == "bootstrap":
+        if options.se == "louis":
+            names = louis.param_names(mixture, self.design.z_names, fit.params.n_components)
+            covariance = louis.louis_covariance(self.data, mixture, fit.params, names)
+        elif options.se == "bootstrap":
             covariance = boot.bootstrap(
                 self.data,
-                self.family,
+                mixture,
                 fit.params,
-                inference.layout_of(self.data, self.family, n_fitted),
-                options,
-                kind=bootstrap,
-                n_boot=n_boot,
+                options.em_options(),
+                kind=options.bootstrap,
+                n_boot=options.n_boot,
                 random_state=np.random.default_rng(boot_seed),
-                n_jobs=n_jobs,
-                progress=bool(progress),
+                n_jobs=options.n_jobs,
+                progress=bool(options.progress),
             )
+        record = FitRecord(
+            data=self.data,
+            mixture=mixture,
+            design=self.design,
+            row_index=self.arrays.row_index,
+            n_dropped=self.arrays.n_dropped,
+            n_requested=self.K,
+        )
         return EMGLMResults(
-            model=self,
+            record=record,
             em=fit,
-            method=method,
-            init=init if start is None else "start",
+            method=options.method,
+            init=options.init if start is None else "start",
             warmup=warm,
             covariance=covariance,
         )
 
-    def _check_options(
-        self,
-        init_: str,
-        method: str,
-        max_iter: int,
-        tol: float,
-        se: str | None,
-        n_boot: int,
-        minprior: float,
-        accel: str | None,
-    ) -> em.EMOptions:
-        check_choice("init", init_, starts.INIT_METHODS)
-        check_choice("method", method, em.EM_METHODS)
-        if not (accel is None or isinstance(accel, str)):
-            raise InputTypeError(f"accel must be 'squarem' or None, not {accel!r}")
-        check_choice("accel", accel, em.ACCEL_METHODS)
-        check_choice("se", se, SE_METHODS)
-        check_positive_int("max_iter", max_iter)
-        check_positive_int("n_boot", n_boot)
-        if (
-            isinstance(minprior, bool)
-            or not isinstance(minprior, numbers.Real)
-            or not 0 <= minprior < 1.0 / self.K
-        ):
-            raise InputError(
-                f"minprior must be a number in [0, 1/K) = [0, {1.0 / self.K:.3g}); got {minprior!r}"
-            )
-        return em.EMOptions(
-            max_iter=int(max_iter),
-            tol=check_tol(tol),
-            method=method,
-            minprior=float(minprior),
-            accel=accel,
+    def _resolve_start(self, start: Any) -> MixtureParams | np.ndarray:
+        """Validate a user's ``start`` and turn it into parameters or posteriors.
+
+        ``start`` may be :class:`~emglm.engine.em.MixtureParams` (what
+        :func:`emglm.select_best` returns); coefficients as a (K, p) array, a list of K
+        vectors, or a ``params`` DataFrame (rows = design columns, K columns); posteriors
+        as an (n, K) array; or labels 0..K-1 of length n.
+        """
+        data, n_comp, glm = self.data, self.K, self.components
+        n, p = data.X.shape
+        x_names = self.design.x_names
+        if isinstance(start, MixtureParams):
+            q = data.n_mixing_columns
+            problem = None
+            if not isinstance(start.components, GLMParams):
+                problem = "start holds parameters of another kind of component model"
+            else:
+                problem = glm.check_params(start.components, n_comp, p)
+            if problem is None and start.gamma.shape != (q, n_comp):
+                problem = (
+                    f"start.gamma has shape {start.gamma.shape}; expected {(q, n_comp)} "
+                    f"(q = {q} concomitant columns, K = {n_comp})"
+                )
+            if problem is None and not np.all(np.isfinite(start.gamma)):
+                problem = "start.gamma holds non-finite values"
+            if problem is not None:
+                raise InputError(problem)
+            return start
+        if isinstance(start, pd.DataFrame):
+            if list(map(str, start.index)) != x_names or start.shape[1] != n_comp:
+                raise InputError(
+                    f"start DataFrame must have rows {x_names} and {n_comp} columns (one per "
+                    f"component); got rows {list(start.index)} and {start.shape[1]} columns"
+                )
+            return self._from_coef(start.to_numpy(dtype=float).T)
+        try:
+            arr = np.asarray(start, dtype=float)
+        except (TypeError, ValueError):
+            raise InputTypeError(
+                "start must be parameters (K x p), posteriors (n x K), labels (length n) or "
+                f"the output of select_best; got {type(start).__name__}"
+            ) from None
+        if not np.all(np.isfinite(arr)):
+            raise InputError("start holds non-finite values")
+        if arr.ndim == 2 and arr.shape == (n_comp, p):
+            return self._from_coef(arr)
+        if arr.ndim == 2 and arr.shape == (n, n_comp):
+            if np.any(arr < 0) or not np.allclose(arr.sum(axis=1), 1.0, atol=1e-6):
+                raise InputError("start posteriors must be non-negative with rows summing to 1")
+            return arr
+        if arr.ndim == 1 and arr.shape[0] == n:
+            labels = arr.astype(int)
+            if np.any(labels != arr) or labels.min() < 0 or labels.max() >= n_comp:
+                bad = np.unique(arr[(labels != arr) | (labels < 0) | (labels >= n_comp)])[:3]
+                raise InputError(f"start labels must be integers 0..{n_comp - 1}; found {bad}")
+            return np.eye(n_comp)[labels]
+        raise InputError(
+            f"start has shape {arr.shape}; expected parameters (K, p) = {(n_comp, p)}, "
+            f"posteriors (n, K) = {(n, n_comp)} or labels of length n = {n}"
         )
+
+    def _from_coef(self, coef: np.ndarray) -> MixtureParams:
+        """Complete bare coefficients into parameters; mixing proportions start equal, so
+        with a concomitant model the first M-step fits the logits to the posteriors that
+        these coefficients imply."""
+        comp = self.components.from_coef(self.data, coef)
+        return MixtureParams(comp, self.mixture.mixing.start(self.data.n_mixing_columns, self.K))
+
+
+def _check_enough_data(
+    nobs: float, components: GLMComponents, X: np.ndarray, n_comp: int
+) -> str | None:
+    """Why ``n_comp`` components cannot be fitted to ``nobs`` observations, or ``None``:
+    every component must keep as much weight as its GLM has parameters (the drop rule of
+    the engine), so ``nobs >= K * need``."""
+    p = X.shape[1]
+    need = components.per_component(p)
+    if nobs >= n_comp * need:
+        return None
+    what = f"{p} coefficient{'s' if p != 1 else ''}" + (
+        " and a dispersion" if components.family.has_scale else ""
+    )
+    return (
+        f"K={n_comp} components need at least K x {need} = {n_comp * need} observations "
+        f"(each component's GLM has {what}); the data have nobs={nobs:g}"
+    )
 
 
 def _warn_about_fit(
-    data: em.MixtureData, family: Family, fit: em.EMFit, K: int, max_iter: int, tol: float
+    data: MixtureData,
+    mixture: MixtureModel,
+    glm: GLMComponents,
+    fit: em.EMFit,
+    K: int,
+    options: FitOptions,
 ) -> None:
     """Warn about what went wrong in a fit: at most one warning of each class, whose
     message lists every cause of that class."""
@@ -383,7 +451,7 @@ def _warn_about_fit(
             + ". Fit a smaller K, or set minprior=0 to keep small components that still have "
             "enough weight for their GLM."
         )
-    collapsed = guards.collapsed_variances(data, family, fit.params)
+    collapsed = glm.collapsed(data, fit.params.components)
     if collapsed.size:
         comps = ", ".join(f"comp{k + 1}" for k in collapsed)
         found.setdefault(DegenerateComponentWarning, []).append(
@@ -395,20 +463,20 @@ def _warn_about_fit(
         )
     if not fit.converged:
         found.setdefault(ConvergenceWarning, []).append(
-            f"EM did not converge in max_iter={max_iter} iterations: the last relative "
-            f"change of the log-likelihood was {fit.last_change:.3g} (tol={tol:g}); "
+            f"EM did not converge in max_iter={options.max_iter} iterations: the last relative "
+            f"change of the log-likelihood was {fit.last_change:.3g} (tol={options.tol:g}); "
             "raise max_iter or start from better values (select_best)"
         )
-    if em.mixing.at_logodds_bound(data.Z, fit.params.gamma):
+    if mixture.mixing.at_bound(data.Z, fit.params.gamma):
         found.setdefault(SeparationWarning, []).append(
             "the concomitant covariates separate the components: the fitted mixing "
-            f"log-odds reached the bound +-{em.mixing.MAX_LOGODDS:g} at some rows (prior "
+            f"log-odds reached the bound +-{MAX_LOGODDS:g} at some rows (prior "
             "probabilities near 0 or 1), so the concomitant coefficients (res.mixing_params) "
             "are not identified and are reported on that bound; drop or coarsen the "
             "concomitant terms, check for rows with extreme concomitant values, or fit "
             "fewer components."
         )
-    separated = guards.separated_components(data, family, fit.params, fit.posterior)
+    separated = glm.separated(data, fit.params.components, fit.posterior)
     if separated:
         comps = ", ".join(f"comp{k + 1} ({n} rows)" for k, n in separated)
         found.setdefault(SeparationWarning, []).append(
@@ -420,73 +488,3 @@ def _warn_about_fit(
         )
     for category, messages in found.items():
         warnings.warn(" Also, ".join(messages), category, stacklevel=user_stacklevel())
-
-
-def em_glm(
-    formula_: str,
-    data: pd.DataFrame,
-    family: str | smf.Family = "poisson",
-    K: int = 2,
-    *,
-    offset: Any = None,
-    exposure: Any = None,
-    weights: Any = None,
-    concomitant: str | None = None,
-    safe_formula: bool = False,
-    start: Any = None,
-    init: str = "random",
-    method: str = "em",
-    max_iter: int = 1000,
-    tol: float = 1e-8,
-    se: str | None = "louis",
-    n_boot: int = 200,
-    bootstrap: str = "nonparametric",
-    random_state: int | np.random.Generator | None = None,
-    n_starts: int = N_STARTS,
-    minprior: float = MINPRIOR,
-    n_jobs: int = 1,
-    progress: bool | None = None,
-    accel: str | None = "squarem",
-) -> EMGLMResults:
-    """Fit a finite mixture of ``K`` GLMs by EM from an R-like formula.
-
-    A thin front end over ``EMGLM.from_formula(...).fit(...)``; see those for the
-    parameters.
-
-    Examples
-    --------
-    >>> import emglm
-    >>> df = emglm.datasets.load_sim2()
-    >>> res = emglm.em_glm("y ~ V1 + V2 + V3 + V4 + V5 - 1", df, "poisson", K=2,
-    ...                    start=(df.index >= 2500).astype(int), tol=1e-10)
-    >>> round(res.llf, 1) < 0, res.k_params
-    (True, 11)
-    """
-    model = EMGLM.from_formula(
-        formula_,
-        data,
-        family,
-        K,
-        offset=offset,
-        exposure=exposure,
-        weights=weights,
-        concomitant=concomitant,
-        eval_env=formula.capture_env(1),
-        safe_formula=safe_formula,
-    )
-    return model.fit(
-        start=start,
-        init=init,
-        method=method,
-        max_iter=max_iter,
-        tol=tol,
-        se=se,
-        n_boot=n_boot,
-        bootstrap=bootstrap,
-        random_state=random_state,
-        n_starts=n_starts,
-        minprior=minprior,
-        n_jobs=n_jobs,
-        progress=progress,
-        accel=accel,
-    )

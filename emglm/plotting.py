@@ -32,9 +32,9 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, stats
 
+from emglm.checks import check_positive_int
 from emglm.exceptions import InputError, InputTypeError
-from emglm.model import check_positive_int
-from emglm.results import EMGLMResults
+from emglm.report.results import EMGLMResults
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -234,7 +234,7 @@ def plot_posterior(res: EMGLMResults, bins: int = 20, *, fig: Figure | None = No
     res = _check_results(res)
     bins = check_positive_int("bins", bins)
     post = res.posterior
-    weights = res.model.data.weights
+    weights = res.record.data.weights
     fig, axes = _panels(fig, res.K)
     for k, (ax, comp) in enumerate(zip(axes, post.columns, strict=True)):
         ax.hist(
@@ -254,19 +254,19 @@ def plot_posterior(res: EMGLMResults, bins: int = 20, *, fig: Figure | None = No
 # --- fitted values along one covariate -----------------------------------------------------
 def _covariate(res: EMGLMResults, x: Any, data: pd.DataFrame | None) -> tuple[Array, str]:
     """Values of the covariate on the fitted rows, and its label."""
-    rows = res.model.arrays.row_index
+    rows = res.record.row_index
     if isinstance(x, str):
         if data is not None:
             if x not in data.columns:
                 raise InputError(f"x={x!r} is not a column of data; columns: {list(data.columns)}")
             return data.loc[rows, x].to_numpy(dtype=float), x
-        names = res.model.design.x_names
+        names = res.record.x_names
         if x not in names:
             raise InputError(
                 f"x={x!r} is not a design column ({names}); pass the data frame as data= "
                 "to plot against one of its columns"
             )
-        return res.model.data.X[:, names.index(x)].copy(), x
+        return res.record.data.X[:, names.index(x)].copy(), x
     values = np.asarray(x, dtype=float)
     if values.shape != (len(rows),):
         raise InputError(
@@ -279,7 +279,7 @@ def _covariate(res: EMGLMResults, x: Any, data: pd.DataFrame | None) -> tuple[Ar
 def _depends_on_x_alone(res: EMGLMResults, xv: Array) -> bool:
     """Whether the component means are a function of ``xv`` alone (then they are drawn as
     curves): every non-constant design column and the offset equal along ``xv``."""
-    d = res.model.data
+    d = res.record.data
     cols = np.column_stack([d.X, d.offset])
     varying = cols[:, np.ptp(cols, axis=0) > 0]
     return varying.shape[1] == 0 or (varying.shape[1] == 1 and bool(np.allclose(varying[:, 0], xv)))
@@ -318,7 +318,7 @@ def plot_fitted(
     """
     res = _check_results(res)
     xv, label = _covariate(res, x, data)
-    y = res.model.data.y
+    y = res.record.data.y
     classes = res.classes.to_numpy()
     means = res.predict(which="component").to_numpy()
     fig, ax = _single_axes(ax)
@@ -339,7 +339,7 @@ def plot_fitted(
             label=f"{comp} fitted",
         )
     ax.set_xlabel(label)
-    ax.set_ylabel(res.model.design.response_name)
+    ax.set_ylabel(res.response_name)
     ax.legend(loc="best", fontsize="small")
     return fig
 

@@ -17,27 +17,15 @@ import numpy as np
 import pandas as pd
 import statsmodels.genmod.families as smf
 
-from emglm import formula, warmup
+from emglm.checks import check_choice
+from emglm.data import formula as formula_mod
+from emglm.engine import warmup
 from emglm.exceptions import EMGLMWarning, InputError, InputTypeError, user_stacklevel
-from emglm.model import EMGLM, check_choice
-from emglm.results import EMGLMResults
+from emglm.model import EMGLM
+from emglm.options import FitOptions
+from emglm.report.results import EMGLMResults
 
 SELECT_CRITERIA = ("bic", "aic", "icl")
-
-# Options of select_k passed to the model; the rest go to EMGLM.fit.
-_MODEL_OPTIONS = ("offset", "exposure", "weights", "concomitant", "safe_formula")
-_FIT_OPTIONS = (
-    "init",
-    "method",
-    "max_iter",
-    "tol",
-    "n_starts",
-    "minprior",
-    "se",
-    "n_jobs",
-    "progress",
-    "random_state",
-)
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,30 +66,40 @@ class SelectKResult:
 
 
 def select_k(
-    formula_: str,
+    formula: str,
     data: pd.DataFrame,
     family: str | smf.Family = "poisson",
     K: Iterable[int] = range(1, 6),
     criterion: str = "bic",
-    **options: Any,
+    *,
+    offset: Any = None,
+    exposure: Any = None,
+    weights: Any = None,
+    concomitant: str | None = None,
+    safe_formula: bool = False,
+    random_state: int | np.random.Generator | None = None,
+    options: FitOptions | None = None,
+    **fit_options: Any,
 ) -> SelectKResult:
     """Fit a mixture for each K and choose K by an information criterion.
 
     Parameters
     ----------
-    formula_, data, family
+    formula, data, family
         As for :func:`emglm.em_glm`.
     K : iterable of int, default range(1, 6)
         The numbers of components to try.
     criterion : {"bic", "aic", "icl"}
         Smaller is better. ICL adds the classification entropy to BIC and so favours
         well-separated components.
-    **options
-        ``offset``, ``exposure``, ``weights``, ``concomitant``, ``safe_formula`` (the
-        model) and ``init``,
-        ``method``, ``max_iter``, ``tol``, ``n_starts``, ``minprior``, ``n_jobs``,
-        ``progress``, ``random_state`` (each fit, see :meth:`emglm.EMGLM.fit`). Each K gets
-        its own random stream spawned from ``random_state``.
+    offset, exposure, weights, concomitant, safe_formula
+        The model, as for :func:`emglm.em_glm`.
+    random_state : int or numpy Generator, optional
+        Each K gets its own random stream spawned from it.
+    options : FitOptions, optional
+        How each K is fitted; or give the options by name (``**fit_options``: any field
+        of :class:`~emglm.options.FitOptions`, e.g. ``n_starts=3, accel=None``). Standard
+        errors are off (``se=None``) unless asked for.
 
     Returns
     -------
@@ -118,25 +116,29 @@ def select_k(
     (1, ['K_fitted', 'llf', 'k_params', 'aic', 'bic', 'icl', 'converged'])
     """
     check_choice("criterion", criterion, SELECT_CRITERIA)
-    unknown = sorted(set(options) - set(_MODEL_OPTIONS) - set(_FIT_OPTIONS))
-    if unknown:
-        raise InputTypeError(
-            f"select_k got unknown option(s) {unknown}; allowed: "
-            + ", ".join(_MODEL_OPTIONS + _FIT_OPTIONS)
-        )
+    if options is not None and fit_options:
+        raise InputTypeError("give select_k either options= or options by name, not both")
+    if options is None:
+        # Choosing K needs no standard errors; they stay off unless asked for.
+        options = FitOptions.from_keywords({"se": None, **fit_options}, "select_k")
     ks = _check_ks(K)
-    model_kw = {k: options[k] for k in _MODEL_OPTIONS if k in options}
-    fit_kw = {k: options[k] for k in _FIT_OPTIONS if k in options and k != "random_state"}
-    # Choosing K needs no standard errors; they stay off unless asked for.
-    fit_kw.setdefault("se", None)
     base = EMGLM.from_formula(
-        formula_, data, family, 1, eval_env=formula.capture_env(1), **model_kw
+        formula,
+        data,
+        family,
+        1,
+        offset=offset,
+        exposure=exposure,
+        weights=weights,
+        concomitant=concomitant,
+        eval_env=formula_mod.capture_env(1),
+        safe_formula=safe_formula,
     )
     n_rows = base.data.y.shape[0]
     if ks[-1] > n_rows:
         raise InputError(f"K={ks[-1]} is larger than the number of rows ({n_rows})")
     models = [EMGLM(base.design, base.arrays, base.family, k) for k in ks]  # checks every K
-    seeds = warmup.seed_sequence(options.get("random_state")).spawn(len(ks))
+    seeds = warmup.seed_sequence(random_state).spawn(len(ks))
     fits: dict[int, EMGLMResults] = {}
     rows = []
     caught: dict[type[Warning], list[str]] = {}
@@ -144,7 +146,7 @@ def select_k(
         # The fits' own warnings are collected and reported once per kind, below.
         with warnings.catch_warnings(record=True) as records:
             warnings.simplefilter("always")
-            res = model.fit(random_state=np.random.default_rng(seed), **fit_kw)
+            res = model.fit_with(options, random_state=np.random.default_rng(seed))
         for rec in records:
             if issubclass(rec.category, EMGLMWarning):
                 caught.setdefault(rec.category, []).append(f"K={k}: {rec.message}")

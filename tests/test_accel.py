@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emglm import accel, em
+from helpers import glm_model, glm_params
+from emglm.engine import accel, em
 from emglm.exceptions import InputError
+from emglm.data.arrays import MixtureData
 from emglm.families import get_family
 
 
@@ -17,7 +19,7 @@ def _poisson_mixture(seed: int = 5, n: int = 1500):
     lab = rng.integers(0, 3, size=n)
     y = rng.poisson(np.exp(np.einsum("ij,ij->i", X, coef[lab]))).astype(float)
     start = np.where(rng.random(n) < 0.6, lab, rng.integers(0, 3, size=n))
-    data = em.MixtureData(y, X, np.zeros(n), np.ones(n), np.ones(n), np.ones((n, 1)))
+    data = MixtureData(y, X, np.zeros(n), np.ones(n), np.ones(n), np.ones((n, 1)))
     return data, np.eye(3)[start]
 
 
@@ -28,7 +30,7 @@ def _gaussian_mixture(seed: int = 6, n: int = 1200):
     lab = rng.integers(0, 2, size=n)
     y = np.einsum("ij,ij->i", X, coef[lab]) + np.array([0.5, 1.0])[lab] * rng.normal(size=n)
     start = np.where(rng.random(n) < 0.7, lab, 1 - lab)
-    data = em.MixtureData(y, X, np.zeros(n), np.ones(n), np.ones(n), np.ones((n, 1)))
+    data = MixtureData(y, X, np.zeros(n), np.ones(n), np.ones(n), np.ones((n, 1)))
     return data, np.eye(2)[start]
 
 
@@ -39,13 +41,13 @@ def test_acceleration_reaches_the_same_llf_in_fewer_iterations(make, family: str
     data, tau0 = make()
     fam = get_family(family)
     fits = {
-        a: em.run_em(data, fam, tau0, em.EMOptions(tol=1e-12, accel=a, max_iter=5000))
+        a: em.run_em(data, glm_model(fam, data), tau0, em.EMOptions(tol=1e-12, accel=a, max_iter=5000))
         for a in ("squarem", None)
     }
     on, off = fits["squarem"], fits[None]
     assert on.converged and off.converged
     assert on.llf == pytest.approx(off.llf, rel=1e-8)
-    np.testing.assert_allclose(on.params.coef, off.params.coef, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(on.params.components.coef, off.params.components.coef, rtol=1e-4, atol=1e-4)
     assert on.n_iter < 0.7 * off.n_iter
     # Monotone: every recorded llf is at least the previous one.
     assert np.all(np.diff(on.llf_history) >= 0)
@@ -55,14 +57,14 @@ def test_acceleration_reaches_the_same_llf_in_fewer_iterations(make, family: str
 def test_more_irls_steps_per_m_step_reach_the_same_optimum() -> None:
     data, tau0 = _poisson_mixture()
     fam = get_family("poisson")
-    one = em.run_em(data, fam, tau0, em.EMOptions(tol=1e-12, m_step_iter=1))
-    full = em.run_em(data, fam, tau0, em.EMOptions(tol=1e-12, m_step_iter=25))
+    one = em.run_em(data, glm_model(fam, data), tau0, em.EMOptions(tol=1e-12, m_step_iter=1))
+    full = em.run_em(data, glm_model(fam, data), tau0, em.EMOptions(tol=1e-12, m_step_iter=25))
     assert one.llf == pytest.approx(full.llf, rel=1e-9)
 
 
 def test_max_iter_counts_m_steps_with_acceleration() -> None:
     data, tau0 = _poisson_mixture()
-    fit = em.run_em(data, get_family("poisson"), tau0, em.EMOptions(max_iter=7))
+    fit = em.run_em(data, glm_model(get_family("poisson"), data), tau0, em.EMOptions(max_iter=7))
     assert fit.n_iter == 7 and not fit.converged
 
 
@@ -70,37 +72,48 @@ def test_rejected_jump_falls_back_to_plain_em() -> None:
     """With an E-step that scores every extrapolated point as worse, SQUAREM is plain EM."""
     data, tau0 = _poisson_mixture(n=600)
     fam = get_family("poisson")
-    start = em.m_step(data, fam, tau0, None, 1, 0.0)
+    start = em.m_step(data, glm_model(fam, data), tau0)
     plain_points: list[em.MixtureParams] = []
 
     def m_step(post: np.ndarray, params: em.MixtureParams) -> em.MixtureParams:
-        new = em.m_step(data, fam, post, params, 1, 0.0)
+        new = em.m_step(data, glm_model(fam, data), post, params, 1)
         plain_points.append(new)
         return new
 
     def e_step(params: em.MixtureParams) -> tuple[float, np.ndarray]:
-        llf, post = em.e_step(data, fam, params)
+        llf, post = em.e_step(data, glm_model(fam, data), params)
         is_em_point = any(params is q for q in [start, *plain_points])
         return (llf if is_em_point else -np.inf), post
 
-    out, n_jumps = accel.squarem(start, e_step, m_step, 1e-10, 40, None)
-    ref = em.run_em(data, fam, start, em.EMOptions(tol=1e-10, max_iter=40, accel=None))
+    model = glm_model(fam, data)
+    out, n_jumps = accel.squarem(
+        start, e_step, m_step, 1e-10, 40, model.pack, lambda v, like: model.unpack(data, v, like)
+    )
+    ref = em.run_em(data, glm_model(fam, data), start, em.EMOptions(tol=1e-10, max_iter=40, accel=None))
     assert n_jumps == 0
     np.testing.assert_allclose(out.llf_history, ref.llf_history, rtol=1e-14)
 
 
 def test_pack_unpack_round_trip_keeps_dispersions_positive() -> None:
-    params = em.MixtureParams(
+    params = glm_params(
         np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([0.5, 2.0]), np.array([[0.0, 0.7]])
     )
-    back = accel.unpack(accel.pack(params), params, 1e-8)
-    np.testing.assert_allclose(back.coef, params.coef)
-    np.testing.assert_allclose(back.scale, params.scale)
+    n = 3
+    data = MixtureData(np.r_[0.0, 1.0, 5.0], np.ones((n, 2)), np.zeros(n), np.ones(n), np.ones(n),
+                       np.ones((n, 1)))
+    model = glm_model("gaussian", data)
+    back = model.unpack(data, model.pack(params), params)
+    np.testing.assert_allclose(back.components.coef, params.components.coef)
+    np.testing.assert_allclose(back.components.scale, params.components.scale)
     np.testing.assert_allclose(back.gamma, params.gamma)
-    vec = accel.pack(params)
-    vec[4:6] = -500.0  # an extrapolation far below the floor
-    assert np.all(accel.unpack(vec, params, 1e-8).scale == 1e-8)
-    assert np.all(accel.unpack(vec, params, None).scale == 1.0)
+    vec = model.pack(params)
+    vec[[2, 5]] = -500.0  # an extrapolation far below the floor
+    floor = model.components.scale_floor(data)
+    assert floor > 0
+    assert np.all(model.unpack(data, vec, params).components.scale == floor)
+    poisson = glm_model("poisson", data)
+    back = poisson.unpack(data, poisson.pack(params), params)
+    assert np.all(back.components.scale == 1.0)
 
 
 @pytest.mark.parametrize(("field", "value"), [("accel", "squarm"), ("m_step_iter", 0)])

@@ -9,8 +9,9 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import emglm
-from emglm import kernels
+from emglm.components import kernels
 from emglm.blas_threads import one_blas_thread
+from emglm.options import FitOptions
 
 
 def _blas_threads() -> list[int]:
@@ -77,6 +78,7 @@ def test_setting_restored_after_an_error(
 def test_one_thread_gives_the_same_fit(poisson_df: pd.DataFrame, two_blas_threads: object) -> None:
     start = poisson_df.label.to_numpy()
     model = emglm.EMGLM.from_formula("y ~ x", poisson_df, "poisson", 2)
-    a = model.fit(start=start, tol=1e-12)
-    b = model.fit.__wrapped__(model, start=start, tol=1e-12)  # BLAS threads left as they are
+    options = FitOptions(tol=1e-12)
+    a = model.fit_with(options, start=start)
+    b = model.fit_with.__wrapped__(model, options, start=start)  # BLAS threads left as they are
     np.testing.assert_allclose(a.params, b.params, rtol=1e-9)

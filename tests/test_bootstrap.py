@@ -7,9 +7,12 @@ import pandas as pd
 import pytest
 
 import emglm
-from emglm import bootstrap as boot
-from emglm import em, inference
+from helpers import glm_model, glm_params
+from emglm.inference import bootstrap as boot
+from emglm.engine import em
+from emglm.inference import louis as inference
 from emglm.exceptions import BootstrapWarning, InputError
+from emglm.data.arrays import MixtureData
 from emglm.families import get_family
 
 
@@ -70,22 +73,23 @@ def test_reproducible_and_independent_of_n_jobs(poisson_case):
 
 
 def test_align_undoes_a_permutation():
-    fitted = em.MixtureParams(
+    fitted = glm_params(
         coef=np.array([[1.0, 0.5], [3.0, -0.3], [0.0, 2.0]]), scale=np.ones(3),
         gamma=np.zeros((1, 3)),
     )
     perm = np.array([2, 0, 1])
-    shuffled = em.MixtureParams(coef=fitted.coef[perm] + 0.01, scale=np.ones(3),
+    shuffled = glm_params(coef=fitted.components.coef[perm] + 0.01, scale=np.ones(3),
                                 gamma=np.zeros((1, 3)))
-    back = boot.align(fitted, shuffled)
-    np.testing.assert_allclose(shuffled.coef[back], fitted.coef + 0.01)
+    data = MixtureData(*(np.ones((1, 2)),) * 2, *(np.ones(1),) * 3, np.ones((1, 1)))
+    back = boot.align(glm_model("poisson", data), fitted, shuffled)
+    np.testing.assert_allclose(shuffled.components.coef[back], fitted.components.coef + 0.01)
 
 
 def test_nonparametric_draw_treats_weights_as_frequencies():
     n = 4
-    data = em.MixtureData(np.ones(n), np.ones((n, 1)), np.zeros(n), np.ones(n),
+    data = MixtureData(np.ones(n), np.ones((n, 1)), np.zeros(n), np.ones(n),
                           np.array([1.0, 2.0, 3.0, 4.0]), np.ones((n, 1)))
-    params = em.MixtureParams(np.zeros((1, 1)), np.ones(1), np.zeros((1, 1)))
+    params = glm_params(np.zeros((1, 1)), np.ones(1), np.zeros((1, 1)))
     rng = np.random.default_rng(0)
     counts = np.array([boot.draw(data, get_family("poisson"), params, "nonparametric", rng)
                        .weights for _ in range(4000)])
@@ -113,10 +117,9 @@ def test_failed_replicates_are_counted_and_warned(poisson_case, monkeypatch):
 
 def test_all_replicates_failing_is_an_error(poisson_case):
     df, lab, res = poisson_case
-    data, fam = res.model.data, res.model.family
-    layout = inference.layout_of(data, fam, 2)
+    data, model = res.record.data, res.record.mixture
     with pytest.raises(InputError, match="only 0 of 4 bootstrap replicates succeeded"):
-        boot.bootstrap(data, fam, res.em.params, layout, em.EMOptions(max_iter=1, tol=1e-300),
+        boot.bootstrap(data, model, res.em.params, em.EMOptions(max_iter=1, tol=1e-300),
                        n_boot=4, random_state=0)
 
 

@@ -21,8 +21,9 @@ from scipy import optimize
 from scipy.special import softmax
 
 import emglm
-from emglm import em, mixing
-from emglm import init as starts
+from helpers import glm_model, glm_params
+from emglm import mixing
+from emglm.engine import em
 from emglm.exceptions import FormulaError, InputError, InputTypeError, SeparationWarning
 
 REF = Path(__file__).parent / "reference"
@@ -171,7 +172,7 @@ def test_separation_warns_and_stays_finite() -> None:
         assert np.all(np.isfinite(frame.to_numpy()))
     prior = res.prior_probs.to_numpy()
     assert prior.min() > 1e-14 and prior.max() < 1 - 1e-14
-    eta = res.model.data.Z @ res.mixing_params.to_numpy()[:, 1]
+    eta = res.record.data.Z @ res.mixing_params.to_numpy()[:, 1]
     assert np.abs(eta).max() == pytest.approx(mixing.MAX_LOGODDS, rel=1e-6)
     assert np.all(np.diff(res.llf_history) >= -1e-9 * abs(res.llf))
     assert "comp2 (log-odds vs comp1)" in str(res.summary())
@@ -183,7 +184,7 @@ def test_no_warning_without_separation() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", SeparationWarning)
         res = emglm.em_glm("y ~ x", df, "poisson", K=2, concomitant="~ z", start=lab)
-    assert mixing.max_logodds(res.model.data.Z, res.em.params.gamma) < 5
+    assert mixing.max_logodds(res.record.data.Z, res.em.params.gamma) < 5
 
 
 # --- starting values ----------------------------------------------------------------------
@@ -191,7 +192,7 @@ def test_params_from_coef_gives_equal_priors_for_q_above_one() -> None:
     df = _load("conc_pois")
     model = emglm.EMGLM.from_formula("y ~ x", df, "poisson", K=3, concomitant="~ z + I(z**2)")
     coef = np.array([[0.5, 0.8], [2.0, -0.6], [1.0, 0.0]])
-    params = starts.params_from_coef(model.data, model.family, coef)
+    params = model._from_coef(coef)
     assert params.gamma.shape == (3, 3)
     np.testing.assert_array_equal(params.gamma, 0.0)
     np.testing.assert_allclose(np.exp(mixing.log_prior(model.data.Z, params.gamma)), 1 / 3)
@@ -228,7 +229,7 @@ def test_start_gamma_from_separable_labels_is_shrunk_not_divergent() -> None:
 def test_start_params_with_wrong_gamma_shape() -> None:
     df = _load("conc_pois")
     model = emglm.EMGLM.from_formula("y ~ x", df, "poisson", K=2, concomitant="~ z")
-    bad = em.MixtureParams(coef=np.zeros((2, 2)), scale=np.ones(2), gamma=np.zeros((1, 2)))
+    bad = glm_params(coef=np.zeros((2, 2)), scale=np.ones(2), gamma=np.zeros((1, 2)))
     with pytest.raises(InputError, match=r"start.gamma has shape \(1, 2\); expected \(2, 2\)"):
         model.fit(start=bad)
 
@@ -260,9 +261,9 @@ def test_results_prior_probs_predict_and_permute() -> None:
     np.testing.assert_array_equal(again.predict(new, which="prob"), res.predict(new, which="prob"))
     # Reordering components re-references gamma and leaves the model unchanged.
     perm = np.array([1, 0])
-    swapped = em.permute(res.em, perm)
+    swapped = em.permute(res.record.mixture, res.em, perm)
     assert np.all(swapped.params.gamma[:, 0] == 0)
-    llf, post = em.e_step(res.model.data, res.model.family, swapped.params)
+    llf, post = em.e_step(res.record.data, res.record.mixture, swapped.params)
     assert llf == pytest.approx(res.llf, abs=1e-9)
     np.testing.assert_allclose(np.exp(mixing.log_prior(Z, swapped.params.gamma)), prior[:, perm])
 
@@ -299,9 +300,9 @@ def test_bad_concomitant(concomitant: object, error: type, match: str) -> None:
 
 # --- simulation with known gamma, all families, offsets and weights -----------------------
 def _flat(params: em.MixtureParams, has_scale: bool) -> np.ndarray:
-    parts = [params.coef.ravel()]
+    parts = [params.components.coef.ravel()]
     if has_scale:
-        parts.append(0.5 * np.log(params.scale))
+        parts.append(0.5 * np.log(params.components.scale))
     parts.append(params.gamma[:, 1:].ravel())
     return np.concatenate(parts)
 
@@ -309,19 +310,19 @@ def _flat(params: em.MixtureParams, has_scale: bool) -> np.ndarray:
 def _fd_se(res: emglm.EMGLMResults) -> np.ndarray:
     """Standard errors of gamma[:, 1:] from a central-difference Hessian of the observed
     log-likelihood in all free parameters (coefficients, log sigma, gamma)."""
-    d, fam, p0 = res.model.data, res.model.family, res.em.params
-    K, p = p0.coef.shape
+    d, fam, p0 = res.record.data, res.family, res.em.params
+    K, p = p0.components.coef.shape
     theta0 = _flat(p0, fam.has_scale)
 
     def llf(theta: np.ndarray) -> float:
         coef = theta[: K * p].reshape(K, p)
         rest = theta[K * p :]
-        scale = p0.scale
+        scale = p0.components.scale
         if fam.has_scale:
             scale, rest = np.exp(2 * rest[:K]), rest[K:]
         q = p0.gamma.shape[0]
         gamma = np.column_stack([np.zeros(q), rest.reshape(q, K - 1)])
-        return em.e_step(d, fam, em.MixtureParams(coef, scale, gamma))[0]
+        return em.e_step(d, glm_model(fam, d), glm_params(coef, scale, gamma))[0]
 
     m, h = theta0.size, 1e-4
     hess = np.empty((m, m))
@@ -425,13 +426,13 @@ def test_weights_equal_duplicated_rows() -> None:
 def test_result_frames_are_copies() -> None:
     # Editing mixing_params or prior_probs does not change the fitted model.
     res = _fit_reference("conc_pois")
-    llf = em.e_step(res.model.data, res.model.family, res.em.params)[0]
+    llf = em.e_step(res.record.data, res.record.mixture, res.em.params)[0]
     gamma, prior = res.mixing_params, res.prior_probs
     gamma.iloc[0, 1] = 99.0
     prior.iloc[0, 0] = 99.0
     assert res.em.params.gamma[0, 1] != 99.0
     assert res.mixing_params.iloc[0, 1] != 99.0 and res.prior_probs.iloc[0, 0] != 99.0
-    assert em.e_step(res.model.data, res.model.family, res.em.params)[0] == llf
+    assert em.e_step(res.record.data, res.record.mixture, res.em.params)[0] == llf
 
 
 def test_small_em_select_best_with_a_concomitant_model() -> None:

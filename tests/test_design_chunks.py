@@ -8,7 +8,7 @@ import pandas as pd
 import patsy
 import pytest
 
-from emglm import design_chunks, formula
+from emglm.data import design_chunks, formula
 from emglm.families import get_family
 
 FORMULA = "y ~ C(g) * x + center(x2) + standardize(x) + np.log(x2) + h + x3 + offset(np.log(t))"

@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 
 import emglm
-from emglm import em
+from helpers import glm_model, glm_params
+from emglm.engine import em
+from emglm.data.arrays import MixtureData
 from emglm.families import get_family
 
 
@@ -46,7 +48,8 @@ def test_canonical_order_is_by_mixing_then_coefficients(poisson_df: pd.DataFrame
     assert a.mixing["comp1"] > a.mixing["comp2"]
     pd.testing.assert_frame_equal(a.params, b.params, rtol=1e-7)
     perm = em.canonical_order(
-        em.MixtureParams(np.array([[2.0], [1.0], [3.0]]), np.ones(3), np.zeros((1, 3))),
+        glm_model("poisson", MixtureData(*(np.ones((1, 1)),) * 6)),
+        glm_params(np.array([[2.0], [1.0], [3.0]]), np.ones(3), np.zeros((1, 3))),
         np.array([0.25, 0.25, 0.5]),
     )
     assert perm.tolist() == [2, 1, 0]
@@ -67,14 +70,14 @@ def test_em_step_matches_closed_form_gaussian() -> None:
     X = np.column_stack([np.ones(n), rng.normal(size=n)])
     y = X @ [1.0, 2.0] + rng.normal(size=n)
     tau = rng.dirichlet([1, 1], size=n)
-    data = em.MixtureData(y, X, np.zeros(n), np.ones(n), np.ones(n), np.ones((n, 1)))
-    params = em.m_step(data, get_family("gaussian"), tau, None, 2, 0.0)
+    data = MixtureData(y, X, np.zeros(n), np.ones(n), np.ones(n), np.ones((n, 1)))
+    params = em.m_step(data, glm_model(get_family("gaussian"), data), tau)
     for k in range(2):
         W = np.diag(tau[:, k])
         beta = np.linalg.solve(X.T @ W @ X, X.T @ W @ y)
-        np.testing.assert_allclose(params.coef[k], beta, rtol=1e-10)
+        np.testing.assert_allclose(params.components.coef[k], beta, rtol=1e-10)
         resid = y - X @ beta
-        assert params.scale[k] == pytest.approx(tau[:, k] @ resid**2 / tau[:, k].sum())
+        assert params.components.scale[k] == pytest.approx(tau[:, k] @ resid**2 / tau[:, k].sum())
     np.testing.assert_allclose(
         np.exp(params.gamma[0] - np.logaddexp(*params.gamma[0])), tau.mean(axis=0)
     )
@@ -86,13 +89,13 @@ def test_e_step_against_direct_formula() -> None:
     X = np.column_stack([np.ones(n), rng.normal(size=n)])
     y = rng.poisson(3, n).astype(float)
     w = rng.integers(1, 3, n).astype(float)
-    params = em.MixtureParams(np.array([[0.5, 0.2], [1.5, -0.3]]), np.ones(2), np.array([[0, 0.4]]))
-    data = em.MixtureData(y, X, np.zeros(n), np.ones(n), w, np.ones((n, 1)))
-    llf, post = em.e_step(data, get_family("poisson"), params)
+    params = glm_params(np.array([[0.5, 0.2], [1.5, -0.3]]), np.ones(2), np.array([[0, 0.4]]))
+    data = MixtureData(y, X, np.zeros(n), np.ones(n), w, np.ones((n, 1)))
+    llf, post = em.e_step(data, glm_model(get_family("poisson"), data), params)
     from scipy.stats import poisson
 
     pi = np.exp([0, 0.4]) / np.exp([0, 0.4]).sum()
-    dens = np.column_stack([pi[k] * poisson.pmf(y, np.exp(X @ params.coef[k])) for k in range(2)])
+    dens = np.column_stack([pi[k] * poisson.pmf(y, np.exp(X @ params.components.coef[k])) for k in range(2)])
     assert llf == pytest.approx(float(w @ np.log(dens.sum(axis=1))), rel=1e-12)
     np.testing.assert_allclose(post, dens / dens.sum(axis=1, keepdims=True), rtol=1e-10)
 
@@ -102,7 +105,7 @@ def test_results_are_immutable(poisson_df: pd.DataFrame) -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         res.method = "cem"  # type: ignore[misc]
     with pytest.raises(ValueError):
-        res.model.data.X[0, 0] = 1.0
+        res.record.data.X[0, 0] = 1.0
 
 
 def test_information_criteria(poisson_df: pd.DataFrame) -> None:

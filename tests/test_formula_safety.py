@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 import emglm
-from emglm import cli, formula_safety
+from emglm import cli
+from emglm.data import formula_safety
 from emglm.exceptions import FormulaError
 
 CALLS = [0]
@@ -198,7 +199,7 @@ def test_unpickling_evaluates_no_formula_code(df: pd.DataFrame) -> None:
     pd.testing.assert_series_equal(back.predict(new), res.predict(new))
     pd.testing.assert_frame_equal(back.predict(new, which="prob"), res.predict(new, which="prob"))
     assert CALLS[0] > before  # predict applies the formula (and so calls counted)
-    assert back.model.design.x_names == res.model.design.x_names
+    assert back.record.design.x_names == res.record.design.x_names
 
 
 def test_unpickling_a_safe_fit_keeps_it_safe(df: pd.DataFrame) -> None:
@@ -206,7 +207,7 @@ def test_unpickling_a_safe_fit_keeps_it_safe(df: pd.DataFrame) -> None:
         "y ~ standardize(x) + C(g)", df, "poisson", 1, safe_formula=True, random_state=0
     )
     back = pickle.loads(pickle.dumps(res))
-    env = back.model.design.x_info.factor_infos
+    env = back.record.design.x_info.factor_infos
     assert all(
         isinstance(info.state["eval_env"], formula_safety.NoBuiltinsEnvironment)
         for info in env.values()
@@ -226,7 +227,7 @@ def test_small_em_and_select_k_take_safe_formula(df: pd.DataFrame) -> None:
 
 def test_an_old_pickle_is_refused_without_running_its_formula(df: pd.DataFrame) -> None:
     res = emglm.em_glm("y ~ counted(x)", df, "poisson", 1, random_state=0)
-    design = res.model.design
+    design = res.record.design
     old_state = {k: v for k, v in design.__getstate__().items() if k != "frozen"}
     old_state["env_vars"] = {"counted": counted}  # what older versions stored instead
     before = CALLS[0]

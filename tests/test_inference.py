@@ -12,8 +12,11 @@ import statsmodels.api as sm
 from statsmodels.tools.numdiff import approx_hess
 
 import emglm
-from emglm import em, inference
+from helpers import glm_model, glm_params
+from emglm.engine import em
+from emglm.inference import louis as inference
 from emglm.exceptions import SingularInformationWarning
+from emglm.data.arrays import MixtureData
 from emglm.families import get_family
 
 REF_DIR = Path(__file__).parent / "reference"
@@ -21,7 +24,7 @@ REF_DIR = Path(__file__).parent / "reference"
 
 def _mixture_data(y, X, offset=None, trials=None, weights=None, Z=None):
     n = y.shape[0]
-    return em.MixtureData(
+    return MixtureData(
         y=np.asarray(y, dtype=float),
         X=X,
         offset=np.zeros(n) if offset is None else offset,
@@ -62,12 +65,12 @@ def _simulated(case: str):
                                   "concomitant"])
 def test_louis_equals_finite_difference_hessian(case):
     data, family, lab = _simulated(case)
-    fit = em.run_em(data, family, np.eye(2)[lab], em.EMOptions(tol=1e-12, max_iter=5000))
+    fit = em.run_em(data, glm_model(family, data), np.eye(2)[lab], em.EMOptions(tol=1e-12, max_iter=5000))
     assert fit.converged
-    layout = inference.layout_of(data, family, 2)
-    theta = inference.pack(fit.params, layout)
-    info = inference.louis_information(data, family, fit.params)
-    hess = approx_hess(theta, inference.observed_loglike, args=(data, family, layout))
+    model = glm_model(family, data)
+    theta = model.pack(fit.params)
+    info = inference.louis_information(data, model, fit.params)
+    hess = approx_hess(theta, inference.observed_loglike, args=(data, model, fit.params))
     np.testing.assert_allclose(info, -hess, rtol=1e-3, atol=1e-3 * np.abs(info).max())
     se = np.sqrt(np.diag(np.linalg.inv(info)))
     se_fd = np.sqrt(np.diag(np.linalg.inv(-hess)))
@@ -85,30 +88,33 @@ def test_louis_away_from_the_maximum_and_with_gamma_family():
     y = rng.gamma(2.0, np.exp(np.where(lab, 1 + 0.5 * x, 2 - 0.3 * x)) / 2.0)
     fam = get_family(sm.families.Gamma(link=sm.families.links.Log()))
     data = _mixture_data(y, X)
-    params = em.MixtureParams(
+    params = glm_params(
         coef=np.array([[0.9, 0.4], [2.1, -0.2]]), scale=np.array([0.6, 0.4]),
         gamma=np.array([[0.0, 0.3]]),
     )
-    layout = inference.layout_of(data, fam, 2)
-    info = inference.louis_information(data, fam, params)
-    hess = approx_hess(inference.pack(params, layout), inference.observed_loglike,
-                       args=(data, fam, layout))
+    model = glm_model(fam, data)
+    info = inference.louis_information(data, model, params)
+    hess = approx_hess(model.pack(params), inference.observed_loglike,
+                       args=(data, model, params))
     np.testing.assert_allclose(info, -hess, rtol=1e-3, atol=1e-4 * np.abs(info).max())
 
 
 def test_pack_and_unpack_are_inverse():
-    params = em.MixtureParams(
+    params = glm_params(
         coef=np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), scale=np.array([1.0, 4.0, 0.25]),
         gamma=np.array([[0.0, 0.5, -1.0], [0.0, 2.0, 3.0]]),
     )
-    layout = inference.Layout(3, 2, 2, True)
-    theta = inference.pack(params, layout)
+    n = 4
+    data = MixtureData(np.arange(n, dtype=float), np.ones((n, 2)), np.zeros(n), np.ones(n),
+                       np.ones(n), np.c_[np.ones(n), np.arange(n)])
+    model = glm_model("gaussian", data)
+    theta = model.pack(params)
     assert theta.shape == (3 * 3 + 2 * 2,)
     np.testing.assert_allclose(theta[:3], [1.0, 2.0, 0.0])  # coef, log(sigma = 1)
-    np.testing.assert_allclose(theta[layout.mixing_slice(2)], [-1.0, 3.0])
-    back = inference.unpack(theta, layout)
-    np.testing.assert_allclose(back.coef, params.coef)
-    np.testing.assert_allclose(back.scale, params.scale)
+    np.testing.assert_allclose(theta[-2:], [-1.0, 3.0])  # comp3's logits
+    back = model.unpack(data, theta, params)
+    np.testing.assert_allclose(back.components.coef, params.components.coef)
+    np.testing.assert_allclose(back.components.scale, params.components.scale)
     np.testing.assert_allclose(back.gamma, params.gamma)
 
 
@@ -131,8 +137,7 @@ FLEXMIX_CASES = {
 def _flexmix_in_our_order(entry: dict, res, block: str):
     """flexmix's (coef, se) vectors, components reordered to ours (K = 2)."""
     coef, se = np.array(entry[block]["coef"]), np.array(entry[block]["se"])
-    lay = res._layout
-    pc = lay.per_component
+    pc = res.record.mixture.components.per_component(res.params.shape[0])
     if np.abs(coef[:pc] - res._theta[:pc]).max() > 0.1:  # components swapped
         coef = np.r_[coef[pc : 2 * pc], coef[:pc], -coef[2 * pc :]]
         se = np.r_[se[pc : 2 * pc], se[:pc], se[2 * pc :]]

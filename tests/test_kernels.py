@@ -10,7 +10,10 @@ import statsmodels.api as sm
 from scipy import stats
 from scipy.special import logsumexp
 
-from emglm import em, irls, kernels
+from helpers import glm_model, glm_params
+from emglm.components import irls, kernels
+from emglm.engine import em
+from emglm.data.arrays import MixtureData
 from emglm.families import get_family
 
 
@@ -77,10 +80,10 @@ def test_loglik_eta_with_constants_equals_plain_density(name: str) -> None:
 
 def test_loglik_constant_is_computed_once_per_data_set() -> None:
     X, y, off, trials, _, _ = _problem("poisson")
-    data = em.MixtureData(y, X, off, trials, np.ones_like(y), np.ones((y.size, 1)))
+    data = MixtureData(y, X, off, trials, np.ones_like(y), np.ones((y.size, 1)))
     fam = get_family("poisson")
-    first = data.components.loglik_constant(fam)
-    assert data.components.loglik_constant(fam) is first
+    first = glm_model(fam, data).components.component_data(data).loglik_constant(fam)
+    assert glm_model(fam, data).components.component_data(data).loglik_constant(fam) is first
 
 
 @pytest.mark.parametrize("order", ["C", "F"])
@@ -125,9 +128,9 @@ def test_posterior_pass_equals_logsumexp_of_plain_densities(concomitant: bool) -
     weights = rng.integers(1, 4, size=n).astype(float)
     Z = np.column_stack([np.ones(n), rng.normal(size=n)]) if concomitant else np.ones((n, 1))
     gamma = np.array([[0.0, 0.3, -0.2], [0.0, 0.5, 1.0]])[: Z.shape[1]]
-    data = em.MixtureData(y, X, off, trials, weights, Z)
-    params = em.MixtureParams(coef, np.ones(3), gamma)
-    llf, post = em.e_step(data, fam, params)
+    data = MixtureData(y, X, off, trials, weights, Z)
+    params = glm_params(coef, np.ones(3), gamma)
+    llf, post = em.e_step(data, glm_model(fam, data), params)
     prior = Z @ gamma
     prior = prior - logsumexp(prior, axis=1, keepdims=True)
     joint = fam.loglik(y[:, None], np.exp(X @ coef.T + off[:, None]), 1.0, trials[:, None]) + prior
@@ -220,48 +223,48 @@ def test_m_step_and_e_step_share_the_last_pass(name: str) -> None:
     n = y.size
     rng = np.random.default_rng(8)
     Z = np.column_stack([np.ones(n), rng.normal(size=n)])
-    data = em.MixtureData(y, X, off, trials, rng.integers(1, 3, size=n).astype(float), Z)
+    data = MixtureData(y, X, off, trials, rng.integers(1, 3, size=n).astype(float), Z)
     fam = get_family(name)
     # Near an optimum (a cold M-step from W), as in EM after the first iterations: one
     # full IRLS step per component, none halved.
-    start = em.m_step(data, fam, W / W.sum(axis=1, keepdims=True), None, 1, 0.0)
-    _, post = em.e_step(data, fam, start)
-    params, fused = em.m_step_and_e_step(data, fam, post, start, 1, 0.0)
-    ref = em.m_step(data, fam, post, start, 1, 0.0)
-    np.testing.assert_array_equal(params.coef, ref.coef)
+    start = em.m_step(data, glm_model(fam, data), W / W.sum(axis=1, keepdims=True))
+    _, post = em.e_step(data, glm_model(fam, data), start)
+    params, fused = em.m_step_and_e_step(data, glm_model(fam, data), post, start, 1)
+    ref = em.m_step(data, glm_model(fam, data), post, start, 1)
+    np.testing.assert_array_equal(params.components.coef, ref.components.coef)
     np.testing.assert_array_equal(params.gamma, ref.gamma)
     assert fused is not None and fused.linearisation is not None
-    llf, post_new = em.e_step(data, fam, params)
+    llf, post_new = em.e_step(data, glm_model(fam, data), params)
     assert fused.llf == pytest.approx(llf, rel=1e-14)
     np.testing.assert_allclose(fused.posterior, post_new, rtol=1e-13, atol=1e-300)
     # ... with the first IRLS linearisation of the next M-step, from the new posteriors.
     const = fam.loglik_constant(y, trials)
     wtau = post_new * data.weights[:, None]
     ref_lin = kernels.irls_normal_equations(
-        X, y, off, trials, const, fam, wtau, params.coef, params.scale
+        X, y, off, trials, const, fam, wtau, params.components.coef, params.components.scale
     )
     for got, want in zip(fused.linearisation, ref_lin, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-11)
     # ... which the next M-step uses in place of its own first pass: same result.
-    again, _ = em.m_step_and_e_step(data, fam, fused.posterior, params, 1, 0.0, fused.linearisation)
-    ref_again = em.m_step(data, fam, fused.posterior, params, 1, 0.0)
-    np.testing.assert_allclose(again.coef, ref_again.coef, rtol=1e-10)
+    again, _ = em.m_step_and_e_step(data, glm_model(fam, data), fused.posterior, params, 1, fused)
+    ref_again = em.m_step(data, glm_model(fam, data), fused.posterior, params, 1)
+    np.testing.assert_allclose(again.components.coef, ref_again.components.coef, rtol=1e-10)
 
 
 def test_no_shared_e_step_when_a_step_is_halved_or_the_family_has_a_dispersion(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     X, y, off, trials, W, coef = _problem("gaussian")
-    data = em.MixtureData(y, X, off, trials, np.ones_like(y), np.ones((y.size, 1)))
-    start = em.MixtureParams(coef, np.ones(3), np.zeros((1, 3)))
-    _, post = em.e_step(data, get_family("gaussian"), start)
-    assert em.m_step_and_e_step(data, get_family("gaussian"), post, start, 1, 0.0)[1] is None
+    data = MixtureData(y, X, off, trials, np.ones_like(y), np.ones((y.size, 1)))
+    start = glm_params(coef, np.ones(3), np.zeros((1, 3)))
+    _, post = em.e_step(data, glm_model(get_family("gaussian"), data), start)
+    assert em.m_step_and_e_step(data, glm_model("gaussian", data), post, start, 1)[1] is None
     # A check pass that finds every full step worse: the steps are halved, nothing is shared.
     fam = get_family("poisson")
     X, y, off, trials, W, coef = _problem("poisson")
-    data = em.MixtureData(y, X, off, trials, np.ones_like(y), np.ones((y.size, 1)))
-    start = em.MixtureParams(coef * 0.2, np.ones(3), np.zeros((1, 3)))
-    _, post = em.e_step(data, fam, start)
+    data = MixtureData(y, X, off, trials, np.ones_like(y), np.ones((y.size, 1)))
+    start = glm_params(coef * 0.2, np.ones(3), np.zeros((1, 3)))
+    _, post = em.e_step(data, glm_model(fam, data), start)
     real = kernels.e_step_pass
 
     def worse(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -269,8 +272,8 @@ def test_no_shared_e_step_when_a_step_is_halved_or_the_family_has_a_dispersion(
         return dataclasses.replace(out, check=out.check - 1e6)
 
     monkeypatch.setattr(kernels, "e_step_pass", worse)
-    params, fused = em.m_step_and_e_step(data, fam, post, start, 1, 0.0)
+    params, fused = em.m_step_and_e_step(data, glm_model(fam, data), post, start, 1)
     assert fused is None
-    before = kernels.weighted_loglik(X, y, off, trials, None, fam, post, start.coef, np.ones(3))
-    after = kernels.weighted_loglik(X, y, off, trials, None, fam, post, params.coef, np.ones(3))
+    before = kernels.weighted_loglik(X, y, off, trials, None, fam, post, start.components.coef, np.ones(3))
+    after = kernels.weighted_loglik(X, y, off, trials, None, fam, post, params.components.coef, np.ones(3))
     assert np.all(after >= before)

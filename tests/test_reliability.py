@@ -12,7 +12,7 @@ import pytest
 import statsmodels.api as sm
 
 import emglm
-from emglm import exceptions, guards
+from emglm import exceptions
 from emglm.families import get_family
 
 
@@ -141,7 +141,8 @@ def test_gaussian_variance_collapse_is_floored_and_warned():
     assert res.scale.iloc[1] == pytest.approx(1e-10 * np.var(y), rel=1e-12)
     assert res.params.iloc[0, 1] == pytest.approx(3.0, abs=1e-6)
     assert np.isfinite(res.llf)
-    assert guards.collapsed_variances(res.model.data, res.model.family, res.em.params).tolist() == [1]
+    glm = res.record.mixture.components
+    assert glm.collapsed(res.record.data, res.em.params.components).tolist() == [1]
 
 
 def test_warm_up_never_picks_a_collapsed_start():
@@ -152,7 +153,7 @@ def test_warm_up_never_picks_a_collapsed_start():
     reasons = warm.table.loc[warm.table.status == "failed", "reason"]
     assert reasons.str.match(r"the variance of component \d collapsed").sum() >= 3
     best = emglm.select_best(warm)
-    assert best.scale.min() > 0.1
+    assert best.components.scale.min() > 0.1
     ok = warm.table[warm.table.status == "ok"]
     assert warm.table.llf[warm.best_run()] == ok.llf.max()
 
@@ -231,7 +232,7 @@ def test_very_large_k_relative_to_n():
 
 
 def test_random_partition_gives_every_component_its_parameters_worth_of_rows():
-    from emglm.init import random_partition
+    from emglm.engine.starts import random_partition
 
     tau = random_partition(30, 10, np.random.default_rng(0), min_rows=3)
     assert tau.sum(axis=0).min() == 3 and (tau.sum(axis=1) == 1).all()

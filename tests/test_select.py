@@ -60,5 +60,5 @@ def test_select_k_bad_input():
         emglm.select_k(F, df, "poisson", K=[0, 1])
     with pytest.raises(emglm.InputError, match="K is empty"):
         emglm.select_k(F, df, "poisson", K=[])
-    with pytest.raises(emglm.InputTypeError, match=r"unknown option\(s\) \['n_boot'\]"):
-        emglm.select_k(F, df, "poisson", K=[1], n_boot=10)
+    with pytest.raises(emglm.InputTypeError, match=r"unknown option\(s\) \['n_boots'\]"):
+        emglm.select_k(F, df, "poisson", K=[1], n_boots=10)

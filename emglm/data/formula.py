@@ -14,7 +14,7 @@ The :class:`Design` remembers everything needed to rebuild the design matrix on 
 
 Formula terms are Python code, evaluated in the caller's namespace as in statsmodels;
 ``safe_env()`` gives an environment for formulas from untrusted text instead (checked
-against an allow-list, no builtins: :mod:`emglm.formula_safety`, ``docs/security.md``).
+against an allow-list, no builtins: :mod:`emglm.data.formula_safety`, ``docs/security.md``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 from patsy.desc import INTERCEPT, ModelDesc, Term
 from patsy.eval import EvalEnvironment, EvalFactor
 
-from emglm import design_chunks, formula_pickle, formula_safety
+from emglm.data import design_chunks, formula_pickle, formula_safety
 from emglm.exceptions import FormulaError, InputError, InputTypeError
 from emglm.families import Family
 
@@ -68,7 +68,7 @@ def capture_env(depth: int) -> EvalEnvironment:
 def safe_env() -> EvalEnvironment:
     """The environment of safe formulas: NumPy and the R-like helpers, no caller's
     namespace and no builtins; formulas evaluated in it are checked first
-    (:func:`emglm.formula_safety.check_code`)."""
+    (:func:`emglm.data.formula_safety.check_code`)."""
     return formula_safety.NoBuiltinsEnvironment([dict(_HELPERS)])
 
 
@@ -82,7 +82,7 @@ class Design:
     """What is needed to rebuild the model's arrays on new data.
 
     patsy's design objects cannot be pickled, so a pickled ``Design`` keeps them as plain
-    data (:mod:`emglm.formula_pickle`: column names, codings, the learned state of each
+    data (:mod:`emglm.data.formula_pickle`: column names, codings, the learned state of each
     transform, the namespace objects the formula uses) and puts them back together on
     load without evaluating the formula.
     """
@@ -353,7 +353,7 @@ def _design_info(
     formula: str, terms: list[Term], frame: pd.DataFrame, env: EvalEnvironment
 ) -> patsy.DesignInfo:
     """patsy's design information for ``terms``, learned on all rows of ``frame`` as its
-    one-shot ``dmatrix`` does (the matrix itself is built by :mod:`emglm.design_chunks`)."""
+    one-shot ``dmatrix`` does (the matrix itself is built by :mod:`emglm.data.design_chunks`)."""
     try:
         (info,) = patsy.design_matrix_builders([terms], lambda: iter([frame]), env, _NA)
     except patsy.PatsyError as exc:

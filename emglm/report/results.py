@@ -15,15 +15,20 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
-from emglm import em, formula, inference, mixing
-from emglm.diagnostics import DispersionTest, dispersion_test
+from emglm.components.glm import SCALE_TERM
+from emglm.data import formula
+from emglm.engine import em
 from emglm.exceptions import InputError
+from emglm.families import Family
+from emglm.inference import louis
+from emglm.report.diagnostics import DispersionTest, dispersion_test
+from emglm.report.record import FitRecord
+from emglm.report.summary import build_summary
 
 if TYPE_CHECKING:
     from statsmodels.iolib.summary import Summary
 
-    from emglm.model import EMGLM
-    from emglm.warmup import SmallEMResult
+    from emglm.report.warmup import SmallEMResult
 
 Array = NDArray[np.float64]
 
@@ -51,12 +56,28 @@ class EMGLMResults:
     (['comp1', 'comp2'], 1.0)
     """
 
-    model: EMGLM
+    record: FitRecord
     em: em.EMFit
     method: str
     init: str
     warmup: SmallEMResult | None = None
-    covariance: inference.Covariance | None = None
+    covariance: louis.Covariance | None = None
+
+    # --- the model -------------------------------------------------------------------------
+    @property
+    def family(self) -> Family:
+        """The components' family (with its link)."""
+        return self.record.family
+
+    @property
+    def response_name(self) -> str:
+        """Name of the response in the formula."""
+        return self.record.design.response_name
+
+    @property
+    def has_concomitant(self) -> bool:
+        """Whether the mixing proportions depend on concomitant covariates."""
+        return self.record.mixture.mixing.varies_by_row
 
     # --- parameters ------------------------------------------------------------------------
     @property
@@ -73,15 +94,17 @@ class EMGLMResults:
     def params(self) -> pd.DataFrame:
         """Coefficients: rows are design columns, columns are components."""
         return pd.DataFrame(
-            self.em.params.coef.T, index=self.model.design.x_names, columns=self.component_names
+            self.em.params.components.coef.T,
+            index=self.record.design.x_names,
+            columns=self.component_names,
         )
 
     @property
     def mixing(self) -> pd.Series:
         """Mixing proportions (for a concomitant model, the average prior probabilities)."""
-        d = self.model.data
+        d = self.record.data
         return pd.Series(
-            mixing.proportions(d.Z, self.em.params.gamma, d.weights),
+            self.record.mixture.mixing.proportions(d.Z, self.em.params.gamma, d.weights),
             index=self.component_names,
             name="mixing",
         )
@@ -96,7 +119,7 @@ class EMGLMResults:
         """
         return pd.DataFrame(
             self.em.params.gamma.copy(),
-            index=self.model.design.z_names,
+            index=self.record.design.z_names,
             columns=self.component_names,
         )
 
@@ -110,7 +133,9 @@ class EMGLMResults:
     def scale(self) -> pd.Series:
         """Dispersion per component: the ML variance sigma^2 for Gaussian, 1 for Poisson
         and binomial."""
-        return pd.Series(self.em.params.scale.copy(), index=self.component_names, name="scale")
+        return pd.Series(
+            self.em.params.components.scale.copy(), index=self.component_names, name="scale"
+        )
 
     # --- fit statistics --------------------------------------------------------------------
     @property
@@ -121,19 +146,18 @@ class EMGLMResults:
     @property
     def nobs(self) -> float:
         """Number of observations: the sum of case weights (rows when unweighted)."""
-        return self.model.data.nobs
+        return self.record.data.nobs
 
     @property
     def n_dropped(self) -> int:
         """Rows dropped because a used variable was missing."""
-        return self.model.arrays.n_dropped
+        return self.record.n_dropped
 
     @property
     def k_params(self) -> int:
         """Free parameters: K*p coefficients, K dispersions (when estimated) and the
         (K-1)*q mixing parameters (q = 1 for constant proportions), as flexmix counts."""
-        d = self.model.data
-        return count_params(self.K, d.X.shape[1], d.Z.shape[1], self.model.family.has_scale)
+        return self.record.mixture.n_params(self.K, self.record.data.n_mixing_columns)
 
     @property
     def aic(self) -> float:
@@ -150,7 +174,7 @@ class EMGLMResults:
         """Integrated completed likelihood: BIC plus twice the classification entropy
         ``-sum_i w_i sum_k tau_ik log tau_ik`` (as flexmix's ``ICL``)."""
         tau = self.em.posterior
-        entropy = -float(self.model.data.weights @ np.sum(_xlogx(tau), axis=1))
+        entropy = -float(self.record.data.weights @ np.sum(_xlogx(tau), axis=1))
         return self.bic + 2.0 * entropy
 
     @property
@@ -178,18 +202,19 @@ class EMGLMResults:
     def classes(self) -> pd.Series:
         """Most probable component per row, numbered 1..K as in ``comp1..compK``."""
         return pd.Series(
-            self.em.posterior.argmax(axis=1) + 1, index=self.model.arrays.row_index, name="class"
+            self.em.posterior.argmax(axis=1) + 1, index=self.record.row_index, name="class"
         )
 
     @cached_property
     def _component_means(self) -> Array:
-        d = self.model.data
-        return self.model.family.linkinv(d.X @ self.em.params.coef.T + d.offset[:, None])
+        return self.record.family.linkinv(
+            self.record.data.linear_predictor(self.em.params.components.coef)
+        )
 
     @cached_property
     def _prior(self) -> Array:
-        d = self.model.data
-        prior = np.exp(mixing.log_prior(d.Z, self.em.params.gamma))
+        d = self.record.data
+        prior = np.exp(self.record.mixture.mixing.log_prior(d.Z, self.em.params.gamma))
         return np.broadcast_to(prior, (d.y.shape[0], self.K))
 
     @property
@@ -197,7 +222,7 @@ class EMGLMResults:
         """Mixture mean ``sum_k pi_ik mu_ik`` per row (binomial: a proportion)."""
         return pd.Series(
             np.sum(self._prior * self._component_means, axis=1),
-            index=self.model.arrays.row_index,
+            index=self.record.row_index,
             name="fitted",
         )
 
@@ -228,21 +253,23 @@ class EMGLMResults:
             raise InputError(
                 f"which={which!r} is not allowed; choose one of {', '.join(map(repr, PREDICT_KINDS))}"
             )
-        design = self.model.design
+        design = self.record.design
         if newdata is None:
-            d = self.model.data
-            X, off, Z, index = d.X, d.offset, d.Z, self.model.arrays.row_index
+            d = self.record.data
+            X, off, Z, index = d.X, d.offset, d.Z, self.record.row_index
         else:
             X, off, Z = formula.new_arrays(design, newdata, offset=offset, exposure=exposure)
             index = newdata.index
-        coef = self.em.params.coef
+        coef = self.em.params.components.coef
         eta = X @ coef.T + off[:, None]
         if which == "linear":
             return pd.DataFrame(eta, index=index, columns=self.component_names)
-        mu = self.model.family.linkinv(eta)
+        mu = self.record.family.linkinv(eta)
         if which == "component":
             return pd.DataFrame(mu, index=index, columns=self.component_names)
-        prior = np.broadcast_to(np.exp(mixing.log_prior(Z, self.em.params.gamma)), mu.shape)
+        prior = np.broadcast_to(
+            np.exp(self.record.mixture.mixing.log_prior(Z, self.em.params.gamma)), mu.shape
+        )
         if which == "prob":
             return pd.DataFrame(prior.copy(), index=index, columns=self.component_names)
         if which == "mean":
@@ -276,9 +303,9 @@ class EMGLMResults:
             raise InputError(f"kind={kind!r} is not allowed; choose one of {kinds}")
         if level not in RESID_LEVELS:
             raise InputError(f"level={level!r} is not allowed; choose one of {RESID_LEVELS}")
-        d, fam = self.model.data, self.model.family
+        d, fam = self.record.data, self.record.family
         mu = self._component_means
-        var = self.em.params.scale * fam.variance(mu) / d.trials[:, None]
+        var = self.em.params.components.scale * fam.variance(mu) / d.trials[:, None]
         if level == "component":
             m, v = mu, var
         else:
@@ -299,7 +326,7 @@ class EMGLMResults:
             r = np.sign(y - m) * np.sqrt(dev)
         if r.ndim == 2:
             return self._frame(r)
-        return pd.Series(r, index=self.model.arrays.row_index, name=f"resid_{kind}")
+        return pd.Series(r, index=self.record.row_index, name=f"resid_{kind}")
 
     @property
     def resid_response(self) -> pd.Series:
@@ -323,24 +350,15 @@ class EMGLMResults:
         return "none" if self.covariance is None else self.covariance.cov_type
 
     @cached_property
-    def _layout(self) -> inference.Layout:
-        return inference.layout_of(self.model.data, self.model.family, self.K)
-
-    @cached_property
     def _names(self) -> pd.MultiIndex:
-        names = inference.param_names(
-            self.model.design.x_names,
-            self.model.design.z_names,
-            self.K,
-            self.model.family.has_scale,
-        )
+        names = louis.param_names(self.record.mixture, self.record.design.z_names, self.K)
         return pd.MultiIndex.from_tuples(names, names=["component", "term"])
 
     @cached_property
     def _theta(self) -> Array:
-        return inference.pack(self.em.params, self._layout)
+        return self.record.mixture.pack(self.em.params)
 
-    def _cov(self) -> inference.Covariance:
+    def _cov(self) -> louis.Covariance:
         if self.covariance is None:
             raise InputError(
                 "standard errors were not computed (se=None); refit with se='louis' or "
@@ -362,10 +380,20 @@ class EMGLMResults:
         """
         return pd.DataFrame(self._cov().cov.copy(), index=self._names, columns=self._names)
 
+    def _positions(self, comp: str, kind: str) -> list[int]:
+        """Where a component's coefficients (``"coef"``), ``log(sigma)`` (``"scale"``) or
+        mixing logits (``"mixing"``) sit in the packed parameters, found by their names."""
+
+        def kind_of(term: str) -> str:
+            if term == SCALE_TERM:
+                return "scale"
+            return "mixing" if term.startswith("mixing:") else "coef"
+
+        return [i for i, (c, t) in enumerate(self._names) if c == comp and kind_of(t) == kind]
+
     def _coef_frame(self, values: Array) -> pd.DataFrame:
-        lay = self._layout
-        cols = np.stack([values[lay.coef_slice(k)] for k in range(self.K)], axis=1)
-        return pd.DataFrame(cols, index=self.model.design.x_names, columns=self.component_names)
+        cols = np.stack([values[self._positions(c, "coef")] for c in self.component_names], axis=1)
+        return pd.DataFrame(cols, index=self.record.design.x_names, columns=self.component_names)
 
     @property
     def bse(self) -> pd.DataFrame:
@@ -427,8 +455,8 @@ class EMGLMResults:
         if cov.mixing_replicates is not None:
             se = np.std(cov.mixing_replicates, axis=0, ddof=1)
         else:
-            d = self.model.data
-            jac = inference.mixing_jacobian(d.Z, d.weights, self.em.params.gamma, self._layout)
+            d = self.record.data
+            jac = louis.mixing_jacobian(d, self.record.mixture, self.em.params)
             se = np.sqrt(np.maximum(np.einsum("kp,pr,kr->k", jac, cov.cov, jac), 0.0))
         return pd.Series(se, index=self.component_names, name="mixing_bse")
 
@@ -436,24 +464,26 @@ class EMGLMResults:
     def mixing_params_bse(self) -> pd.DataFrame:
         """Standard errors of :attr:`mixing_params`, same shape (comp1, the reference held
         at zero, has zero standard error)."""
-        se = np.zeros((self._layout.q, self.K))
+        se = np.zeros((self.record.data.n_mixing_columns, self.K))
         for k in range(1, self.K):
-            se[:, k] = self._se_theta[self._layout.mixing_slice(k)]
-        return pd.DataFrame(se, index=self.model.design.z_names, columns=self.component_names)
+            se[:, k] = self._se_theta[self._positions(self.component_names[k], "mixing")]
+        return pd.DataFrame(se, index=self.record.design.z_names, columns=self.component_names)
 
     @property
     def sigma(self) -> pd.Series:
         """Component standard deviations ``sqrt(scale)``."""
-        return pd.Series(np.sqrt(self.em.params.scale), index=self.component_names, name="sigma")
+        return pd.Series(
+            np.sqrt(self.em.params.components.scale), index=self.component_names, name="sigma"
+        )
 
     @property
     def sigma_bse(self) -> pd.Series:
         """Standard errors of :attr:`sigma` (delta method from ``log(sigma)``, or the spread
         of the bootstrap replicates); only for families with a dispersion."""
-        if not self.model.family.has_scale:
-            raise InputError(f"the {self.model.family.name} family has no dispersion to estimate")
-        cov, lay = self._cov(), self._layout
-        idx = [lay.scale_index(k) for k in range(self.K)]
+        if not self.record.family.has_scale:
+            raise InputError(f"the {self.record.family.name} family has no dispersion to estimate")
+        cov = self._cov()
+        idx = [self._positions(c, "scale")[0] for c in self.component_names]
         if cov.replicates is not None:
             se = np.std(np.exp(cov.replicates[:, idx]), axis=0, ddof=1)
         else:
@@ -476,12 +506,12 @@ class EMGLMResults:
         se = self._se_theta if has_se else np.full(self._theta.shape, np.nan)
         sig_se = (
             self.sigma_bse.to_numpy()
-            if has_se and self.model.family.has_scale
+            if has_se and self.record.family.has_scale
             else np.full(self.K, np.nan)
         )
         rows = []
         for (comp, term), est, s in zip(self._names, self._theta, se, strict=True):
-            if term == inference.SCALE_TERM:
+            if term == SCALE_TERM:
                 sig = np.exp(est)
                 rows.append(
                     (
@@ -551,13 +581,11 @@ class EMGLMResults:
                 f"no residual degrees of freedom: nobs={self.nobs:g}, k_params={self.k_params}"
             )
         r = self.resid("pearson", level).to_numpy()
-        return dispersion_test(r, self.model.data.weights, df_resid, level)
+        return dispersion_test(r, self.record.data.weights, df_resid, level)
 
     # --- output ----------------------------------------------------------------------------
     def summary(self, alpha: float = 0.05) -> Summary:
         """A statsmodels ``Summary``: fit block, mixing proportions, coefficient tables."""
-        from emglm.summary import build_summary
-
         return build_summary(self, alpha=alpha)
 
     def _repr_html_(self) -> str:
@@ -566,24 +594,14 @@ class EMGLMResults:
 
     def __repr__(self) -> str:
         return (
-            f"<EMGLMResults: {self.model.family.name} mixture, K={self.K}, "
+            f"<EMGLMResults: {self.record.family.name} mixture, K={self.K}, "
             f"llf={self.llf:.4f}, converged={self.converged}>"
         )
 
     def _frame(self, values: Array) -> pd.DataFrame:
         return pd.DataFrame(
-            np.array(values), index=self.model.arrays.row_index, columns=self.component_names
+            np.array(values), index=self.record.row_index, columns=self.component_names
         )
-
-
-def count_params(n_comp: int, p: int, q: int, has_scale: bool) -> int:
-    """Free parameters of a K-component mixture: ``K p`` coefficients, ``K`` dispersions
-    when ``has_scale``, ``(K - 1) q`` mixing parameters (flexmix's ``df``).
-
-    >>> count_params(2, 5, 1, False)
-    11
-    """
-    return n_comp * p + (n_comp if has_scale else 0) + (n_comp - 1) * q
 
 
 def _check_alpha(alpha: float) -> None:

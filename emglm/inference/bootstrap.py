@@ -27,10 +27,11 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
-from emglm import em, mixing
+from emglm.data.arrays import MixtureData
+from emglm.engine import em
+from emglm.engine.em import MixtureModel
 from emglm.exceptions import BootstrapWarning, InputError, user_stacklevel
-from emglm.families import Family
-from emglm.inference import Covariance, Layout, pack
+from emglm.inference.louis import Covariance
 from emglm.parallel import worker_pool
 
 Array = NDArray[np.float64]
@@ -42,13 +43,8 @@ _MIN_PROPORTION = 1e-6
 _WARN_FAILED = 0.1
 
 
-def check_bootstrap(kind: str, data: em.MixtureData) -> None:
-    """Raise :class:`InputError` for an unknown ``kind`` or weights it cannot honour."""
-    if kind not in BOOTSTRAP_KINDS:
-        raise InputError(
-            f"bootstrap={kind!r} is not allowed; choose one of "
-            f"{', '.join(map(repr, BOOTSTRAP_KINDS))}"
-        )
+def check_bootstrap(kind: str, data: MixtureData) -> None:
+    """Raise :class:`InputError` for weights ``kind`` cannot honour."""
     w = data.weights
     if kind == "parametric" and np.any(w != np.round(w)):
         raise InputError(
@@ -57,84 +53,55 @@ def check_bootstrap(kind: str, data: em.MixtureData) -> None:
         )
 
 
-def _expand(data: em.MixtureData) -> em.MixtureData:
-    """Integer frequency weights as repeated rows of weight one."""
-    if np.all(data.weights == 1.0):
-        return data
-    reps = data.weights.astype(np.int64)
-    return em.MixtureData(
-        y=np.repeat(data.y, reps),
-        X=np.repeat(data.X, reps, axis=0),
-        offset=np.repeat(data.offset, reps),
-        trials=np.repeat(data.trials, reps),
-        weights=np.ones(int(reps.sum())),
-        Z=np.repeat(data.Z, reps, axis=0),
-    )
-
-
 def draw(
-    data: em.MixtureData,
-    family: Family,
+    data: MixtureData,
+    model: MixtureModel,
     params: em.MixtureParams,
     kind: str,
     rng: np.random.Generator,
-) -> em.MixtureData:
+) -> MixtureData:
     """One bootstrap data set (for ``"parametric"``, ``data`` must have unit weights)."""
     if kind == "nonparametric":
         w = data.weights
         total = max(int(round(w.sum())), 1)
         counts = rng.multinomial(total, w / w.sum()).astype(float)
-        return replace(data, weights=counts)
-    n = data.y.shape[0]
-    log_prior = mixing.log_prior(data.Z, params.gamma)
-    cum = np.cumsum(np.broadcast_to(np.exp(log_prior), (n, params.n_components)), axis=1)
-    labels = np.minimum((rng.random((n, 1)) > cum).sum(axis=1), params.n_components - 1)
-    eta = np.einsum("ij,ij->i", data.X, params.coef[labels]) + data.offset
-    mu = family.linkinv(eta)
-    scale = np.asarray(params.scale)[labels]
-    y = family.simulate(mu, scale, data.trials, rng)
-    return replace(data, y=np.asarray(y, dtype=float))
+        return replace(data, weights=counts, cache={})
+    n_comp = params.n_components
+    prior = np.broadcast_to(np.exp(model.log_prior(data, params)), (data.n_rows, n_comp))
+    cum = np.cumsum(prior, axis=1)
+    labels = np.minimum((rng.random((data.n_rows, 1)) > cum).sum(axis=1), n_comp - 1)
+    return data.with_response(model.components.simulate(data, params.components, labels, rng))
 
 
-def align(fitted: em.MixtureParams, replicate: em.MixtureParams) -> Array:
-    """Permutation of the replicate's components that best matches the fitted ones.
-
-    The cost of matching replicate component ``k`` to fitted component ``j`` is the squared
-    distance between their coefficient vectors, each coordinate scaled by the spread of the
-    fitted coefficients across components (so no covariate dominates by its units).
-    """
-    spread = np.std(fitted.coef, axis=0)
-    spread = np.where(spread > 0, spread, 1.0)
-    diff = (fitted.coef[:, None, :] - replicate.coef[None, :, :]) / spread
-    cost = np.sum(diff**2, axis=2)
-    if fitted.scale.size and np.any(fitted.scale != 1.0):
-        cost += (0.5 * np.log(fitted.scale[:, None] / replicate.scale[None, :])) ** 2
+def align(model: MixtureModel, fitted: em.MixtureParams, replicate: em.MixtureParams) -> Array:
+    """Permutation of the replicate's components that best matches the fitted ones (the
+    component model's matching cost, minimised by the Hungarian algorithm)."""
+    cost = model.components.match_cost(fitted.components, replicate.components)
     _, cols = linear_sum_assignment(cost)
     return np.asarray(cols, dtype=int)
 
 
 def _one_replicate(
     seed: np.random.SeedSequence,
-    data: em.MixtureData,
-    family: Family,
+    data: MixtureData,
+    model: MixtureModel,
     params: em.MixtureParams,
     kind: str,
     options: em.EMOptions,
-    layout: Layout,
 ) -> tuple[Array, Array] | None:
     """Packed estimates and mixing proportions of one replicate, or None when it failed."""
     rng = np.random.default_rng(seed)
-    boot = draw(data, family, params, kind, rng)
+    boot = draw(data, model, params, kind, rng)
     try:
         with np.errstate(all="ignore"):
-            fit = em.run_em(boot, family, params, options)
+            fit = em.run_em(boot, model, params, options)
     except (ArithmeticError, ValueError, np.linalg.LinAlgError):
         return None
     if not fit.converged:
         return None
-    fit = em.permute(fit, align(params, fit.params))
-    props = mixing.proportions(boot.Z, fit.params.gamma, boot.weights)
-    theta = pack(fit.params, layout)
+    fit = em.permute(model, fit, align(model, params, fit.params))
+    props = model.mixing.proportions(boot.Z, fit.params.gamma, boot.weights)
+    theta = model.pack(fit.params)
     if not (np.all(np.isfinite(theta)) and props.min() >= _MIN_PROPORTION):
         return None
     return theta, props
@@ -142,21 +109,19 @@ def _one_replicate(
 
 def _run_chunk(
     seeds: list[np.random.SeedSequence],
-    data: em.MixtureData,
-    family: Family,
+    data: MixtureData,
+    model: MixtureModel,
     params: em.MixtureParams,
     kind: str,
     options: em.EMOptions,
-    layout: Layout,
 ) -> list[tuple[Array, Array] | None]:
-    return [_one_replicate(s, data, family, params, kind, options, layout) for s in seeds]
+    return [_one_replicate(s, data, model, params, kind, options) for s in seeds]
 
 
 def bootstrap(
-    data: em.MixtureData,
-    family: Family,
+    data: MixtureData,
+    model: MixtureModel,
     params: em.MixtureParams,
-    layout: Layout,
     options: em.EMOptions,
     *,
     kind: str = "nonparametric",
@@ -171,12 +136,10 @@ def bootstrap(
     ----------
     data : MixtureData
         The fitted data.
-    family : Family
-        Component family.
+    model : MixtureModel
+        The component and mixing models.
     params : MixtureParams
         The fitted parameters; every replicate's EM starts here.
-    layout : Layout
-        Packing of the free parameters.
     options : EMOptions
         EM settings of the replicates (the fit's own).
     kind : {"nonparametric", "parametric"}
@@ -197,11 +160,11 @@ def bootstrap(
         replicates themselves (for percentile intervals).
     """
     check_bootstrap(kind, data)
-    source = data if kind == "nonparametric" else _expand(data)
+    source = data if kind == "nonparametric" or data.unit_weights else data.expanded()
     seeds = _seed_sequence(random_state).spawn(n_boot)
     bar = _progress_bar(n_boot) if progress else None
     results: list[tuple[Array, Array] | None] = []
-    args = (source, family, params, kind, options, layout)
+    args = (source, model, params, kind, options)
     if n_jobs == 1:
         for s in seeds:
             results.append(_one_replicate(s, *args))

@@ -14,8 +14,9 @@ Safeguard: the jump is kept only when the log-likelihood at ``p_new`` is at leas
 EM step taken from an accepted jump cannot lower the log-likelihood either, so every
 recorded log-likelihood is at least the previous one, exactly as for plain EM.
 
-Parameters are extrapolated on an unconstrained scale: coefficients and mixing logits as
-they are, dispersions through their logarithm (kept above the dispersion floor).
+Parameters are extrapolated on the unconstrained scale of the model's packing
+(:meth:`emglm.engine.em.MixtureModel.pack`): for GLM components coefficients and mixing
+logits as they are, dispersions through their logarithm (kept above the dispersion floor).
 
 Everything here works on NumPy arrays only.
 """
@@ -27,7 +28,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from emglm.em import EMFit, MixtureParams
+from emglm.engine.state import EMFit, MixtureParams
 
 Array = NDArray[np.float64]
 
@@ -38,27 +39,8 @@ _STEP_GROWTH = 4.0
 
 EStep = Callable[[MixtureParams], tuple[float, Array]]
 MStep = Callable[[Array, MixtureParams], MixtureParams]
-
-
-def pack(params: MixtureParams) -> Array:
-    """Parameters as one unconstrained vector: coef, log scale, mixing logits but comp1's."""
-    return np.concatenate([params.coef.ravel(), np.log(params.scale), params.gamma[:, 1:].ravel()])
-
-
-def unpack(vec: Array, like: MixtureParams, scale_floor: float | None) -> MixtureParams:
-    """Inverse of :func:`pack`, shaped like ``like``; dispersions at least ``scale_floor``,
-    or all 1 when ``scale_floor`` is ``None`` (families without a dispersion)."""
-    n_comp, p = like.coef.shape
-    q = like.gamma.shape[0]
-    coef = vec[: n_comp * p].reshape(n_comp, p)
-    log_scale = vec[n_comp * p : n_comp * p + n_comp]
-    gamma = np.zeros((q, n_comp))
-    gamma[:, 1:] = vec[n_comp * p + n_comp :].reshape(q, n_comp - 1)
-    if scale_floor is None:
-        scale = np.ones(n_comp)
-    else:
-        scale = np.maximum(np.exp(log_scale), scale_floor)
-    return MixtureParams(coef=coef.copy(), scale=scale, gamma=gamma)
+Pack = Callable[[MixtureParams], Array]
+Unpack = Callable[[Array, MixtureParams], MixtureParams]
 
 
 def squarem(
@@ -67,7 +49,8 @@ def squarem(
     m_step: MStep,
     tol: float,
     max_iter: int,
-    scale_floor: float | None,
+    pack: Pack,
+    unpack: Unpack,
     m_step_before_jump: MStep | None = None,
 ) -> tuple[EMFit, int]:
     """Run EM accelerated by SQUAREM from full parameters.
@@ -86,8 +69,9 @@ def squarem(
         iterates is below ``tol`` (the criterion of plain EM).
     max_iter : int
         Most M-steps (EM map evaluations), the unit ``EMFit.n_iter`` counts.
-    scale_floor : float or None
-        Smallest dispersion allowed; ``None`` for families without a dispersion.
+    pack, unpack : callable
+        ``params -> vector`` on an unconstrained scale, and ``(vector, like) -> params``
+        (kept feasible, e.g. dispersions above their floor): the model's packing.
     m_step_before_jump : callable, optional
         The M-step to use for the second EM step of a cycle (default ``m_step``), after
         which an extrapolation usually follows: the caller can skip work that only the next
@@ -132,7 +116,7 @@ def squarem(
         params, llf = p2, llf2
         if record(llf2):
             break
-        if p2.coef.shape != p0.coef.shape:
+        if p2.n_components != p0.n_components:
             continue
         x0, x1, x2 = pack(p0), pack(p1), pack(p2)
         r = x1 - x0
@@ -145,7 +129,7 @@ def squarem(
         if alpha <= 1.0:  # no better than plain EM: p2 already is that point
             step_max *= _STEP_GROWTH if at_bound else 1.0
             continue
-        jump = unpack(x0 + 2.0 * alpha * r + alpha**2 * v, p2, scale_floor)
+        jump = unpack(x0 + 2.0 * alpha * r + alpha**2 * v, p2)
         llf_j, post_j = e_step(jump)
         if not np.isfinite(llf_j) or llf_j < llf2:
             step_max = max(_STEP_MAX0, step_max / _STEP_GROWTH)

@@ -19,10 +19,8 @@ from statsmodels.iolib.summary import Summary
 from statsmodels.iolib.table import SimpleTable
 from statsmodels.iolib.tableformatting import fmt_params
 
-from emglm import mixing
-
 if TYPE_CHECKING:
-    from emglm.results import EMGLMResults
+    from emglm.report.results import EMGLMResults
 
 
 def _fmt(value: float, digits: int = 4) -> str:
@@ -81,11 +79,10 @@ def estimate_table(
 
 def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
     """The summary of a fitted mixture; see :meth:`EMGLMResults.summary`."""
-    model = res.model
-    fam = model.family
+    fam = res.family
     cov_type = getattr(res, "cov_type", None) or "none"
     left = [
-        ("Dep. Variable:", [model.design.response_name]),
+        ("Dep. Variable:", [res.response_name]),
         ("Family:", [type(fam.sm_family).__name__]),
         ("Link:", [type(fam.sm_family.link).__name__]),
         ("Method:", [res.method.upper()]),
@@ -109,8 +106,8 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
         res,
         gleft=left,
         gright=right,
-        yname=model.design.response_name,
-        xname=model.design.x_names,
+        yname=res.response_name,
+        xname=list(res.params.index),
         title="Finite mixture of GLMs (EM)",
     )
     has_se = cov_type != "none"
@@ -121,7 +118,7 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
     smry.tables.append(
         estimate_table(
             "Mixing proportions"
-            + ("" if mixing.is_constant(model.data.Z) else " (average prior probabilities)"),
+            + (" (average prior probabilities)" if res.has_concomitant else ""),
             res.component_names,
             mix,
             mix_se,
@@ -131,7 +128,7 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
             intervals=mix_ci,
         )
     )
-    if not mixing.is_constant(model.data.Z):
+    if res.has_concomitant:
         smry.tables.extend(concomitant_tables(res, alpha))
     for comp in res.component_names:
         smry.tables.append(

@@ -18,7 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from emglm.data.arrays import column_sums
 from emglm.families import Family
+
+__all__ = ["column_sums", "e_step_pass", "irls_normal_equations", "weighted_grams"]
 
 Array = NDArray[np.float64]
 
@@ -184,22 +187,6 @@ def weighted_grams(X: Array, W: Array, ones_col: int | None = None) -> Array:
     for sl, XbT in _blocks(X):
         acc.add(XbT, np.ascontiguousarray(W[sl].T))
     return acc.result()
-
-
-def column_sums(A: Array) -> Array:
-    """``A.sum(axis=0)`` of a tall (n, K) array through BLAS, in blocks of rows.
-
-    NumPy's reduction over the long axis of a C-ordered (n, 3) array runs about ten times
-    slower than a matrix-vector product with ones (measured: 210 against 25 ms at n=1e7),
-    and the M-step needs these sums every iteration.
-    """
-    step = 1 << 16
-    ones = np.ones(min(step, A.shape[0]))
-    total = np.zeros(A.shape[1:])
-    for start in range(0, A.shape[0], step):
-        block = A[start : start + step]
-        total += ones[: block.shape[0]] @ block
-    return total
 
 
 def _linear_predictor(XbT: Array, coef: Array, offb: Array | None) -> Array:

@@ -18,7 +18,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import linalg
 
-from emglm import kernels
+from emglm.components import kernels
+from emglm.components.base import NextEStep
 from emglm.families import Family
 
 Array = NDArray[np.float64]
@@ -175,7 +176,7 @@ def m_step_components_and_e_step(
     coef: Array,
     scale: Array,
     max_iter: int,
-    estep: EStepInputs,
+    estep: NextEStep,
     first: tuple[Array, Array, Array] | None = None,
 ) -> tuple[Array, Array, kernels.EStepPass | None]:
     """:func:`m_step_components` from a warm start, and the E-step at the new coefficients
@@ -210,17 +211,6 @@ def m_step_components_and_e_step(
     return new_coef, np.array(scale, dtype=float, copy=True), fused
 
 
-@dataclass(frozen=True)
-class EStepInputs:
-    """What the E-step needs beyond the component coefficients: case weights (n,), or
-    ``None`` when all are 1, and the log prior probabilities (n, K) or (1, K) of the new
-    mixing parameters."""
-
-    weights: Array | None
-    log_prior: Array
-    linearise: bool = True
-
-
 def _warm_coef(
     data: ComponentData,
     family: Family,
@@ -229,7 +219,7 @@ def _warm_coef(
     scale: Array,
     max_iter: int,
     most_iter: int | None = None,
-    estep: EStepInputs | None = None,
+    estep: NextEStep | None = None,
     first: tuple[Array, Array, Array] | None = None,
 ) -> tuple[Array, kernels.EStepPass | None]:
     """Coefficients after monotone IRLS steps (closed form for Gaussian with the identity
@@ -308,7 +298,7 @@ def _halve_all(
     coef: Array,
     proposal: Array,
     objective: Array,
-    estep: EStepInputs | None = None,
+    estep: NextEStep | None = None,
     ahead: bool = False,
     settled: NDArray[np.bool_] | None = None,
 ) -> tuple[Array, Array, kernels.EStepPass | None, tuple[Array, Array, Array] | None]:

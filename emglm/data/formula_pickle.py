@@ -21,7 +21,7 @@ from patsy.desc import Term
 from patsy.design_info import FactorInfo, SubtermInfo
 from patsy.eval import EvalEnvironment, EvalFactor
 
-from emglm.formula_safety import NoBuiltinsEnvironment
+from emglm.data.formula_safety import NoBuiltinsEnvironment
 
 Frozen = dict[str, Any]
 

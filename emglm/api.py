@@ -1,0 +1,233 @@
+"""The formula-level front ends: :func:`em_glm`, :func:`small_em` and :func:`select_best`.
+
+Each builds the model from a formula (:meth:`emglm.EMGLM.from_formula`) and forwards one
+validated :class:`~emglm.options.FitOptions`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import statsmodels.genmod.families as smf
+
+from emglm.checks import check_positive_int, check_tol
+from emglm.data import formula as formula_mod
+from emglm.engine import warmup
+from emglm.engine.em import EMOptions, MixtureParams
+from emglm.exceptions import InputTypeError
+from emglm.model import EMGLM
+from emglm.options import FitOptions
+from emglm.report.results import EMGLMResults
+from emglm.report.warmup import SmallEMResult
+
+
+def em_glm(
+    formula: str,
+    data: pd.DataFrame,
+    family: str | smf.Family = "poisson",
+    K: int = 2,
+    *,
+    offset: Any = None,
+    exposure: Any = None,
+    weights: Any = None,
+    concomitant: str | None = None,
+    safe_formula: bool = False,
+    start: Any = None,
+    init: str = FitOptions.init,
+    method: str = FitOptions.method,
+    max_iter: int = FitOptions.max_iter,
+    tol: float = FitOptions.tol,
+    se: str | None = FitOptions.se,
+    n_boot: int = FitOptions.n_boot,
+    bootstrap: str = FitOptions.bootstrap,
+    random_state: int | np.random.Generator | None = None,
+    n_starts: int = FitOptions.n_starts,
+    minprior: float = FitOptions.minprior,
+    n_jobs: int = FitOptions.n_jobs,
+    progress: bool | None = FitOptions.progress,
+    accel: str | None = FitOptions.accel,
+    m_step_iter: int = FitOptions.m_step_iter,
+) -> EMGLMResults:
+    """Fit a finite mixture of ``K`` GLMs by EM from an R-like formula.
+
+    A thin front end over ``EMGLM.from_formula(...).fit(...)``; see those for the
+    parameters. ``safe_formula=True`` evaluates formulas from untrusted text safely
+    (``docs/security.md``).
+
+    Examples
+    --------
+    >>> import emglm
+    >>> df = emglm.datasets.load_sim2()
+    >>> res = emglm.em_glm("y ~ V1 + V2 + V3 + V4 + V5 - 1", df, "poisson", K=2,
+    ...                    start=(df.index >= 2500).astype(int), tol=1e-10)
+    >>> round(res.llf, 1) < 0, res.k_params
+    (True, 11)
+    """
+    options = FitOptions(
+        init=init,
+        method=method,
+        max_iter=max_iter,
+        tol=tol,
+        se=se,
+        n_boot=n_boot,
+        bootstrap=bootstrap,
+        n_starts=n_starts,
+        minprior=minprior,
+        n_jobs=n_jobs,
+        progress=progress,
+        accel=accel,
+        m_step_iter=m_step_iter,
+    )
+    model = EMGLM.from_formula(
+        formula,
+        data,
+        family,
+        K,
+        offset=offset,
+        exposure=exposure,
+        weights=weights,
+        concomitant=concomitant,
+        eval_env=formula_mod.capture_env(1),
+        safe_formula=safe_formula,
+    )
+    return model.fit_with(options, start=start, random_state=random_state)
+
+
+def small_em(
+    formula: str,
+    data: pd.DataFrame,
+    family: Any = "poisson",
+    K: int = 2,
+    *,
+    repeats: int = 20,
+    max_iter: int = 20,
+    tol: float = 1e-4,
+    init: str = FitOptions.init,
+    sample_size: int | None = None,
+    random_state: Any = None,
+    n_jobs: int = FitOptions.n_jobs,
+    progress: bool | None = FitOptions.progress,
+    offset: Any = None,
+    exposure: Any = None,
+    weights: Any = None,
+    concomitant: str | None = None,
+    safe_formula: bool = False,
+    method: str = FitOptions.method,
+    m_step_iter: int = FitOptions.m_step_iter,
+    accel: str | None = FitOptions.accel,
+) -> SmallEMResult:
+    """Many short EM runs from different random starts (em.glm's ``small.em``).
+
+    Parameters
+    ----------
+    formula, data, family, K
+        As for :func:`emglm.em_glm`.
+    repeats : int, default 20
+        Number of short runs.
+    max_iter : int, default 20
+        EM iterations per run.
+    tol : float, default 1e-4
+        A run stops early when the relative change of its objective is below ``tol``.
+    init : {"random", "fit", "quantile", "cem"}
+        How each run starts; see :mod:`emglm.engine.starts`.
+    sample_size : int, optional
+        Fit each run on its own random subsample of this many rows (drawn without
+        replacement from the run's stream); its llf and BIC are still computed on all rows.
+    random_state : int, numpy Generator or SeedSequence, optional
+        Makes the warm-up reproducible; run ``r`` uses the ``r``-th spawned child stream.
+    n_jobs : int, default 1
+        Worker processes (``-1``: one per CPU). Results do not depend on it.
+    progress : bool, optional
+        Show a tqdm progress bar (needs tqdm).
+    offset, exposure, weights, concomitant, safe_formula
+        The model, as for :func:`emglm.em_glm`.
+    method, m_step_iter, accel
+        How each run climbs, as for :meth:`emglm.EMGLM.fit` (the defaults are those of the
+        warm-up inside :func:`emglm.em_glm`).
+
+    Returns
+    -------
+    SmallEMResult
+        Prints as a table of runs; pass it to :func:`select_best`.
+
+    Examples
+    --------
+    >>> import emglm
+    >>> df = emglm.datasets.load_sim2()
+    >>> warm = emglm.small_em("y ~ V1 + V2 + V3 + V4 + V5 - 1", df, "poisson", K=2,
+    ...                       repeats=4, random_state=1)
+    >>> warm.table.shape, warm.n_failed
+    ((4, 7), 0)
+    >>> res = emglm.em_glm("y ~ V1 + V2 + V3 + V4 + V5 - 1", df, "poisson", K=2,
+    ...                    start=emglm.select_best(warm))
+    """
+    fit_options = FitOptions(
+        init=init, method=method, n_jobs=n_jobs, progress=progress, accel=accel,
+        m_step_iter=m_step_iter,
+    )  # fmt: skip
+    model = EMGLM.from_formula(
+        formula,
+        data,
+        family,
+        K,
+        offset=offset,
+        exposure=exposure,
+        weights=weights,
+        concomitant=concomitant,
+        eval_env=formula_mod.capture_env(1),
+        safe_formula=safe_formula,
+    )
+    repeats = check_positive_int("repeats", repeats)
+    max_iter = check_positive_int("max_iter", max_iter)
+    if sample_size is not None:
+        sample_size = check_positive_int("sample_size", sample_size, upper=model.data.n_rows)
+    options = EMOptions(
+        max_iter=max_iter,
+        tol=check_tol(tol),
+        method=fit_options.method,
+        m_step_iter=fit_options.m_step_iter,
+        accel=fit_options.accel,
+    )
+    warm = warmup.run_starts(
+        model.data,
+        model.mixture,
+        model.K,
+        repeats=repeats,
+        options=options,
+        init=fit_options.init,
+        sample_size=sample_size,
+        seed=warmup.seed_sequence(random_state),
+        n_jobs=fit_options.n_jobs,
+        progress=fit_options.progress,
+    )
+    return SmallEMResult.of(warm)
+
+
+def select_best(result: SmallEMResult, criterion: str = "llf") -> MixtureParams:
+    """Starting values of the best short run, for ``em_glm(..., start=...)``.
+
+    Parameters
+    ----------
+    result : SmallEMResult
+        The output of :func:`small_em`.
+    criterion : {"llf", "bic"}
+        Highest full-data log-likelihood, or lowest BIC. All runs have the same K, so the
+        two pick the same run; ``"bic"`` is there for em.glm users.
+
+    Returns
+    -------
+    emglm.engine.em.MixtureParams
+        Component parameters and mixing logits of that run.
+
+    Raises
+    ------
+    FitError
+        When every run failed.
+    """
+    if not isinstance(result, SmallEMResult):
+        raise InputTypeError(
+            f"select_best needs the output of small_em, not {type(result).__name__}"
+        )
+    return result.best_params(criterion)

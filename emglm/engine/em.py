@@ -1,0 +1,402 @@
+"""The EM loop, generic over the component model.
+
+Given the data (:class:`~emglm.data.arrays.MixtureData`), a :class:`MixtureModel` (a
+component-model driver and a mixing model) and a start, :func:`run_em` alternates
+
+* E-step: posteriors ``tau_ik`` in log space and the observed-data log-likelihood
+  ``llf = sum_i w_i log sum_k pi_ik f_k(y_i)``, from the driver's pass over the rows;
+* M-step: the mixing model's update, then the driver's M-step with weights ``w_i tau_ik``
+  (which may hand back the next E-step from its last pass: the fused pass),
+
+until the relative change of the log-likelihood falls below ``tol``. Each M-step never
+lowers its part of the expected complete-data log-likelihood, so ``llf`` never decreases.
+
+Variants (``EMOptions.method``, see :func:`m_step_weights`): ``"em"`` weights the M-step by
+the posteriors; ``"cem"`` (classification EM) by hard labels, the most probable component,
+and stops when the classification log-likelihood settles; ``"sem"`` (stochastic EM) by
+labels drawn from the posteriors, and returns the best iterate it visited. A component whose
+M-step weight falls below ``max(minprior * nobs, what its GLM needs)`` is dropped
+(flexmix's ``minprior`` rule) and the drop is recorded in :attr:`EMFit.notes`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from emglm.components.base import ComponentModel, EStep, NextEStep
+from emglm.data.arrays import MixtureData
+from emglm.engine import accel
+from emglm.engine.state import (
+    ACCEL_METHODS,
+    EM_METHODS,
+    EMFit,
+    EMOptions,
+    MixtureParams,
+)
+from emglm.mixing import ConstantMixing, mixing_model
+
+__all__ = [
+    "ACCEL_METHODS",
+    "EM_METHODS",
+    "EMFit",
+    "EMOptions",
+    "MixtureModel",
+    "MixtureParams",
+    "run_em",
+]
+
+Array = NDArray[np.float64]
+
+# SEM never settles: it stops after this many iterations without a better log-likelihood.
+SEM_PATIENCE = 20
+
+
+@dataclass(frozen=True)
+class MixtureModel:
+    """What is fitted: a component model (a driver of
+    :class:`~emglm.components.base.ComponentModel`) and a mixing model, chosen once."""
+
+    components: ComponentModel
+    mixing: ConstantMixing
+
+    @classmethod
+    def for_data(cls, components: ComponentModel, data: MixtureData) -> MixtureModel:
+        """The model with the mixing model that ``data``'s concomitant design calls for."""
+        return cls(components, mixing_model(data.Z))
+
+    def n_params(self, n_comp: int, q: int) -> int:
+        """Free parameters of a fit with ``n_comp`` components (flexmix's ``df``): the
+        component model's and the mixing model's, each counted by its own model."""
+        return self.components.n_params(n_comp) + self.mixing.n_params(q, n_comp)
+
+    def pack(self, params: MixtureParams) -> Array:
+        """All free parameters as one vector: the components', then the mixing logits."""
+        return np.concatenate(
+            [self.components.pack(params.components), self.mixing.pack(params.gamma)]
+        )
+
+    def unpack(self, data: MixtureData, vec: Array, like: MixtureParams) -> MixtureParams:
+        """Inverse of :meth:`pack`, shaped like ``like``."""
+        size = self.components.pack(like.components).shape[0]
+        comp = self.components.unpack(data, vec[:size], like.components)
+        gamma = self.mixing.unpack(vec[size:], like.gamma.shape[0], like.n_components)
+        return MixtureParams(comp, gamma)
+
+    def take(self, params: MixtureParams, keep: Any) -> MixtureParams:
+        """The parameters of some components (a mask drops, indices reorder)."""
+        return MixtureParams(
+            self.components.take(params.components, keep), self.mixing.take(params.gamma, keep)
+        )
+
+    def log_prior(self, data: MixtureData, params: MixtureParams) -> Array:
+        """Log prior probabilities, (n, K) or (1, K)."""
+        return self.mixing.log_prior(data.Z, params.gamma)
+
+
+def e_step(data: MixtureData, model: MixtureModel, params: MixtureParams) -> tuple[float, Array]:
+    """Observed-data log-likelihood and posterior probabilities (n, K), in one pass."""
+    out = e_step_pass(data, model, params, linearise=False)
+    return out.llf, out.posterior
+
+
+def e_step_pass(
+    data: MixtureData, model: MixtureModel, params: MixtureParams, linearise: bool
+) -> EStep:
+    """The component model's E-step pass at ``params``; with ``linearise`` the driver may
+    also prepare the next M-step from the same pass (the fused pass)."""
+    return model.components.e_step(
+        data, params.components, model.log_prior(data, params), linearise
+    )
+
+
+def m_step(
+    data: MixtureData,
+    model: MixtureModel,
+    posterior: Array,
+    params: MixtureParams | None = None,
+    m_step_iter: int = 1,
+) -> MixtureParams:
+    """One M-step from posteriors (or labels) ``(n, K)``: from the weights alone when
+    ``params`` is ``None``, else warm-started at ``params`` (the mixing model first, as in
+    :func:`m_step_and_e_step`, but without a fused E-step)."""
+    wtau = data.weighted(posterior)
+    if params is None:
+        return MixtureParams(
+            model.components.m_step_cold(data, wtau), model.mixing.initial(data.Z, wtau)
+        )
+    gamma = model.mixing.m_step(data.Z, wtau, params.gamma)
+    comp, _ = model.components.m_step(data, wtau, params.components, None, None, m_step_iter)
+    return MixtureParams(comp, gamma)
+
+
+def m_step_and_e_step(
+    data: MixtureData,
+    model: MixtureModel,
+    posterior: Array,
+    params: MixtureParams,
+    m_step_iter: int,
+    first: EStep | None = None,
+    linearise: bool = True,
+) -> tuple[MixtureParams, EStep | None]:
+    """One M-step from ``params``, and the E-step at the new parameters when the component
+    model's last pass gave it (else ``None``: then call :func:`e_step_pass`).
+
+    first : the E-step pass that made ``posterior``, when the M-step weights are exactly
+        those posteriors (the driver may reuse work of that pass).
+    linearise : whether the E-step made here also prepares the next M-step (EM only;
+        CEM and SEM weight the M-step by labels, not posteriors).
+    """
+    wtau = data.weighted(posterior)
+    # The mixing model first: the fused E-step needs the new prior probabilities.
+    gamma = model.mixing.m_step(data.Z, wtau, params.gamma)
+    next_estep = NextEStep(data.pass_weights, model.mixing.log_prior(data.Z, gamma), linearise)
+    comp, fused = model.components.m_step(
+        data, wtau, params.components, next_estep, first, m_step_iter
+    )
+    return MixtureParams(comp, gamma), fused
+
+
+def run_em(
+    data: MixtureData,
+    model: MixtureModel,
+    start: MixtureParams | Array,
+    options: EMOptions,
+    rng: np.random.Generator | None = None,
+) -> EMFit:
+    """Run EM from a full parameter set or from initial posteriors ``(n, K)``.
+
+    ``rng`` draws the labels of ``method="sem"`` (default: a fresh unseeded generator).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emglm.components.glm import GLMComponents
+    >>> from emglm.families import get_family
+    >>> rng = np.random.default_rng(1)
+    >>> n = 400
+    >>> X = np.ones((n, 1))
+    >>> y = np.r_[rng.poisson(2, n // 2), rng.poisson(12, n // 2)].astype(float)
+    >>> data = MixtureData(y, X, np.zeros(n), np.ones(n), np.ones(n), np.ones((n, 1)))
+    >>> model = MixtureModel.for_data(GLMComponents(get_family("poisson"), ["Intercept"]), data)
+    >>> tau0 = np.c_[y < 6, y >= 6].astype(float)
+    >>> fit = run_em(data, model, tau0, EMOptions(tol=1e-10))
+    >>> np.exp(fit.params.components.coef[:, 0]).round(1), fit.converged
+    (array([ 1.8, 12. ]), True)
+    """
+    method = options.method
+    rng = np.random.default_rng() if rng is None else rng
+    notes: list[str] = []
+    if isinstance(start, MixtureParams):
+        params = start
+    else:
+        _, start = _drop_degenerate(data, model, None, start, options, 0, notes)
+        params = m_step(data, model, start)
+    if options.accel == "squarem" and options.method == "em":
+        return _run_squarem(data, model, params, options, notes)
+    history: list[float] = []
+    converged = False
+    change = np.inf
+    linearise = method == "em"
+    out = e_step_pass(data, model, params, linearise)
+    llf, posterior = out.llf, out.posterior
+    history.append(llf)
+    objective = _objective(data, method, llf, posterior)
+    # SEM returns the best iterate it visited; the other methods keep no old posteriors.
+    best = (llf, params, posterior) if method == "sem" else None
+    stall = 0
+    n_iter = 0
+    for n_iter in range(1, options.max_iter + 1):
+        weights = m_step_weights(posterior, method, rng)
+        kept, weights = _drop_degenerate(data, model, params, weights, options, n_iter, notes)
+        if kept is not None:
+            params = kept
+        first = out if weights is posterior else None  # no component dropped
+        del posterior, out
+        params, fused = m_step_and_e_step(
+            data, model, weights, params, options.m_step_iter, first, linearise
+        )
+        del weights, first
+        out = e_step_pass(data, model, params, linearise) if fused is None else fused
+        llf, posterior = out.llf, out.posterior
+        del fused
+        history.append(llf)
+        if best is not None:  # SEM: keep the best iterate; stop once it stops improving
+            shrunk = best[1].n_components != params.n_components
+            if shrunk or llf > best[0] + options.tol * abs(best[0]):
+                change = (llf - best[0]) / max(abs(best[0]), 1e-300)
+                best, stall = (llf, params, posterior), 0
+            else:
+                stall += 1
+            if stall >= SEM_PATIENCE:
+                converged = True
+                break
+            continue
+        new_objective = _objective(data, method, llf, posterior)
+        change = (new_objective - objective) / max(abs(objective), 1e-300)
+        objective = new_objective
+        if abs(change) < options.tol:
+            converged = True
+            break
+    if best is not None:
+        llf, params, posterior = best
+    return EMFit(
+        params=params,
+        posterior=posterior,
+        llf=llf,
+        llf_history=np.asarray(history),
+        n_iter=n_iter,
+        converged=converged,
+        last_change=float(change),
+        notes=tuple(notes),
+    )
+
+
+def _run_squarem(
+    data: MixtureData,
+    model: MixtureModel,
+    params: MixtureParams,
+    options: EMOptions,
+    notes: list[str],
+) -> EMFit:
+    """EM accelerated by SQUAREM (:mod:`emglm.engine.accel`), from full parameters. The EM
+    map is the plain loop's: drop degenerate components, then one M-step."""
+    n_maps = 0
+    # Work shared between passes (see m_step_and_e_step): the E-step an EM map made at its
+    # output, and the last E-step pass (whose work the M-step from its posteriors reuses).
+    ready: list[tuple[MixtureParams, EStep]] = []
+    made: list[EStep] = []
+
+    def em_map(posterior: Array, current: MixtureParams, linearise: bool = True) -> MixtureParams:
+        nonlocal n_maps
+        n_maps += 1
+        kept, weights = _drop_degenerate(data, model, current, posterior, options, n_maps, notes)
+        current = current if kept is None else kept
+        first = None
+        if made and made[0].posterior is posterior and weights is posterior:
+            first = made[0]
+        made.clear()
+        new, fused = m_step_and_e_step(
+            data, model, weights, current, options.m_step_iter, first, linearise
+        )
+        ready.clear()
+        if fused is not None:
+            ready.append((new, fused))
+        return new
+
+    def e_step_at(p: MixtureParams) -> tuple[float, Array]:
+        out = ready.pop()[1] if ready and ready[0][0] is p else e_step_pass(data, model, p, True)
+        ready.clear()
+        made.clear()
+        made.append(out)
+        return out.llf, out.posterior
+
+    fit, _ = accel.squarem(
+        params,
+        e_step_at,
+        em_map,
+        options.tol,
+        options.max_iter,
+        model.pack,
+        lambda vec, like: model.unpack(data, vec, like),
+        # The M-step from p2 mostly gives way to a jump: linearising there is wasted.
+        lambda posterior, current: em_map(posterior, current, linearise=False),
+    )
+    return replace(fit, notes=tuple(notes))
+
+
+def m_step_weights(posterior: Array, method: str, rng: np.random.Generator) -> Array:
+    """The weights ``(n, K)`` the M-step uses, from the posteriors.
+
+    ``"em"``: the posteriors themselves. ``"cem"``: one-hot rows at the most probable
+    component (ties to the lower index). ``"sem"``: one-hot rows at a component drawn from
+    each row's posteriors.
+
+    Examples
+    --------
+    >>> tau = np.array([[0.7, 0.3], [0.2, 0.8]])
+    >>> m_step_weights(tau, "cem", np.random.default_rng(0))
+    array([[1., 0.],
+           [0., 1.]])
+    """
+    if method == "em":
+        return posterior
+    n, n_comp = posterior.shape
+    labels: NDArray[np.intp]
+    if method == "cem":
+        labels = posterior.argmax(axis=1)
+    else:
+        u = rng.random((n, 1))
+        labels = np.minimum((np.cumsum(posterior, axis=1) < u).sum(axis=1), n_comp - 1)
+    return np.eye(n_comp)[labels]
+
+
+def classification_llf(data: MixtureData, llf: float, posterior: Array) -> float:
+    """Classification log-likelihood ``sum_i w_i max_k log(pi_ik f_k(y_i))`` from the
+    observed ``llf`` and the posteriors (``log max_k tau_ik`` is at least ``-log K``)."""
+    return llf + float(np.dot(data.weights, np.log(posterior.max(axis=1))))
+
+
+def _objective(data: MixtureData, method: str, llf: float, posterior: Array) -> float:
+    """What a method climbs: the classification log-likelihood for CEM, else ``llf``."""
+    return classification_llf(data, llf, posterior) if method == "cem" else llf
+
+
+def _drop_degenerate(
+    data: MixtureData,
+    model: MixtureModel,
+    params: MixtureParams | None,
+    weights: Array,
+    options: EMOptions,
+    n_iter: int,
+    notes: list[str],
+) -> tuple[MixtureParams | None, Array]:
+    """Drop components whose M-step weight is below ``max(minprior * nobs, need)``.
+
+    ``need`` is what a component needs (:meth:`ComponentModel.min_weight`: its number of
+    parameters). At least the heaviest component is always kept. Returns the remaining
+    parameters (``None`` when ``params`` is ``None``) and weights, renormalised by row.
+    """
+    mass = data.weighted_sum(weights)
+    need = model.components.min_weight(data)
+    threshold = max(options.minprior * data.nobs, need)
+    keep = mass >= threshold
+    if keep.all():
+        return params, weights
+    if not keep.any():
+        keep[np.argmax(mass)] = True
+    for k in np.flatnonzero(~keep):
+        notes.append(
+            f"iteration {n_iter}: dropped component {k + 1} of {len(keep)}: its weight "
+            f"{mass[k]:.3g} (prior {mass[k] / data.nobs:.3g}) fell below {threshold:.3g} "
+            f"= max(minprior={options.minprior:g} x nobs, {need:g} parameters)"
+        )
+    weights = weights[:, keep]
+    total = weights.sum(axis=1, keepdims=True)
+    # A row whose weight sat only on dropped components is spread evenly.
+    weights = np.where(total > 0, weights / np.where(total > 0, total, 1.0), 1.0 / keep.sum())
+    if params is None:
+        return None, weights
+    return model.take(params, keep), weights
+
+
+def canonical_order(model: MixtureModel, params: MixtureParams, proportions: Array) -> Array:
+    """Permutation putting components in canonical order.
+
+    Components are sorted by decreasing mixing proportion; ties (to 1e-8) are broken by
+    the component model's keys (the coefficients, compared in order, for GLMs). Reruns
+    and restarts therefore line up.
+    """
+    keys = model.components.sort_keys(params.components)
+    rounded = np.round(proportions, 8)
+    return np.array(
+        sorted(range(params.n_components), key=lambda k: (-rounded[k], keys[k])), dtype=int
+    )
+
+
+def permute(model: MixtureModel, fit: EMFit, perm: Array) -> EMFit:
+    """Reorder a fit's components by ``perm`` (comp1 stays the mixing reference)."""
+    return replace(fit, params=model.take(fit.params, perm), posterior=fit.posterior[:, perm])
