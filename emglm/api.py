@@ -33,6 +33,7 @@ def em_glm(
     exposure: Any = None,
     weights: Any = None,
     concomitant: str | None = None,
+    groups: Any = None,
     safe_formula: bool = False,
     start: Any = None,
     init: str = FitOptions.init,
@@ -89,6 +90,7 @@ def em_glm(
         exposure=exposure,
         weights=weights,
         concomitant=concomitant,
+        groups=groups,
         eval_env=formula_mod.capture_env(1),
         safe_formula=safe_formula,
     )
@@ -113,6 +115,7 @@ def small_em(
     exposure: Any = None,
     weights: Any = None,
     concomitant: str | None = None,
+    groups: Any = None,
     safe_formula: bool = False,
     method: str = FitOptions.method,
     m_step_iter: int = FitOptions.m_step_iter,
@@ -141,8 +144,9 @@ def small_em(
         Worker processes (``-1``: one per CPU). Results do not depend on it.
     progress : bool, optional
         Show a tqdm progress bar (needs tqdm).
-    offset, exposure, weights, concomitant, safe_formula
-        The model, as for :func:`emglm.em_glm`.
+    offset, exposure, weights, concomitant, groups, safe_formula
+        The model, as for :func:`emglm.em_glm`. With groups, ``sample_size`` counts
+        groups.
     method, m_step_iter, accel
         How each run climbs, as for :meth:`emglm.EMGLM.fit` (the defaults are those of the
         warm-up inside :func:`emglm.em_glm`).
@@ -176,13 +180,18 @@ def small_em(
         exposure=exposure,
         weights=weights,
         concomitant=concomitant,
+        groups=groups,
         eval_env=formula_mod.capture_env(1),
         safe_formula=safe_formula,
     )
     repeats = check_positive_int("repeats", repeats)
     max_iter = check_positive_int("max_iter", max_iter)
     if sample_size is not None:
-        sample_size = check_positive_int("sample_size", sample_size, upper=model.data.n_rows)
+        # With groups, subsamples are of whole groups.
+        what = "rows" if model.data.groups is None else "groups"
+        sample_size = check_positive_int(
+            "sample_size", sample_size, upper=model.data.n_units, what=what
+        )
     options = EMOptions(
         max_iter=max_iter,
         tol=check_tol(tol),

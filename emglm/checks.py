@@ -21,15 +21,15 @@ def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
         raise InputError(f"{name}={value!r} is not allowed; choose one of {allowed}")
 
 
-def check_positive_int(name: str, value: Any, upper: int | None = None) -> int:
-    """Raise unless ``value`` is an integer >= 1 (and <= ``upper``)."""
+def check_positive_int(name: str, value: Any, upper: int | None = None, what: str = "rows") -> int:
+    """Raise unless ``value`` is an integer >= 1 (and <= ``upper``, the number of ``what``)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InputTypeError(f"{name} must be a positive integer, not {value!r}")
     value = int(value)
     if value < 1:
         raise InputError(f"{name} must be a positive integer; got {value}")
     if upper is not None and value > upper:
-        raise InputError(f"{name}={value} is larger than the number of rows ({upper})")
+        raise InputError(f"{name}={value} is larger than the number of {what} ({upper})")
     return value
 
 

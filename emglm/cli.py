@@ -18,6 +18,7 @@ import pandas as pd
 
 from emglm.api import em_glm
 from emglm.exceptions import EMGLMWarning
+from emglm.families import FAMILY_NAMES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,11 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--data", required=True, help="CSV file with a header row")
     fit.add_argument("--formula", required=True, help='R-like formula, e.g. "y ~ x1 + x2"')
     fit.add_argument("--concomitant", help='one-sided formula for the mixing, e.g. "~ z"')
-    fit.add_argument("--family", default="poisson", help="poisson, gaussian or binomial")
+    fit.add_argument("--family", default="poisson", help=", ".join(FAMILY_NAMES))
     fit.add_argument("-K", type=int, default=2, help="number of components")
     fit.add_argument("--offset", help="column holding an offset")
     fit.add_argument("--exposure", help="column holding an exposure (its log is the offset)")
     fit.add_argument("--weights", help="column holding case weights")
+    fit.add_argument("--groups", help="column of groups whose rows share one class (or y ~ x | g)")
     fit.add_argument("--seed", type=int, default=None, help="random seed for the starts")
     fit.add_argument("--max-iter", type=int, default=1000, help="most EM iterations")
     sub.add_parser("demo", help="fit the package's sim2 data (two Poisson regressions)")
@@ -72,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     exposure=args.exposure,
                     weights=args.weights,
                     concomitant=args.concomitant,
+                    groups=args.groups,
                     safe_formula=True,
                     max_iter=args.max_iter,
                     random_state=args.seed,

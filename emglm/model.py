@@ -20,7 +20,7 @@ from emglm.checks import check_positive_int
 from emglm.components import irls
 from emglm.components.glm import GLMComponents, GLMParams
 from emglm.data import formula as formula_mod
-from emglm.data.arrays import MixtureData
+from emglm.data.arrays import Grouping, MixtureData
 from emglm.engine import em, warmup
 from emglm.engine import starts as engine_starts
 from emglm.engine.em import MixtureModel, MixtureParams
@@ -83,6 +83,16 @@ class EMGLM:
         short = _check_enough_data(float(arrays.weights.sum()), self.components, arrays.X, K)
         if short is not None:
             raise InputError(short + "; fit fewer components or a smaller model")
+        groups = None
+        if arrays.groups is not None:
+            groups = Grouping.of(arrays.groups)
+            _check_constant_within(groups, arrays.groups, arrays.weights[:, None], "case weights")
+            _check_constant_within(groups, arrays.groups, arrays.Z, "concomitant covariates")
+            if groups.n_groups < K:
+                raise InputError(
+                    f"K={K} components need at least K groups; the data have "
+                    f"{groups.n_groups} groups"
+                )
         self.data = MixtureData(
             y=arrays.y,
             X=arrays.X,
@@ -90,6 +100,7 @@ class EMGLM:
             trials=arrays.trials,
             weights=arrays.weights,
             Z=arrays.Z,
+            groups=groups,
         )
         self.mixture = MixtureModel.for_data(self.components, self.data)
         for arr in (arrays.y, arrays.X, arrays.offset, arrays.trials, arrays.weights, arrays.Z):
@@ -107,6 +118,7 @@ class EMGLM:
         exposure: Any = None,
         weights: Any = None,
         concomitant: str | None = None,
+        groups: Any = None,
         eval_env: Any = None,
         safe_formula: bool = False,
     ) -> EMGLM:
@@ -119,7 +131,9 @@ class EMGLM:
         data : pandas.DataFrame
             The data; never modified.
         family : str or statsmodels family
-            ``"poisson"``, ``"gaussian"``, ``"binomial"`` or a statsmodels family instance.
+            A registered name (``"poisson"``, ``"gaussian"``, ``"binomial"``, ``"gamma"``,
+            ``"inverse_gaussian"``, ``"negbin"``; see :func:`emglm.families.get_family`) or a
+            statsmodels family instance.
         K : int
             Number of components.
         offset, exposure, weights : array-like or str, optional
@@ -127,6 +141,11 @@ class EMGLM:
             or column names of ``data``.
         concomitant : str, optional
             One-sided formula for mixing proportions that depend on covariates.
+        groups : str or array-like, optional
+            Grouped observations: a column name or one label per row; all rows of a group
+            share one latent class (flexmix's ``y ~ x | g``, which may be written in the
+            formula instead). Case weights and concomitant covariates must be constant
+            within a group.
         eval_env : optional
             Namespace for names in the formula; by default the caller's.
         safe_formula : bool, default False
@@ -153,6 +172,7 @@ class EMGLM:
             weights=weights,
             concomitant=concomitant,
             eval_env=env,
+            groups=groups,
         )
         K = check_positive_int("K", K, upper=arrays.y.shape[0])
         aliased = irls.aliased_columns(arrays.X)
@@ -411,6 +431,19 @@ class EMGLM:
         these coefficients imply."""
         comp = self.components.from_coef(self.data, coef)
         return MixtureParams(comp, self.mixture.mixing.start(self.data.n_mixing_columns, self.K))
+
+
+def _check_constant_within(
+    groups: Grouping, labels: np.ndarray, values: np.ndarray, what: str
+) -> None:
+    """Raise unless every row of a group has the same ``values`` (rows, columns)."""
+    differs = np.any(values != values[groups.first][groups.codes], axis=1)
+    if differs.any():
+        row = int(np.flatnonzero(differs)[0])
+        raise InputError(
+            f"the {what} vary within group {labels[row]}: all rows of a group share one "
+            f"latent class, so their {what} must be the same in every row of the group"
+        )
 
 
 def _check_enough_data(

@@ -76,6 +76,7 @@ def select_k(
     exposure: Any = None,
     weights: Any = None,
     concomitant: str | None = None,
+    groups: Any = None,
     safe_formula: bool = False,
     random_state: int | np.random.Generator | None = None,
     options: FitOptions | None = None,
@@ -92,7 +93,7 @@ def select_k(
     criterion : {"bic", "aic", "icl"}
         Smaller is better. ICL adds the classification entropy to BIC and so favours
         well-separated components.
-    offset, exposure, weights, concomitant, safe_formula
+    offset, exposure, weights, concomitant, groups, safe_formula
         The model, as for :func:`emglm.em_glm`.
     random_state : int or numpy Generator, optional
         Each K gets its own random stream spawned from it.
@@ -131,6 +132,7 @@ def select_k(
         exposure=exposure,
         weights=weights,
         concomitant=concomitant,
+        groups=groups,
         eval_env=formula_mod.capture_env(1),
         safe_formula=safe_formula,
     )

@@ -161,6 +161,7 @@ def _llf(out: str) -> float:
         (["--formula", "y ~ I(x**2) + center(x2) + standardize(z) + scale(x)"], "poisson", {}),
         (["--formula", "y ~ np.sqrt(x2) + C(g, Treatment('b')) + log(t)"], "poisson", {}),
         (["--formula", "y ~ x", "--concomitant", "~ center(z)"], "poisson", {}),
+        (["--formula", "y ~ x | g"], "poisson", {}),
     ],
 )
 def test_cli_normal_formulas_work(

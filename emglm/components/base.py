@@ -66,6 +66,11 @@ class ComponentModel(Protocol):
         M-step from the same pass when it can."""
         ...
 
+    def log_densities(self, data: MixtureData, params: Any) -> Array:
+        """``log f_k(y_i)`` of every row under every component, (n, K): the generic E-step
+        path (grouped observations sum these over each group's rows)."""
+        ...
+
     def m_step_cold(self, data: MixtureData, wtau: Array) -> Any:
         """Parameters from weights alone ((n, K) case weights times posteriors)."""
         ...

@@ -27,7 +27,6 @@ from emglm.families import Family
 
 Array = NDArray[np.float64]
 
-SCALE_TERM = "log(sigma)"
 #: Random starts this driver offers beyond the engine's own (see :mod:`emglm.engine.starts`).
 START_METHODS = ("fit", "quantile")
 # Spread of the multiplicative noise of init="fit" (em.glm uses 1 in em.glm, 0.2 in small.em).
@@ -36,8 +35,6 @@ FIT_NOISE = 0.5
 SEPARATION_EPS = 1e-10
 # A variance within this relative distance of the floor sits on it.
 _FLOOR_RTOL = 1e-6
-# Step in log(sigma) for the numerical dispersion derivatives of non-Gaussian families.
-_LOG_SIGMA_STEP = 1e-4
 
 
 @dataclass(frozen=True)
@@ -119,6 +116,20 @@ class GLMComponents:
             ones_col=cdata.ones_col,
         )
 
+    def log_densities(self, data: MixtureData, params: GLMParams) -> Array:
+        """Every row's log-density under every component, (n, K), in one blocked pass."""
+        cdata = self.component_data(data)
+        return kernels.log_densities(
+            data.X,
+            data.y,
+            cdata.pass_offset,
+            cdata.pass_trials,
+            cdata.loglik_constant(self.family),
+            self.family,
+            params.coef,
+            params.scale,
+        )
+
     def m_step_cold(self, data: MixtureData, wtau: Array) -> GLMParams:
         """Every component's GLM fitted to convergence from the weights alone."""
         n_comp = wtau.shape[1]
@@ -165,20 +176,22 @@ class GLMComponents:
         return n_comp * self.per_component(len(self.x_names))
 
     def param_names(self, n_comp: int) -> list[tuple[str, str]]:
-        """For each component: its coefficients, then ``log(sigma)`` (with a dispersion)."""
+        """For each component: its coefficients, then the family's free dispersion
+        (:attr:`~emglm.families.Family.free_dispersion_name`, e.g. ``log(sigma)``)."""
         names: list[tuple[str, str]] = []
         for k in range(n_comp):
             names += [(f"comp{k + 1}", t) for t in self.x_names]
             if self.family.has_scale:
-                names.append((f"comp{k + 1}", SCALE_TERM))
+                names.append((f"comp{k + 1}", self.family.free_dispersion_name))
         return names
 
     def pack(self, params: GLMParams) -> Array:
-        """For each component its coefficients, then ``log(sigma_k) = log(scale_k) / 2``
-        when the family has a dispersion."""
+        """For each component its coefficients, then the family's free dispersion
+        (:meth:`~emglm.families.Family.free_dispersion`: ``log(sigma_k)`` or
+        ``log(alpha_k)``) when it has one."""
         parts = [params.coef]
         if self.family.has_scale:
-            parts.append(0.5 * np.log(params.scale)[:, None])
+            parts.append(np.asarray(self.family.free_dispersion(params.scale))[:, None])
         return np.concatenate(parts, axis=1).ravel()
 
     def unpack(self, data: MixtureData, vec: Array, like: GLMParams) -> GLMParams:
@@ -187,8 +200,8 @@ class GLMComponents:
         block = np.asarray(vec, dtype=float).reshape(n_comp, self.per_component(p))
         if not self.family.has_scale:
             return GLMParams(block[:, :p].copy(), np.ones(n_comp))
-        scale = np.maximum(np.exp(2.0 * block[:, p]), self.scale_floor(data))
-        return GLMParams(block[:, :p].copy(), scale)
+        scale = np.maximum(self.family.dispersion_from_free(block[:, p]), self.scale_floor(data))
+        return GLMParams(block[:, :p].copy(), np.asarray(scale, dtype=float))
 
     def take(self, params: GLMParams, keep: NDArray[np.bool_] | NDArray[np.intp]) -> GLMParams:
         """The kept (boolean mask) or reordered (indices) components."""
@@ -209,11 +222,11 @@ class GLMComponents:
         size = n_comp * per
         eta = data.linear_predictor(params.coef)
         y, trials, scale = data.y[:, None], data.trials[:, None], params.scale[None, :]
-        d1, d2 = _eta_derivatives(fam, y, eta, trials, scale)
+        d1, d2 = fam.eta_derivatives(y, eta, trials, scale)
         scores = np.zeros((n_comp, data.n_rows, size))
         neg_hess = np.zeros((size, size))
         if fam.has_scale:
-            s1, s2 = _scale_derivatives(fam, y, eta, trials, scale)
+            s1, s2, s12 = fam.dispersion_derivatives(y, eta, trials, scale)
         for k in range(n_comp):
             cs = slice(k * per, k * per + p)
             wt = w * tau[:, k]
@@ -222,8 +235,8 @@ class GLMComponents:
             if fam.has_scale:
                 j = k * per + p
                 scores[k, :, j] = s1[:, k]
-                # d2 l / d eta d log(sigma) = -2 d l / d eta: the eta part scales as 1/sigma^2.
-                cross = X.T @ (wt * 2.0 * d1[:, k])
+                # s12 = d2 l / d eta d(free dispersion); -s12 = 2 dl/deta for log(sigma).
+                cross = X.T @ (wt * -s12[:, k])
                 neg_hess[cs, j] = cross
                 neg_hess[j, cs] = cross
                 neg_hess[j, j] = -float(wt @ s2[:, k])
@@ -361,58 +374,21 @@ class GLMComponents:
         """Components whose dispersion sits on :meth:`scale_floor`: each sits on a few
         (nearly) equal responses, where the likelihood is unbounded."""
         floor = self.scale_floor(data)
-        if not self.family.has_scale or floor <= 0:
+        if not self.family.has_scale or not self.family.dispersion_can_collapse or floor <= 0:
             return np.zeros(0, dtype=int)
         return np.flatnonzero(params.scale <= floor * (1.0 + _FLOOR_RTOL))
 
     def separated(
         self, data: MixtureData, params: GLMParams, posterior: Array
     ) -> list[tuple[int, int]]:
-        """Binomial components with fitted probabilities numerically 0 or 1 at rows they hold
-        (R's ``glm.fit`` rule): ``(k, number of such rows)`` for every flagged component. A
+        """Components of a family whose means can reach their bounds (binomial) with fitted
+        probabilities numerically 0 or 1 at rows they hold (R's ``glm.fit`` rule): ``(k, number of such rows)`` for every flagged component. A
         row is held by component k when its posterior for k is at least 1/2 and its case
         weight is positive."""
-        if self.family.name != "binomial":
+        if not self.family.can_separate:
             return []
         mu = self.means(data, params)
         extreme = (mu <= SEPARATION_EPS) | (mu >= 1.0 - SEPARATION_EPS)
         held = (posterior >= 0.5) & (data.weights[:, None] > 0)
         counts = np.sum(extreme & held, axis=0)
         return [(int(k), int(counts[k])) for k in np.flatnonzero(counts)]
-
-
-def _eta_derivatives(
-    family: Family, y: Array, eta: Array, trials: Array, scale: Array
-) -> tuple[Array, Array]:
-    """First and second derivatives of each log-density in the linear predictor, (n, K).
-
-    With ``l = trials (y theta - b(theta)) / scale + c``: ``dl/dmu = trials (y - mu) /
-    (scale V(mu))``; the chain rule through the inverse link gives the observed (not the
-    expected) second derivative, so non-canonical links are exact.
-    """
-    mu = family.linkinv(eta)
-    mu1 = family.mu_eta(eta)
-    mu2 = family.mu_eta2(eta)
-    var = family.variance(mu)
-    dvar = np.asarray(family.sm_family.variance.deriv(mu), dtype=float)
-    resid = y - mu
-    dl_dmu = trials * resid / (scale * var)
-    d2l_dmu2 = trials / scale * (-1.0 / var - resid * dvar / var**2)
-    return dl_dmu * mu1, d2l_dmu2 * mu1**2 + dl_dmu * mu2
-
-
-def _scale_derivatives(
-    family: Family, y: Array, eta: Array, trials: Array, scale: Array
-) -> tuple[Array, Array]:
-    """First and second derivatives of each log-density in ``log(sigma)``, (n, K)."""
-    mu = family.linkinv(eta)
-    if family.name == "gaussian":
-        u = trials * (y - mu) ** 2 / scale
-        return u - 1.0, -2.0 * u
-    # No closed form for a general family's normalising constant: central differences in
-    # log(sigma), where the log-density is smooth.
-    h = _LOG_SIGMA_STEP
-    up = family.loglik(y, mu, scale * np.exp(2 * h), trials)
-    mid = family.loglik(y, mu, scale, trials)
-    down = family.loglik(y, mu, scale * np.exp(-2 * h), trials)
-    return (up - down) / (2 * h), (up - 2 * mid + down) / h**2

@@ -41,20 +41,20 @@ class ComponentData:
     """The solver inputs shared by every component: never modified.
 
     ``cache`` holds values derived from the data once per fit (the log-density's
-    normalising constants), keyed by family name.
+    normalising constants), keyed by the family object.
     """
 
     y: Array
     X: Array
     offset: Array
     trials: Array
-    cache: dict[str, Array | None] = field(default_factory=dict, compare=False, repr=False)
+    cache: dict[Family, Array | None] = field(default_factory=dict, compare=False, repr=False)
 
     def loglik_constant(self, family: Family) -> Array | None:
         """:meth:`Family.loglik_constant` of these data, computed once."""
-        if family.name not in self.cache:
-            self.cache[family.name] = family.loglik_constant(self.y, self.trials)
-        return self.cache[family.name]
+        if family not in self.cache:
+            self.cache[family] = family.loglik_constant(self.y, self.trials)
+        return self.cache[family]
 
     # What the passes over X (emglm.kernels) take, found once per data set: no offset and
     # one trial per row are the common case, and skipping them saves (K, block) operations.
@@ -166,7 +166,7 @@ def m_step_components(
 def shares_passes(family: Family) -> bool:
     """Whether the M-step and the E-step can share passes over ``X``: components fitted by
     IRLS (not Gaussian least squares) with no dispersion to update after the coefficients."""
-    return not family.has_scale and not family.is_gaussian_identity
+    return not family.has_scale and not family.least_squares
 
 
 def m_step_components_and_e_step(
@@ -237,7 +237,7 @@ def _warm_coef(
     linearisation of the first step when it is already known.
     """
     X, y, off, tr, ones = data.X, data.y, data.pass_offset, data.pass_trials, data.ones_col
-    if family.is_gaussian_identity:
+    if family.least_squares:
         grams, rhs = kernels.least_squares_equations(X, y, off, tr, W, ones)
         return np.array([solve_normal(g, r) for g, r in zip(grams, rhs, strict=True)]), None
     const = data.loglik_constant(family)
@@ -369,9 +369,10 @@ def _update_scale(
     scale: Array,
     active: NDArray[np.bool_],
 ) -> Array:
-    """Maximum-likelihood dispersions given new coefficients (closed form for Gaussian)."""
+    """The family's dispersion updates given new coefficients (for a mean-square dispersion,
+    the Gaussian variance, all components from one pass over ``X``)."""
     wsum = kernels.column_sums(weights)
-    if family.name == "gaussian":
+    if family.dispersion_is_mean_square:
         rss = kernels.weighted_rss(
             data.X, data.y, data.pass_offset, data.pass_trials, family, weights, coef
         )
@@ -379,7 +380,7 @@ def _update_scale(
     new_scale = scale.copy()
     for k in np.flatnonzero(active):
         mu = family.linkinv(data.X @ coef[k] + data.offset)
-        new_scale[k] = family.estimate_scale(
+        new_scale[k] = family.update_dispersion(
             data.y, mu, weights[:, k], data.trials, float(scale[k])
         )
     return new_scale
@@ -396,7 +397,7 @@ def _cold_m_step(
     active = kernels.column_sums(weights) > 0
     if active.any():
         W = weights if active.all() else weights[:, active]
-        if not family.is_gaussian_identity:
+        if not family.least_squares:
             eta0 = family.link(family.start_mu(data.y))
             grams, rhs, _ = kernels.irls_normal_equations(
                 data.X,

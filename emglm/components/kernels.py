@@ -21,7 +21,13 @@ from numpy.typing import NDArray
 from emglm.data.arrays import column_sums
 from emglm.families import Family
 
-__all__ = ["column_sums", "e_step_pass", "irls_normal_equations", "weighted_grams"]
+__all__ = [
+    "column_sums",
+    "e_step_pass",
+    "irls_normal_equations",
+    "log_densities",
+    "weighted_grams",
+]
 
 Array = NDArray[np.float64]
 
@@ -30,7 +36,6 @@ Array = NDArray[np.float64]
 # twice 128 KB's rows halve the Python overhead per row.
 _BLOCK_BYTES = 1 << 19
 _MIN_BLOCK = 512
-_TINY = 1e-300
 
 
 def block_rows(p: int) -> int:
@@ -238,6 +243,29 @@ def weighted_loglik(
     return out
 
 
+def log_densities(
+    X: Array,
+    y: Array,
+    offset: Array | None,
+    trials: Array | None,
+    const: Array | None,
+    family: Family,
+    coef: Array,
+    scale: Array,
+) -> Array:
+    """``log f(y_i | x_i' coef_k)`` of every row and component, with normalising constants,
+    shape (n, K), Fortran-ordered (each block is written along contiguous columns)."""
+    n = X.shape[0]
+    out = np.empty((n, coef.shape[0]), order="F")
+    out_t = out.T
+    scale_col = _as_column(scale)
+    for sl, XbT in _blocks(X):
+        eta = _linear_predictor(XbT, coef, _offset_rows(offset, sl))
+        c = None if const is None else const[sl]
+        out_t[:, sl] = family.loglik_eta(y[sl], eta, scale_col, _trial_rows(trials, sl), c)
+    return out
+
+
 def irls_normal_equations(
     X: Array,
     y: Array,
@@ -279,7 +307,7 @@ def irls_normal_equations(
         ll, mu = family.loglik_and_mean(yb, eta, scale_col, tb, c)
         WbT = W[sl].T
         objective += np.einsum("kc,kc->k", ll, WbT)
-        _linearise_block(acc, XbT, eta, mu, WbT, yb, tb, offb, family)
+        _linearise_block(acc, XbT, eta, mu, WbT, yb, tb, offb, family, scale_col)
     return acc.result(), acc.rhs, objective
 
 
@@ -293,31 +321,21 @@ def _linearise_block(
     tb: Array | float,
     offb: Array | None,
     family: Family,
+    scale_col: Array,
 ) -> None:
-    """Add one block's IRLS Gram matrices and right-hand sides (weights ``WbT`` (K, c));
-    ``eta`` is overwritten. The working weights and ``A_k z_k`` are written straight into
+    """Add one block's IRLS Gram matrices and right-hand sides (weights ``WbT`` (K, c),
+    dispersions ``scale_col`` (K, 1)); ``eta`` is overwritten. The working weights and ``A_k z_k`` are written straight into
     the accumulator's stacked buffer, so that one matrix product gives the right-hand
     sides (and, with a column of ones, that column's Gram entries)."""
     n_comp, c = eta.shape
     work_w = acc.lhs[:n_comp, :c]
     az = acc.lhs[n_comp:, :c]
     Wb = WbT if isinstance(tb, float) and tb == 1.0 else WbT * tb
-    pair = (family.name, family.link_name)
-    # Canonical links have dmu/deta = V(mu): working weight W t V(mu), score W t (y - mu).
+    # Working weight W t a and score W t (y - mu) r with the family's IRLS factors (a, r),
+    # written in place (canonical links: a = V(mu), r = 1).
     np.subtract(yb, mu, out=az)
-    az *= Wb  # the score
-    if pair == ("poisson", "log"):
-        np.multiply(Wb, mu, out=work_w)
-    elif pair == ("binomial", "logit"):
-        np.multiply(Wb, mu, out=work_w)
-        work_w -= work_w * mu
-    else:
-        dmu = family.mu_eta(eta)
-        dmu = np.where(np.abs(dmu) < _TINY, _TINY, dmu)
-        ratio = dmu / np.maximum(family.variance(mu), _TINY)
-        np.multiply(Wb, dmu, out=work_w)
-        work_w *= ratio
-        az *= ratio
+    az *= Wb  # W t (y - mu)
+    family.irls_weights(eta, mu, scale_col, Wb, work_w, az)
     if offb is not None:
         eta -= offb
     eta *= work_w
@@ -494,6 +512,6 @@ def e_step_pass(
             objective += np.einsum("kc,kc->k", ll, mw)
             if const is not None:
                 objective += mw @ const[sl]
-            _linearise_block(acc, XbT, eta, mu, mw, yb, tb, offb, family)
+            _linearise_block(acc, XbT, eta, mu, mw, yb, tb, offb, family, scale_col)
     lin = None if acc is None else (acc.result(), acc.rhs, objective)
     return EStepPass(llf, posterior, None if check_weights is None else check, lin)

@@ -35,6 +35,9 @@ class MixtureData:
     trials : (n,) binomial trials (ones for other families).
     weights : (n,) case (frequency) weights.
     Z : (n, q) concomitant design; a single column of ones for constant proportions.
+    groups : which rows share one latent class (:class:`Grouping`), or ``None`` when every
+        row is its own unit. With groups the engine's *units* are the groups: posteriors,
+        the mixing model and the minprior rule work per group; components see rows.
 
     Examples
     --------
@@ -54,6 +57,7 @@ class MixtureData:
     trials: Array
     weights: Array
     Z: Array
+    groups: Grouping | None = None
     cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -110,8 +114,45 @@ class MixtureData:
             return np.asarray(self.X @ coef + self.offset)
         return np.asarray(self.X @ coef.T + self.offset[:, None])
 
+    # --- units: groups of rows that share one latent class (rows when ungrouped) -----------
+    @property
+    def n_units(self) -> int:
+        """Number of units: groups, or rows when ungrouped."""
+        return self.n_rows if self.groups is None else self.groups.n_groups
+
+    @cached_property
+    def unit_Z(self) -> Array:
+        """The concomitant design of each unit (a group's first row), (units, q)."""
+        return self.Z if self.groups is None else self.Z[self.groups.first]
+
+    @cached_property
+    def unit_case_weights(self) -> Array:
+        """The case weight of each unit (constant within a group), (units,)."""
+        return self.weights if self.groups is None else self.weights[self.groups.first]
+
+    @property
+    def unit_nobs(self) -> float:
+        """Sum of the units' case weights (nobs when ungrouped)."""
+        return float(self.unit_case_weights.sum())
+
+    def unit_sum(self, values: Array) -> Array:
+        """Row values (n, K) summed over each unit's rows, (units, K)."""
+        return values if self.groups is None else self.groups.sum(values)
+
+    def unit_rows(self, values: Array) -> Array:
+        """Unit values (units, K) repeated on each unit's rows, (n, K), Fortran-ordered."""
+        if self.groups is None:
+            return values
+        return np.asarray(values[self.groups.codes], order="F")
+
+    def unit_first(self, values: Array) -> Array:
+        """The values (n, ...) of each unit's first row (identical within a unit)."""
+        return values if self.groups is None else values[self.groups.first]
+
+    # --- taking rows ---------------------------------------------------------------------
     def take(self, rows: NDArray[np.intp] | slice) -> MixtureData:
-        """The data of some rows (a subsample, a bootstrap resample, a chunk)."""
+        """The data of some rows (a subsample, a bootstrap resample, a chunk); groups are
+        kept, numbered again."""
         return MixtureData(
             y=self.y[rows],
             X=self.X[rows],
@@ -119,23 +160,115 @@ class MixtureData:
             trials=self.trials[rows],
             weights=self.weights[rows],
             Z=self.Z[rows],
+            groups=None if self.groups is None else Grouping.of(self.groups.codes[rows]),
         )
+
+    def take_units(self, units: NDArray[np.intp]) -> MixtureData:
+        """The data of some units (rows, or whole groups), in the order given."""
+        if self.groups is None:
+            return self.take(units)
+        return self.take(self.groups.rows_of(units))
 
     def with_response(self, y: Array) -> MixtureData:
         """The same design with another response (a parametric bootstrap draw)."""
-        return MixtureData(y, self.X, self.offset, self.trials, self.weights, self.Z)
+        return MixtureData(y, self.X, self.offset, self.trials, self.weights, self.Z, self.groups)
+
+    def with_unit_weights(self, unit_weights: Array) -> MixtureData:
+        """The same rows with new case weights per unit (a nonparametric bootstrap draw:
+        resampling counts of rows, or of whole groups)."""
+        w = unit_weights if self.groups is None else unit_weights[self.groups.codes]
+        return MixtureData(self.y, self.X, self.offset, self.trials, w, self.Z, self.groups)
 
     def chunks(self, size: int) -> Iterator[MixtureData]:
-        """Consecutive chunks of at most ``size`` rows."""
-        for start in range(0, self.n_rows, size):
-            yield self.take(slice(start, min(start + size, self.n_rows)))
+        """Chunks of about ``size`` rows; with groups, whole groups only."""
+        if self.groups is None:
+            for start in range(0, self.n_rows, size):
+                yield self.take(slice(start, min(start + size, self.n_rows)))
+            return
+        order, bounds = self.groups.order, self.groups.bounds
+        start = 0
+        while start < self.groups.n_groups:
+            # The last group that still ends within size rows of this chunk's first row.
+            stop = int(np.searchsorted(bounds[1:], bounds[start] + size, side="right"))
+            stop = max(stop, start + 1)
+            yield self.take(order[bounds[start] : bounds[stop]])
+            start = stop
 
     def expanded(self) -> MixtureData:
-        """Integer frequency weights expanded into repeated rows of weight 1."""
+        """Integer frequency weights expanded into repeated rows of weight 1; each copy of
+        a group is a group of its own."""
         reps = np.round(self.weights).astype(np.int64)
         rows = np.repeat(np.arange(self.n_rows), reps)
         out = self.take(rows)
-        return MixtureData(out.y, out.X, out.offset, out.trials, np.ones(rows.shape[0]), out.Z)
+        groups = None
+        if self.groups is not None:
+            # Copy j of every row of group g belongs to the new group (g, j).
+            copy = np.arange(rows.shape[0]) - np.repeat(np.cumsum(reps) - reps, reps)
+            groups = Grouping.of(self.groups.codes[rows] * (int(reps.max()) + 1) + copy)
+        return MixtureData(
+            out.y, out.X, out.offset, out.trials, np.ones(rows.shape[0]), out.Z, groups
+        )
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """Rows grouped into units that share one latent class (flexmix's ``y ~ x | g``).
+
+    ``codes`` numbers each row's group 0..G-1 in order of first appearance.
+
+    Examples
+    --------
+    >>> g = Grouping.of(np.array([7, 3, 7, 5, 3]))
+    >>> g.codes.tolist(), g.n_groups, g.first.tolist()
+    ([0, 1, 0, 2, 1], 3, [0, 1, 3])
+    >>> g.sum(np.arange(10.0).reshape(5, 2)).tolist()
+    [[4.0, 6.0], [10.0, 12.0], [6.0, 7.0]]
+    """
+
+    codes: NDArray[np.intp]
+
+    @classmethod
+    def of(cls, labels: NDArray[Any]) -> Grouping:
+        """Groups from any labels (numbers or strings), numbered by first appearance."""
+        _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+        rank = np.empty(first.shape[0], dtype=np.intp)
+        rank[np.argsort(first, kind="stable")] = np.arange(first.shape[0])
+        return cls(np.asarray(rank[inverse.ravel()], dtype=np.intp))
+
+    @cached_property
+    def n_groups(self) -> int:
+        """Number of groups G."""
+        return int(self.codes.max()) + 1 if self.codes.size else 0
+
+    @cached_property
+    def order(self) -> NDArray[np.intp]:
+        """Row indices sorted by group (stable: rows of a group keep their order)."""
+        return np.argsort(self.codes, kind="stable")
+
+    @cached_property
+    def bounds(self) -> NDArray[np.intp]:
+        """Group g's rows are ``order[bounds[g]:bounds[g + 1]]``; shape (G + 1,)."""
+        counts = np.bincount(self.codes, minlength=self.n_groups)
+        return np.concatenate([[0], np.cumsum(counts)]).astype(np.intp)
+
+    @cached_property
+    def first(self) -> NDArray[np.intp]:
+        """Index of the first row of each group, (G,)."""
+        return np.asarray(self.order[self.bounds[:-1]], dtype=np.intp)
+
+    @property
+    def sizes(self) -> NDArray[np.intp]:
+        """Rows per group, (G,)."""
+        return np.diff(self.bounds)
+
+    def sum(self, values: Array) -> Array:
+        """Row values (n, ...) summed within each group, (G, ...)."""
+        return np.add.reduceat(values[self.order], self.bounds[:-1], axis=0)
+
+    def rows_of(self, groups: NDArray[np.intp]) -> NDArray[np.intp]:
+        """The rows of the given groups, group by group (a group may repeat)."""
+        pieces = [self.order[self.bounds[g] : self.bounds[g + 1]] for g in groups]
+        return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.intp)
 
 
 def column_sums(A: Array) -> Array:

@@ -1,4 +1,5 @@
-"""Formula front end: R-like formula + DataFrame -> arrays. The only module importing patsy.
+"""Formula front end: R-like formula + DataFrame -> arrays. With its helpers in ``emglm.data``
+(``formula_safety``, ``formula_pickle``, ``design_chunks``) the only modules importing patsy.
 
 Supported beyond plain patsy:
 
@@ -34,6 +35,7 @@ from patsy.desc import INTERCEPT, ModelDesc, Term
 from patsy.eval import EvalEnvironment, EvalFactor
 
 from emglm.data import design_chunks, formula_pickle, formula_safety
+from emglm.data.groups import group_labels, split_groups
 from emglm.exceptions import FormulaError, InputError, InputTypeError
 from emglm.families import Family
 
@@ -157,6 +159,7 @@ class ModelArrays:
     Z: Array
     row_index: pd.Index
     n_dropped: int
+    groups: NDArray[Any] | None = None
 
 
 def build(
@@ -169,8 +172,12 @@ def build(
     weights: ArrayLike | str | None = None,
     concomitant: str | None = None,
     eval_env: EvalEnvironment | None = None,
+    groups: ArrayLike | str | None = None,
 ) -> tuple[Design, ModelArrays]:
     """Evaluate ``formula`` on ``data`` and validate everything the fit will use.
+
+    ``groups`` (a column name or one label per row), or a grouping term ``| g`` at the end
+    of the formula, says which rows share one latent class (:mod:`emglm.data.groups`).
 
     Examples
     --------
@@ -191,6 +198,11 @@ def build(
         )
     if "~" not in formula:
         raise FormulaError(f"formula {formula!r} has no '~'; write it as 'response ~ terms'")
+    formula, group_term = split_groups(formula)
+    if group_term is not None and groups is not None:
+        raise FormulaError(
+            f"the formula groups by {group_term!r} and groups= is given too; use one of them"
+        )
     env = capture_env(1) if eval_env is None else eval_env
     # Positional index: patsy keeps the index of the rows it keeps, and we map back later.
     frame = data.reset_index(drop=True)
@@ -203,6 +215,7 @@ def build(
         "exposure": _column_or_array("exposure", exposure, frame),
         "weights": _column_or_array("weights", weights, frame),
     }
+    labels = group_labels(group_term if group_term is not None else groups, frame)
     allowed = np.ones(len(frame), dtype=bool)
     for values in extra.values():
         if values is not None:
@@ -266,6 +279,7 @@ def build(
         Z=Z,
         row_index=data.index[rows],
         n_dropped=int(len(frame) - rows.size),
+        groups=None if labels is None else labels[rows],
     )
     return design, arrays
 
@@ -414,13 +428,13 @@ def _response(
     factors = [f for t in info.terms for f in t.factors]
     if len(factors) == 1 and info.factor_infos[factors[0]].type == "categorical":
         levels = info.factor_infos[factors[0]].categories
-        if family.name == "binomial" and set(levels) <= {False, True} and len(levels) == 2:
+        if family.two_column_response and set(levels) <= {False, True} and len(levels) == 2:
             return values[:, list(levels).index(True)], ones
         raise FormulaError(
             f"response {factors[0].name()!r} is categorical with levels {list(levels)}; "
             "use a numeric response, booleans, or cbind(successes, failures) for binomial"
         )
-    if values.shape[1] != 2 or family.name != "binomial":
+    if values.shape[1] != 2 or not family.two_column_response:
         raise FormulaError(
             f"formula {formula!r} has a {values.shape[1]}-column response; two columns "
             "(successes, failures) are allowed for the binomial family only"

@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 from emglm.components.base import ComponentModel, EStep, NextEStep
 from emglm.data.arrays import MixtureData
 from emglm.engine import accel
+from emglm.engine.grouped import grouped_e_step
 from emglm.engine.state import (
     ACCEL_METHODS,
     EM_METHODS,
@@ -93,8 +94,8 @@ class MixtureModel:
         )
 
     def log_prior(self, data: MixtureData, params: MixtureParams) -> Array:
-        """Log prior probabilities, (n, K) or (1, K)."""
-        return self.mixing.log_prior(data.Z, params.gamma)
+        """Log prior probabilities of every unit (row, or group), (units, K) or (1, K)."""
+        return self.mixing.log_prior(data.unit_Z, params.gamma)
 
 
 def e_step(data: MixtureData, model: MixtureModel, params: MixtureParams) -> tuple[float, Array]:
@@ -107,10 +108,13 @@ def e_step_pass(
     data: MixtureData, model: MixtureModel, params: MixtureParams, linearise: bool
 ) -> EStep:
     """The component model's E-step pass at ``params``; with ``linearise`` the driver may
-    also prepare the next M-step from the same pass (the fused pass)."""
-    return model.components.e_step(
-        data, params.components, model.log_prior(data, params), linearise
-    )
+    also prepare the next M-step from the same pass (the fused pass). With groups, the
+    log-densities of a group's rows are summed first (:mod:`emglm.engine.grouped`)."""
+    log_prior = model.log_prior(data, params)
+    if data.groups is not None:
+        log_dens = model.components.log_densities(data, params.components)
+        return grouped_e_step(data, log_dens, log_prior)
+    return model.components.e_step(data, params.components, log_prior, linearise)
 
 
 def m_step(
@@ -125,10 +129,9 @@ def m_step(
     :func:`m_step_and_e_step`, but without a fused E-step)."""
     wtau = data.weighted(posterior)
     if params is None:
-        return MixtureParams(
-            model.components.m_step_cold(data, wtau), model.mixing.initial(data.Z, wtau)
-        )
-    gamma = model.mixing.m_step(data.Z, wtau, params.gamma)
+        gamma = model.mixing.initial(data.unit_Z, data.unit_first(wtau))
+        return MixtureParams(model.components.m_step_cold(data, wtau), gamma)
+    gamma = model.mixing.m_step(data.unit_Z, data.unit_first(wtau), params.gamma)
     comp, _ = model.components.m_step(data, wtau, params.components, None, None, m_step_iter)
     return MixtureParams(comp, gamma)
 
@@ -151,9 +154,14 @@ def m_step_and_e_step(
         CEM and SEM weight the M-step by labels, not posteriors).
     """
     wtau = data.weighted(posterior)
-    # The mixing model first: the fused E-step needs the new prior probabilities.
-    gamma = model.mixing.m_step(data.Z, wtau, params.gamma)
-    next_estep = NextEStep(data.pass_weights, model.mixing.log_prior(data.Z, gamma), linearise)
+    # The mixing model first (fitted to units: rows, or groups): the fused E-step needs the
+    # new prior probabilities. Grouped data have no fused pass.
+    gamma = model.mixing.m_step(data.unit_Z, data.unit_first(wtau), params.gamma)
+    next_estep = None
+    if data.groups is None:
+        next_estep = NextEStep(data.pass_weights, model.mixing.log_prior(data.Z, gamma), linearise)
+    else:
+        first = None  # the grouped E-step carries no work for the driver
     comp, fused = model.components.m_step(
         data, wtau, params.components, next_estep, first, m_step_iter
     )
@@ -210,7 +218,7 @@ def run_em(
     stall = 0
     n_iter = 0
     for n_iter in range(1, options.max_iter + 1):
-        weights = m_step_weights(posterior, method, rng)
+        weights = m_step_weights(posterior, method, rng, data)
         kept, weights = _drop_degenerate(data, model, params, weights, options, n_iter, notes)
         if kept is not None:
             params = kept
@@ -308,12 +316,14 @@ def _run_squarem(
     return replace(fit, notes=tuple(notes))
 
 
-def m_step_weights(posterior: Array, method: str, rng: np.random.Generator) -> Array:
+def m_step_weights(
+    posterior: Array, method: str, rng: np.random.Generator, data: MixtureData | None = None
+) -> Array:
     """The weights ``(n, K)`` the M-step uses, from the posteriors.
 
     ``"em"``: the posteriors themselves. ``"cem"``: one-hot rows at the most probable
     component (ties to the lower index). ``"sem"``: one-hot rows at a component drawn from
-    each row's posteriors.
+    each unit's posteriors (with grouped ``data``, one draw per group for all its rows).
 
     Examples
     --------
@@ -324,20 +334,24 @@ def m_step_weights(posterior: Array, method: str, rng: np.random.Generator) -> A
     """
     if method == "em":
         return posterior
-    n, n_comp = posterior.shape
+    n_comp = posterior.shape[1]
     labels: NDArray[np.intp]
     if method == "cem":
         labels = posterior.argmax(axis=1)
-    else:
-        u = rng.random((n, 1))
-        labels = np.minimum((np.cumsum(posterior, axis=1) < u).sum(axis=1), n_comp - 1)
-    return np.eye(n_comp)[labels]
+        return np.eye(n_comp)[labels]
+    unit_post = posterior if data is None else data.unit_first(posterior)
+    u = rng.random((unit_post.shape[0], 1))
+    labels = np.minimum((np.cumsum(unit_post, axis=1) < u).sum(axis=1), n_comp - 1)
+    one_hot = np.eye(n_comp)[labels]
+    return one_hot if data is None else data.unit_rows(one_hot)
 
 
 def classification_llf(data: MixtureData, llf: float, posterior: Array) -> float:
-    """Classification log-likelihood ``sum_i w_i max_k log(pi_ik f_k(y_i))`` from the
-    observed ``llf`` and the posteriors (``log max_k tau_ik`` is at least ``-log K``)."""
-    return llf + float(np.dot(data.weights, np.log(posterior.max(axis=1))))
+    """Classification log-likelihood ``sum_u w_u max_k log(pi_uk f_k(y_u))`` over units
+    (rows, or groups) from the observed ``llf`` and the posteriors (``log max_k tau_uk``
+    is at least ``-log K``)."""
+    best = data.unit_first(posterior).max(axis=1)
+    return llf + float(np.dot(data.unit_case_weights, np.log(best)))
 
 
 def _objective(data: MixtureData, method: str, llf: float, posterior: Array) -> float:
@@ -364,6 +378,12 @@ def _drop_degenerate(
     need = model.components.min_weight(data)
     threshold = max(options.minprior * data.nobs, need)
     keep = mass >= threshold
+    if data.groups is not None:
+        # minprior counts groups, as flexmix does; the rows must still carry the component.
+        unit_mass = data.unit_case_weights @ data.unit_first(weights)
+        threshold = max(options.minprior * data.unit_nobs, need)
+        keep = (unit_mass >= options.minprior * data.unit_nobs) & (mass >= need)
+        mass = unit_mass
     if keep.all():
         return params, weights
     if not keep.any():
@@ -371,7 +391,7 @@ def _drop_degenerate(
     for k in np.flatnonzero(~keep):
         notes.append(
             f"iteration {n_iter}: dropped component {k + 1} of {len(keep)}: its weight "
-            f"{mass[k]:.3g} (prior {mass[k] / data.nobs:.3g}) fell below {threshold:.3g} "
+            f"{mass[k]:.3g} (prior {mass[k] / data.unit_nobs:.3g}) fell below {threshold:.3g} "
             f"= max(minprior={options.minprior:g} x nobs, {need:g} parameters)"
         )
     weights = weights[:, keep]

@@ -93,7 +93,8 @@ def make_start(
             return start
         return MixtureParams(start, model.mixing.start(data.n_mixing_columns, n_comp))
     need = math.ceil(model.components.min_weight(data))
-    tau = random_partition(data.n_rows, n_comp, rng, min_rows=need)
+    # A partition of the units: with groups, whole groups start in one component.
+    tau = data.unit_rows(random_partition(data.n_units, n_comp, rng, min_rows=need))
     if method == "random" or n_comp == 1:
         return tau
     options = em.EMOptions(max_iter=CEM_INIT_ITER, tol=1e-8, method="cem")

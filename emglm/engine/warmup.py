@@ -180,7 +180,9 @@ def _one_run(task: _Task) -> StartRun:
     k_params = model.n_params(task.n_comp, data.n_mixing_columns)
     fit_data = data
     if task.sample_size is not None:
-        fit_data = data.take(np.sort(rng.choice(data.n_rows, size=task.sample_size, replace=False)))
+        # A subsample of units: rows, or whole groups.
+        units = np.sort(rng.choice(data.n_units, size=task.sample_size, replace=False))
+        fit_data = data.take_units(units)
     try:
         start = starts.make_start(task.init, fit_data, model, task.n_comp, rng)
         fit = em.run_em(fit_data, model, start, task.options, rng)

@@ -21,7 +21,6 @@ not depend on ``n_jobs``. Everything here works on NumPy arrays only.
 from __future__ import annotations
 
 import warnings
-from dataclasses import replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -60,16 +59,22 @@ def draw(
     kind: str,
     rng: np.random.Generator,
 ) -> MixtureData:
-    """One bootstrap data set (for ``"parametric"``, ``data`` must have unit weights)."""
+    """One bootstrap data set (for ``"parametric"``, ``data`` must have unit weights).
+
+    Units are resampled: rows, or whole groups for grouped data; a parametric draw labels
+    each unit (all rows of a group) with one component.
+    """
     if kind == "nonparametric":
-        w = data.weights
+        w = data.unit_case_weights
         total = max(int(round(w.sum())), 1)
         counts = rng.multinomial(total, w / w.sum()).astype(float)
-        return replace(data, weights=counts, cache={})
-    n_comp = params.n_components
-    prior = np.broadcast_to(np.exp(model.log_prior(data, params)), (data.n_rows, n_comp))
+        return data.with_unit_weights(counts)
+    n_comp, n_units = params.n_components, data.n_units
+    prior = np.broadcast_to(np.exp(model.log_prior(data, params)), (n_units, n_comp))
     cum = np.cumsum(prior, axis=1)
-    labels = np.minimum((rng.random((data.n_rows, 1)) > cum).sum(axis=1), n_comp - 1)
+    labels = np.minimum((rng.random((n_units, 1)) > cum).sum(axis=1), n_comp - 1)
+    if data.groups is not None:
+        labels = labels[data.groups.codes]
     return data.with_response(model.components.simulate(data, params.components, labels, rng))
 
 

@@ -104,9 +104,14 @@ def _louis_chunk(data: MixtureData, model: MixtureModel, params: MixtureParams) 
     and the mixing model's complete-data scores side by side; their Hessians are
     block-diagonal (no parameter is shared)."""
     _, tau = e_step(data, model, params)
-    w = data.weights
     comp_scores, comp_hess = model.components.louis_pieces(data, params.components, tau)
-    mix_scores, mix_hess = model.mixing.louis_pieces(data.Z, params.gamma, w)
+    if data.groups is not None:
+        # A group's complete-data score under label k is the sum of its rows' scores; the
+        # label, and so the expectation over it, is the group's (chunks hold whole groups).
+        comp_scores = np.stack([data.unit_sum(s) for s in comp_scores])
+        tau = data.unit_first(tau)
+    w = data.unit_case_weights
+    mix_scores, mix_hess = model.mixing.louis_pieces(data.unit_Z, params.gamma, w)
     scores = np.concatenate([comp_scores, mix_scores], axis=2)  # (K, n, P)
     pc = comp_hess.shape[0]
     size = scores.shape[2]

@@ -15,7 +15,6 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
-from emglm.components.glm import SCALE_TERM
 from emglm.data import formula
 from emglm.engine import em
 from emglm.exceptions import InputError
@@ -132,7 +131,7 @@ class EMGLMResults:
     @property
     def scale(self) -> pd.Series:
         """Dispersion per component: the ML variance sigma^2 for Gaussian, 1 for Poisson
-        and binomial."""
+        and binomial, alpha for the negative binomial."""
         return pd.Series(
             self.em.params.components.scale.copy(), index=self.component_names, name="scale"
         )
@@ -305,7 +304,7 @@ class EMGLMResults:
             raise InputError(f"level={level!r} is not allowed; choose one of {RESID_LEVELS}")
         d, fam = self.record.data, self.record.family
         mu = self._component_means
-        var = self.em.params.components.scale * fam.variance(mu) / d.trials[:, None]
+        var = fam.response_variance(mu, self.em.params.components.scale, d.trials[:, None])
         if level == "component":
             m, v = mu, var
         else:
@@ -385,7 +384,7 @@ class EMGLMResults:
         mixing logits (``"mixing"``) sit in the packed parameters, found by their names."""
 
         def kind_of(term: str) -> str:
-            if term == SCALE_TERM:
+            if term == self.record.family.free_dispersion_name:
                 return "scale"
             return "mixing" if term.startswith("mixing:") else "coef"
 
@@ -479,16 +478,40 @@ class EMGLMResults:
     @property
     def sigma_bse(self) -> pd.Series:
         """Standard errors of :attr:`sigma` (delta method from ``log(sigma)``, or the spread
-        of the bootstrap replicates); only for families with a dispersion."""
-        if not self.record.family.has_scale:
-            raise InputError(f"the {self.record.family.name} family has no dispersion to estimate")
+        of the bootstrap replicates); only for families with a dispersion reported as
+        sigma (see :attr:`dispersion_bse` for the others)."""
+        fam = self.record.family
+        if fam.has_scale and fam.dispersion_label != "sigma":
+            raise InputError(
+                f"the {fam.name} family reports its dispersion as {fam.dispersion_label}, "
+                "not sigma; use res.dispersion and res.dispersion_bse"
+            )
+        return self.dispersion_bse.rename("sigma_bse")
+
+    @property
+    def dispersion(self) -> pd.Series:
+        """Component dispersions as the family reports them (named by its
+        ``dispersion_label``): ``sigma = sqrt(scale)`` for Gaussian, Gamma and inverse
+        Gaussian, ``alpha`` for the negative binomial."""
+        fam = self.record.family
+        value = fam.reported_dispersion(self.em.params.components.scale)
+        return pd.Series(value, index=self.component_names, name=fam.dispersion_label)
+
+    @property
+    def dispersion_bse(self) -> pd.Series:
+        """Standard errors of :attr:`dispersion` (delta method from its log, the free
+        parameter, or the spread of the bootstrap replicates); only for families with a
+        dispersion."""
+        fam = self.record.family
+        if not fam.has_scale:
+            raise InputError(f"the {fam.name} family has no dispersion to estimate")
         cov = self._cov()
         idx = [self._positions(c, "scale")[0] for c in self.component_names]
         if cov.replicates is not None:
             se = np.std(np.exp(cov.replicates[:, idx]), axis=0, ddof=1)
         else:
-            se = self.sigma.to_numpy() * self._se_theta[idx]
-        return pd.Series(se, index=self.component_names, name="sigma_bse")
+            se = self.dispersion.to_numpy() * self._se_theta[idx]
+        return pd.Series(se, index=self.component_names, name=f"{fam.dispersion_label}_bse")
 
     def estimates(self, alpha: float = 0.05) -> pd.DataFrame:
         """All estimates in one tidy table, one row per quantity.
@@ -504,20 +527,19 @@ class EMGLMResults:
         q = stats.norm.ppf(1 - alpha / 2)
         has_se = self.covariance is not None
         se = self._se_theta if has_se else np.full(self._theta.shape, np.nan)
+        fam = self.record.family
         sig_se = (
-            self.sigma_bse.to_numpy()
-            if has_se and self.record.family.has_scale
-            else np.full(self.K, np.nan)
+            self.dispersion_bse.to_numpy() if has_se and fam.has_scale else np.full(self.K, np.nan)
         )
         rows = []
         for (comp, term), est, s in zip(self._names, self._theta, se, strict=True):
-            if term == SCALE_TERM:
+            if term == fam.free_dispersion_name:
                 sig = np.exp(est)
                 rows.append(
                     (
                         comp,
-                        "sigma",
-                        "sigma",
+                        fam.dispersion_label,
+                        fam.dispersion_label,
                         sig,
                         sig_se[int(comp[4:]) - 1],
                         np.nan,

@@ -141,16 +141,16 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
             )
         )
     if fam.has_scale:
-        sig_se = res.sigma_bse.to_numpy() if has_se else None
-        sig_ci = None if tidy is None else _intervals(tidy, "sigma")
+        sig_se = res.dispersion_bse.to_numpy() if has_se else None
+        sig_ci = None if tidy is None else _intervals(tidy, fam.dispersion_label)
         smry.tables.append(
             estimate_table(
-                "Dispersion (sigma = sqrt(scale))",
+                fam.dispersion_title,
                 res.component_names,
-                res.sigma.to_numpy(),
+                res.dispersion.to_numpy(),
                 sig_se,
                 alpha,
-                label="sigma",
+                label=fam.dispersion_label,
                 tests=False,
                 intervals=sig_ci,
             )
@@ -214,7 +214,8 @@ def _notes(res: EMGLMResults) -> list[str]:
     elif cov.cov_type == "louis":
         notes.append(
             "Standard errors from the observed information (Louis' method) over all free "
-            "parameters, mixing logits included; sigma and mixing errors by the delta method."
+            f"parameters, mixing logits included; {res.family.dispersion_label} and "
+            "mixing errors by the delta method."
         )
     else:
         notes.append(
