@@ -1,6 +1,6 @@
 """BLAS on one thread while the passes over the rows run.
 
-The passes (``emglm.kernels``) make many small BLAS products per block of rows: (K, block)
+The passes (``emglm.components.kernels``) make many small BLAS products per block of rows: (K, block)
 by (block, 21) for p <= 16, one (p, block) by (block, p) Gram product per component for
 wider designs. A BLAS thread pool only adds overhead to products this small: with
 OpenBLAS's default threads a p=30 Gram product of one block took 16.5 ms against 1.7 ms

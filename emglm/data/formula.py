@@ -207,7 +207,7 @@ def build(
     # Positional index: patsy keeps the index of the rows it keeps, and we map back later.
     frame = data.reset_index(drop=True)
 
-    infos = _frames(formula, concomitant, frame, env)
+    infos = _design_infos(formula, concomitant, frame, env)
     pieces = [infos.lhs, infos.rhs, *infos.offsets] + ([infos.z] if infos.z is not None else [])
 
     extra = {
@@ -295,7 +295,7 @@ class _Infos:
     z: patsy.DesignInfo | None
 
 
-def _frames(
+def _design_infos(
     formula: str, concomitant: str | None, frame: pd.DataFrame, env: EvalEnvironment
 ) -> _Infos:
     """Parse and check the formula's pieces and learn their design information (levels,
