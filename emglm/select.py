@@ -91,8 +91,8 @@ def select_k(
     K : iterable of int, default range(1, 6)
         The numbers of components to try.
     criterion : {"bic", "aic", "icl"}
-        Smaller is better. ICL adds the classification entropy to BIC and so favours
-        well-separated components.
+        Smaller is better. ICL (flexmix's: ``-2`` times the classification
+        log-likelihood plus BIC's penalty) favours well-separated components.
     offset, exposure, weights, concomitant, groups, safe_formula
         The model, as for :func:`emglm.em_glm`.
     random_state : int or numpy Generator, optional

@@ -169,11 +169,24 @@ class EMGLMResults:
         return -2.0 * self.llf + np.log(self.nobs) * self.k_params
 
     @property
+    def clogl(self) -> float:
+        """Classification log-likelihood: ``sum_u w_u log(pi_uk f_k(y_u))`` at each unit's
+        (row's, or group's) most probable component ``k`` (flexmix's ``clogLik``)."""
+        return em.classification_llf(self.record.data, self.llf, self.em.posterior)
+
+    @property
     def icl(self) -> float:
-        """Integrated completed likelihood: BIC plus twice the classification entropy
-        ``-sum_i w_i sum_k tau_ik log tau_ik`` (as flexmix's ``ICL``)."""
-        tau = self.em.posterior
-        entropy = -float(self.record.data.weights @ np.sum(_xlogx(tau), axis=1))
+        """Integrated completed likelihood as flexmix defines it (hard assignment):
+        ``-2 clogl + log(nobs) k_params``; see :attr:`icl_entropy` for the soft variant."""
+        return -2.0 * self.clogl + np.log(self.nobs) * self.k_params
+
+    @property
+    def icl_entropy(self) -> float:
+        """The soft-entropy ICL: BIC plus twice the classification entropy
+        ``-sum_u w_u sum_k tau_uk log tau_uk`` (Biernacki et al. 2000's approximation)."""
+        data = self.record.data
+        tau = data.unit_first(self.em.posterior)
+        entropy = -float(data.unit_case_weights @ np.sum(_xlogx(tau), axis=1))
         return self.bic + 2.0 * entropy
 
     @property
