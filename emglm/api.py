@@ -34,6 +34,7 @@ def em_glm(
     weights: Any = None,
     concomitant: str | None = None,
     groups: Any = None,
+    safe_formula: bool = False,
     start: Any = None,
     init: str = FitOptions.init,
     method: str = FitOptions.method,
@@ -53,7 +54,8 @@ def em_glm(
     """Fit a finite mixture of ``K`` GLMs by EM from an R-like formula.
 
     A thin front end over ``EMGLM.from_formula(...).fit(...)``; see those for the
-    parameters.
+    parameters. ``safe_formula=True`` evaluates formulas from untrusted text safely
+    (``docs/security.md``).
 
     Examples
     --------
@@ -90,6 +92,7 @@ def em_glm(
         concomitant=concomitant,
         groups=groups,
         eval_env=formula_mod.capture_env(1),
+        safe_formula=safe_formula,
     )
     return model.fit_with(options, start=start, random_state=random_state)
 
@@ -113,6 +116,7 @@ def small_em(
     weights: Any = None,
     concomitant: str | None = None,
     groups: Any = None,
+    safe_formula: bool = False,
     method: str = FitOptions.method,
     m_step_iter: int = FitOptions.m_step_iter,
     accel: str | None = FitOptions.accel,
@@ -140,7 +144,7 @@ def small_em(
         Worker processes (``-1``: one per CPU). Results do not depend on it.
     progress : bool, optional
         Show a tqdm progress bar (needs tqdm).
-    offset, exposure, weights, concomitant, groups
+    offset, exposure, weights, concomitant, groups, safe_formula
         The model, as for :func:`emglm.em_glm`. With groups, ``sample_size`` counts
         groups.
     method, m_step_iter, accel
@@ -178,6 +182,7 @@ def small_em(
         concomitant=concomitant,
         groups=groups,
         eval_env=formula_mod.capture_env(1),
+        safe_formula=safe_formula,
     )
     repeats = check_positive_int("repeats", repeats)
     max_iter = check_positive_int("max_iter", max_iter)

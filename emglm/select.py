@@ -76,6 +76,7 @@ def select_k(
     weights: Any = None,
     concomitant: str | None = None,
     groups: Any = None,
+    safe_formula: bool = False,
     random_state: int | np.random.Generator | None = None,
     options: FitOptions | None = None,
     **fit_options: Any,
@@ -91,7 +92,7 @@ def select_k(
     criterion : {"bic", "aic", "icl"}
         Smaller is better. ICL (flexmix's: ``-2`` times the classification
         log-likelihood plus BIC's penalty) favours well-separated components.
-    offset, exposure, weights, concomitant, groups
+    offset, exposure, weights, concomitant, groups, safe_formula
         The model, as for :func:`emglm.em_glm`.
     random_state : int or numpy Generator, optional
         Each K gets its own random stream spawned from it.
@@ -132,6 +133,7 @@ def select_k(
         concomitant=concomitant,
         groups=groups,
         eval_env=formula_mod.capture_env(1),
+        safe_formula=safe_formula,
     )
     n_rows = base.data.y.shape[0]
     if ks[-1] > n_rows:
