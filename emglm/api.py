@@ -37,6 +37,7 @@ def em_glm(
     fixed: str | None = None,
     nested: Any = None,
     equal_scale: bool = False,
+    safe_formula: bool = False,
     start: Any = None,
     init: str = FitOptions.init,
     method: str = FitOptions.method,
@@ -57,7 +58,8 @@ def em_glm(
 
     A thin front end over ``EMGLM.from_formula(...).fit(...)``; see those for the
     parameters (``fixed``, ``nested`` and ``equal_scale`` share coefficients and the
-    dispersion across components, as flexmix's ``FLXMRglmfix``).
+    dispersion across components, as flexmix's ``FLXMRglmfix``). ``safe_formula=True``
+    evaluates formulas from untrusted text safely (``docs/security.md``).
 
     Examples
     --------
@@ -97,6 +99,7 @@ def em_glm(
         nested=nested,
         equal_scale=equal_scale,
         eval_env=formula_mod.capture_env(1),
+        safe_formula=safe_formula,
     )
     return model.fit_with(options, start=start, random_state=random_state)
 
@@ -120,6 +123,7 @@ def small_em(
     weights: Any = None,
     concomitant: str | None = None,
     groups: Any = None,
+    safe_formula: bool = False,
     method: str = FitOptions.method,
     m_step_iter: int = FitOptions.m_step_iter,
     accel: str | None = FitOptions.accel,
@@ -147,7 +151,7 @@ def small_em(
         Worker processes (``-1``: one per CPU). Results do not depend on it.
     progress : bool, optional
         Show a tqdm progress bar (needs tqdm).
-    offset, exposure, weights, concomitant, groups
+    offset, exposure, weights, concomitant, groups, safe_formula
         The model, as for :func:`emglm.em_glm`. With groups, ``sample_size`` counts
         groups.
     method, m_step_iter, accel
@@ -185,6 +189,7 @@ def small_em(
         concomitant=concomitant,
         groups=groups,
         eval_env=formula_mod.capture_env(1),
+        safe_formula=safe_formula,
     )
     repeats = check_positive_int("repeats", repeats)
     max_iter = check_positive_int("max_iter", max_iter)

@@ -2,6 +2,10 @@
 
 Errors in the arguments or the input file, and fits that cannot be carried out
 (:class:`~emglm.FitError`), print one line and exit with status 2.
+
+Formulas given here may come from anywhere, so they are evaluated as safe formulas
+(``safe_formula=True``): only the data's columns, numbers, arithmetic, ``np.<ufunc>`` and
+the documented transforms, no builtins (``docs/security.md``).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
         help='R-like formula, e.g. "y ~ x1 + x2"; repeat it (with one --family each) for '
         "several responses sharing one latent class",
     )
+    fit.add_argument("--concomitant", help='one-sided formula for the mixing, e.g. "~ z"')
     fit.add_argument(
         "--family", action="append", help=", ".join(FAMILY_NAMES) + " (default poisson)"
     )
@@ -103,10 +108,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     offset=args.offset,
                     exposure=args.exposure,
                     weights=args.weights,
+                    concomitant=args.concomitant,
                     groups=args.groups,
                     fixed=args.fixed,
                     nested=_nested(args.nested),
                     equal_scale=args.equal_scale,
+                    safe_formula=True,
                     max_iter=args.max_iter,
                     random_state=args.seed,
                 )

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from emglm.blas_threads import single_blas_thread
 from emglm.checks import check_positive_int
 from emglm.components import irls
 from emglm.components.glm import GLMComponents, GLMParams
@@ -144,6 +145,7 @@ class EMGLM:
         nested: Any = None,
         equal_scale: bool = False,
         eval_env: Any = None,
+        safe_formula: bool = False,
     ) -> EMGLM:
         """Build the model from an R-like formula and a DataFrame.
 
@@ -182,8 +184,20 @@ class EMGLM:
             families with a dispersion.
         eval_env : optional
             Namespace for names in the formula; by default the caller's.
+        safe_formula : bool, default False
+            The formulas' terms are Python code, evaluated in ``eval_env`` as statsmodels
+            does. ``True`` (for formulas from untrusted text; the command line's setting)
+            allows only the data's columns, numbers, arithmetic, ``np.<ufunc>`` and the
+            documented transforms, evaluated without builtins or the caller's namespace;
+            anything else is a :class:`~emglm.FormulaError` before any code runs. See
+            ``docs/security.md``.
         """
-        env = formula_mod.capture_env(1) if eval_env is None else eval_env
+        if not isinstance(safe_formula, bool):
+            raise InputTypeError(f"safe_formula must be True or False, not {safe_formula!r}")
+        if safe_formula:
+            env = formula_mod.safe_env()
+        else:
+            env = formula_mod.capture_env(1) if eval_env is None else eval_env
         if is_several(formula):
             if fixed is not None or nested is not None or equal_scale is not False:
                 raise InputError(
@@ -326,6 +340,7 @@ class EMGLM:
         )
         return self.fit_with(options, start=start, random_state=random_state)
 
+    @single_blas_thread  # small per-block BLAS products: a thread pool only adds overhead
     def fit_with(
         self,
         options: FitOptions,

@@ -78,6 +78,7 @@ def select_k(
     groups: Any = None,
     fixed: str | None = None,
     equal_scale: bool = False,
+    safe_formula: bool = False,
     random_state: int | np.random.Generator | None = None,
     options: FitOptions | None = None,
     **fit_options: Any,
@@ -93,7 +94,7 @@ def select_k(
     criterion : {"bic", "aic", "icl"}
         Smaller is better. ICL (flexmix's: ``-2`` times the classification
         log-likelihood plus BIC's penalty) favours well-separated components.
-    offset, exposure, weights, concomitant, groups, fixed, equal_scale
+    offset, exposure, weights, concomitant, groups, fixed, equal_scale, safe_formula
         The model, as for :func:`emglm.em_glm` (nested groups fix K, so they have no
         place here).
     random_state : int or numpy Generator, optional
@@ -137,6 +138,7 @@ def select_k(
         fixed=fixed,
         equal_scale=equal_scale,
         eval_env=formula_mod.capture_env(1),
+        safe_formula=safe_formula,
     )
     n_rows = base.data.y.shape[0]
     if ks[-1] > n_rows:
