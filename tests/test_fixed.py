@@ -295,3 +295,9 @@ def test_cli_equal_scale(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "k_params:                           7" in out and "Shared by all components" in out
     disp = out.split("Dispersion (sigma = sqrt(scale))")[1]
     assert "\nshared " in disp and "\ncomp1 " not in disp
+
+
+def test_sharing_needs_a_single_response() -> None:
+    df = _poisson(n=100).assign(y2=lambda d: d.y + 1)
+    with pytest.raises(InputError, match="they cannot be used with several responses"):
+        emglm.em_glm(["y ~ x", "y2 ~ x"], df, ["poisson", "poisson"], K=2, fixed="~ z")
