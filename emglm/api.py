@@ -123,6 +123,9 @@ def small_em(
     weights: Any = None,
     concomitant: str | None = None,
     groups: Any = None,
+    fixed: str | None = None,
+    nested: Any = None,
+    equal_scale: bool = False,
     safe_formula: bool = False,
     method: str = FitOptions.method,
     m_step_iter: int = FitOptions.m_step_iter,
@@ -151,7 +154,7 @@ def small_em(
         Worker processes (``-1``: one per CPU). Results do not depend on it.
     progress : bool, optional
         Show a tqdm progress bar (needs tqdm).
-    offset, exposure, weights, concomitant, groups, safe_formula
+    offset, exposure, weights, concomitant, groups, fixed, nested, equal_scale, safe_formula
         The model, as for :func:`emglm.em_glm`. With groups, ``sample_size`` counts
         groups.
     method, m_step_iter, accel
@@ -188,6 +191,9 @@ def small_em(
         weights=weights,
         concomitant=concomitant,
         groups=groups,
+        fixed=fixed,
+        nested=nested,
+        equal_scale=equal_scale,
         eval_env=formula_mod.capture_env(1),
         safe_formula=safe_formula,
     )

@@ -301,3 +301,16 @@ def test_sharing_needs_a_single_response() -> None:
     df = _poisson(n=100).assign(y2=lambda d: d.y + 1)
     with pytest.raises(InputError, match="they cannot be used with several responses"):
         emglm.em_glm(["y ~ x", "y2 ~ x"], df, ["poisson", "poisson"], K=2, fixed="~ z")
+
+
+def test_small_em_and_select_best_start_a_shared_fit() -> None:
+    df = pd.read_csv(REF / "data" / "fixed_pois.csv")
+    kw = {"fixed": "~ z", "nested": [(2, "~ x1"), (1, "~ 0")]}
+    warm = emglm.small_em("y ~ x", df, "poisson", 3, repeats=3, random_state=0, **kw)
+    start = emglm.select_best(warm)
+    res = emglm.em_glm("y ~ x", df, "poisson", 3, start=start, se=None, tol=1e-10, **kw)
+    assert res.k_params == FLEX["pois_nested"]["df"]
+    plain = emglm.select_best(emglm.small_em("y ~ x + z", df, "poisson", 3, repeats=2,
+                                             random_state=0))
+    with pytest.raises(InputError, match="start holds parameters of a mixture without shared"):
+        emglm.em_glm("y ~ x", df, "poisson", 3, start=plain, fixed="~ z")

@@ -388,7 +388,11 @@ class SharedGLMComponents(GLMComponents):
             last = fuse if step >= m_step_iter else None
             ahead = last is None and step < m_step_iter
             delta = proposal - coef
-            predicted = 0.5 * float(np.einsum("ki,kij,kj->", delta, grams, delta))
+            # The gain the joint quadratic model predicts (as in the GLM driver's IRLS).
+            per_comp = np.einsum("ki,kij,kj->k", delta, grams, delta)
+            if self._scale_free_factors:
+                per_comp = per_comp / scale
+            predicted = 0.5 * float(per_comp.sum())
             settled = predicted <= _ROUNDING * (abs(total) + 1.0)
             coef, gained, fused, lin = self._halve(
                 cd, wtau, coef, scale, proposal, total, last, ahead, settled
