@@ -314,3 +314,22 @@ def test_small_em_and_select_best_start_a_shared_fit() -> None:
                                              random_state=0))
     with pytest.raises(InputError, match="start holds parameters of a mixture without shared"):
         emglm.em_glm("y ~ x", df, "poisson", 3, start=plain, fixed="~ z")
+
+
+def test_one_group_per_component_is_the_plain_fit_and_factors_can_be_fixed() -> None:
+    # A term nested in K groups of one has one coefficient per component: the plain model.
+    df = pd.read_csv(REF / "data" / "fixed_pois.csv")
+    st = df.label.to_numpy() - 1
+    opts = {"start": st, "tol": 1e-12, "se": None, "minprior": 0.0}
+    plain = emglm.em_glm("y ~ x + x1", df, "poisson", 3, **opts)
+    nested = emglm.em_glm("y ~ x", df, "poisson", 3, **opts,
+                          nested=[(1, "~ x1"), (1, "~ x1"), (1, "~ x1")])
+    assert nested.llf == pytest.approx(plain.llf, abs=1e-7)
+    assert nested.k_params == plain.k_params
+    np.testing.assert_allclose(nested.params.to_numpy(), plain.params.to_numpy(), atol=1e-6)
+    df["g"] = np.array(list("abc"))[np.arange(len(df)) % 3]
+    fac = emglm.em_glm("y ~ x", df, "poisson", 3, **opts, fixed="~ C(g) + x1:z")
+    shared = ["C(g)[T.b]", "C(g)[T.c]", "x1:z"]
+    assert fac.params.index.tolist() == ["Intercept", "C(g)[T.b]", "C(g)[T.c]", "x", "x1:z"]
+    assert np.all(fac.params.loc[shared].nunique(axis=1) == 1)
+    assert fac.k_params == 3 * 2 + 3 + 2
