@@ -45,7 +45,7 @@ def em_glm(
     bootstrap: str = FitOptions.bootstrap,
     random_state: int | np.random.Generator | None = None,
     n_starts: int = FitOptions.n_starts,
-    minprior: float = FitOptions.minprior,
+    minprior: float | None = FitOptions.minprior,
     n_jobs: int = FitOptions.n_jobs,
     progress: bool | None = FitOptions.progress,
     accel: str | None = FitOptions.accel,

@@ -8,19 +8,19 @@ errors, and returns an :class:`~emglm.report.results.EMGLMResults`.
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import statsmodels.genmod.families as smf
 
 from emglm.blas_threads import single_blas_thread
 from emglm.checks import check_positive_int
 from emglm.components import irls
 from emglm.components.glm import GLMComponents, GLMParams
+from emglm.components.multi import MultiParams, MultiResponseComponents
 from emglm.data import formula as formula_mod
-from emglm.data.arrays import Grouping, MixtureData
+from emglm.data.arrays import Grouping, MixtureData, ResponseArrays
 from emglm.engine import em, warmup
 from emglm.engine import starts as engine_starts
 from emglm.engine.em import MixtureModel, MixtureParams
@@ -30,21 +30,21 @@ from emglm.exceptions import (
     InputError,
     InputTypeError,
     SeparationWarning,
-    user_stacklevel,
+    emit,
 )
 from emglm.families import Family, get_family
 from emglm.inference import bootstrap as boot
 from emglm.inference import louis
 from emglm.mixing import MAX_LOGODDS
+from emglm.options import MINPRIOR as MINPRIOR
 from emglm.options import FitOptions
 from emglm.report.record import FitRecord
 from emglm.report.results import EMGLMResults
 from emglm.report.warmup import SmallEMResult
+from emglm.several import build_several, is_several
 
 # The warm-up em_glm runs when no start is given: n_starts short runs like small_em's.
 N_STARTS = FitOptions.n_starts
-# flexmix's default: a component whose prior falls below this is dropped.
-MINPRIOR = FitOptions.minprior
 
 
 class EMGLM:
@@ -74,15 +74,27 @@ class EMGLM:
         arrays: formula_mod.ModelArrays,
         family: Family,
         K: int,
+        more: Sequence[tuple[formula_mod.Design, formula_mod.ModelArrays, Family]] = (),
     ) -> None:
         self.design = design
         self.arrays = arrays
         self.family = family
         self.K = K
-        self.components = GLMComponents(family, tuple(design.x_names))
-        short = _check_enough_data(float(arrays.weights.sum()), self.components, arrays.X, K)
-        if short is not None:
-            raise InputError(short + "; fit fewer components or a smaller model")
+        # Further responses on the same rows, each with its own design and family.
+        self.more = tuple(more)
+        self.designs = (design, *(d for d, _, _ in self.more))
+        glms = [GLMComponents(family, tuple(design.x_names))]
+        glms += [GLMComponents(f, tuple(d.x_names)) for d, _, f in self.more]
+        for glm, (_, a, _) in zip(glms, ((design, arrays, family), *self.more), strict=True):
+            short = _check_enough_data(float(arrays.weights.sum()), glm, a.X, K)
+            if short is not None:
+                raise InputError(short + "; fit fewer components or a smaller model")
+        self.glms = tuple(glms)
+        self.components: GLMComponents | MultiResponseComponents = glms[0]
+        if self.more:
+            self.components = MultiResponseComponents(
+                self.glms, tuple(d.response_name for d in self.designs)
+            )
         groups = None
         if arrays.groups is not None:
             groups = Grouping.of(arrays.groups)
@@ -101,17 +113,19 @@ class EMGLM:
             weights=arrays.weights,
             Z=arrays.Z,
             groups=groups,
+            responses=tuple(ResponseArrays(a.y, a.X, a.offset, a.trials) for _, a, _ in self.more),
         )
         self.mixture = MixtureModel.for_data(self.components, self.data)
-        for arr in (arrays.y, arrays.X, arrays.offset, arrays.trials, arrays.weights, arrays.Z):
-            arr.flags.writeable = False
+        for a in (arrays, *(a for _, a, _ in self.more)):
+            for arr in (a.y, a.X, a.offset, a.trials, a.weights, a.Z):
+                arr.flags.writeable = False
 
     @classmethod
     def from_formula(
         cls,
-        formula: str,
+        formula: str | Sequence[str],
         data: pd.DataFrame,
-        family: str | smf.Family = "poisson",
+        family: Any = "poisson",
         K: int = 2,
         *,
         offset: Any = None,
@@ -126,8 +140,10 @@ class EMGLM:
 
         Parameters
         ----------
-        formula : str
-            Patsy formula, e.g. ``"y ~ x1 + C(g) - 1"``; see :mod:`emglm.data.formula`.
+        formula : str or list of str
+            Patsy formula, e.g. ``"y ~ x1 + C(g) - 1"``; see :mod:`emglm.data.formula`. A
+            list of formulas fits several responses sharing one latent class (each its own
+            GLM in every component; give one family per formula; see :mod:`emglm.several`).
         data : pandas.DataFrame
             The data; never modified.
         family : str or statsmodels family
@@ -156,15 +172,32 @@ class EMGLM:
             anything else is a :class:`~emglm.FormulaError` before any code runs. See
             ``docs/security.md``.
         """
-        fam = get_family(family)
         if not isinstance(safe_formula, bool):
             raise InputTypeError(f"safe_formula must be True or False, not {safe_formula!r}")
         if safe_formula:
             env = formula_mod.safe_env()
         else:
             env = formula_mod.capture_env(1) if eval_env is None else eval_env
+        if is_several(formula):
+            built = build_several(
+                formula,
+                data,
+                family,
+                offset=offset,
+                exposure=exposure,
+                weights=weights,
+                concomitant=concomitant,
+                groups=groups,
+                eval_env=env,
+            )
+            K = check_positive_int("K", K, upper=built[0][1].y.shape[0])
+            for design, arrays, _ in built:
+                _check_aliased(design, arrays)
+            first = built[0]
+            return cls(first[0], first[1], first[2], K, more=built[1:])
+        fam = get_family(family)
         design, arrays = formula_mod.build(
-            formula,
+            formula,  # type: ignore[arg-type]  # build checks that it is a string
             data,
             fam,
             offset=offset,
@@ -175,18 +208,7 @@ class EMGLM:
             groups=groups,
         )
         K = check_positive_int("K", K, upper=arrays.y.shape[0])
-        aliased = irls.aliased_columns(arrays.X)
-        if aliased:
-            names = design.x_names
-            raise InputError(
-                "the design has collinear columns: "
-                + ", ".join(repr(names[j]) for j in aliased)
-                + " "
-                + ("is" if len(aliased) == 1 else "are")
-                + " constant or a linear combination of the other columns; drop "
-                + ("it" if len(aliased) == 1 else "them")
-                + " from the formula"
-            )
+        _check_aliased(design, arrays)
         return cls(design, arrays, fam, K)
 
     def fit(
@@ -202,7 +224,7 @@ class EMGLM:
         bootstrap: str = FitOptions.bootstrap,
         random_state: int | np.random.Generator | None = None,
         n_starts: int = FitOptions.n_starts,
-        minprior: float = FitOptions.minprior,
+        minprior: float | None = FitOptions.minprior,
         n_jobs: int = FitOptions.n_jobs,
         progress: bool | None = FitOptions.progress,
         accel: str | None = FitOptions.accel,
@@ -246,8 +268,9 @@ class EMGLM:
             Without ``start``: the number of short warm-up runs (``WARMUP_ITER`` iterations,
             tolerance ``WARMUP_TOL``, as :func:`emglm.small_em`) whose best run starts the
             long run; the table is kept as ``results.warmup``. ``1`` runs a single start.
-        minprior : float, default 0.05
-            A component whose prior (its share of the M-step weight) falls below
+        minprior : float, optional
+            Default ``emglm.options.default_minprior(K)``: 0.05 (flexmix's), or ``1 / (2K)``
+            when that is smaller (K > 10), so that it is valid for any K. A component whose prior (its share of the M-step weight) falls below
             ``minprior`` -- or whose weight falls below its number of parameters -- is
             dropped with a :class:`~emglm.DegenerateComponentWarning` (flexmix's rule);
             the results then have fewer components. ``0`` keeps every component that has
@@ -294,7 +317,7 @@ class EMGLM:
     ) -> EMGLMResults:
         """Fit with validated :class:`~emglm.options.FitOptions` (what :meth:`fit`,
         :func:`emglm.em_glm` and :func:`emglm.select_k` call)."""
-        options.check_for(self.K)
+        options = options.check_for(self.K)
         if options.se == "bootstrap":
             boot.check_bootstrap(options.bootstrap, self.data)
             if options.progress:
@@ -330,7 +353,9 @@ class EMGLM:
         fit = em.run_em(self.data, mixture, start_value, options.em_options(), em_rng)
         mean_prop = mixture.mixing.proportions(self.data.Z, fit.params.gamma, self.data.weights)
         fit = em.permute(mixture, fit, em.canonical_order(mixture, fit.params, mean_prop))
-        _warn_about_fit(self.data, mixture, self.components, fit, self.K, options)
+        _warn_about_fit(
+            self.data, mixture, self._parts(fit.params.components), fit, self.K, options
+        )
         covariance = None
         if options.se == "louis":
             names = louis.param_names(mixture, self.design.z_names, fit.params.n_components)
@@ -354,6 +379,7 @@ class EMGLM:
             row_index=self.arrays.row_index,
             n_dropped=self.arrays.n_dropped,
             n_requested=self.K,
+            designs=self.designs,
         )
         return EMGLMResults(
             record=record,
@@ -372,16 +398,18 @@ class EMGLM:
         vectors, or a ``params`` DataFrame (rows = design columns, K columns); posteriors
         as an (n, K) array; or labels 0..K-1 of length n.
         """
-        data, n_comp, glm = self.data, self.K, self.components
+        data, n_comp = self.data, self.K
         n, p = data.X.shape
         x_names = self.design.x_names
         if isinstance(start, MixtureParams):
             q = data.n_mixing_columns
+            kind = MultiParams if self.more else GLMParams
             problem = None
-            if not isinstance(start.components, GLMParams):
+            if not isinstance(start.components, kind):
                 problem = "start holds parameters of another kind of component model"
             else:
-                problem = glm.check_params(start.components, n_comp, p)
+                for glm, view, part in self._parts(start.components):
+                    problem = problem or glm.check_params(part, n_comp, view.n_columns)
             if problem is None and start.gamma.shape != (q, n_comp):
                 problem = (
                     f"start.gamma has shape {start.gamma.shape}; expected {(q, n_comp)} "
@@ -398,7 +426,7 @@ class EMGLM:
                     f"start DataFrame must have rows {x_names} and {n_comp} columns (one per "
                     f"component); got rows {list(start.index)} and {start.shape[1]} columns"
                 )
-            return self._from_coef(start.to_numpy(dtype=float).T)
+            return self._from_coef(_frame_coef(start).T)
         try:
             arr = np.asarray(start, dtype=float)
         except (TypeError, ValueError):
@@ -425,12 +453,39 @@ class EMGLM:
             f"posteriors (n, K) = {(n, n_comp)} or labels of length n = {n}"
         )
 
+    def _parts(self, params: Any) -> list[tuple[GLMComponents, MixtureData, GLMParams]]:
+        """Each response's GLM driver, data and parameters (one for a single response)."""
+        if not self.more:
+            return [(self.glms[0], self.data, params)]
+        return [(glm, self.data.response(r), params.parts[r]) for r, glm in enumerate(self.glms)]
+
     def _from_coef(self, coef: np.ndarray) -> MixtureParams:
         """Complete bare coefficients into parameters; mixing proportions start equal, so
         with a concomitant model the first M-step fits the logits to the posteriors that
         these coefficients imply."""
-        comp = self.components.from_coef(self.data, coef)
+        if self.more:
+            raise InputError(
+                "with several responses start from labels, posteriors or a previous fit's "
+                "parameters, not from one response's coefficients"
+            )
+        comp = self.glms[0].from_coef(self.data, coef)
         return MixtureParams(comp, self.mixture.mixing.start(self.data.n_mixing_columns, self.K))
+
+
+def _check_aliased(design: formula_mod.Design, arrays: formula_mod.ModelArrays) -> None:
+    """Raise when design columns are constant or linear combinations of the others."""
+    aliased = irls.aliased_columns(arrays.X)
+    if aliased:
+        names = design.x_names
+        raise InputError(
+            "the design has collinear columns: "
+            + ", ".join(repr(names[j]) for j in aliased)
+            + " "
+            + ("is" if len(aliased) == 1 else "are")
+            + " constant or a linear combination of the other columns; drop "
+            + ("it" if len(aliased) == 1 else "them")
+            + " from the formula"
+        )
 
 
 def _check_constant_within(
@@ -468,7 +523,7 @@ def _check_enough_data(
 def _warn_about_fit(
     data: MixtureData,
     mixture: MixtureModel,
-    glm: GLMComponents,
+    parts: list[tuple[GLMComponents, MixtureData, GLMParams]],
     fit: em.EMFit,
     K: int,
     options: FitOptions,
@@ -484,7 +539,7 @@ def _warn_about_fit(
             + ". Fit a smaller K, or set minprior=0 to keep small components that still have "
             "enough weight for their GLM."
         )
-    collapsed = glm.collapsed(data, fit.params.components)
+    collapsed = np.unique(np.concatenate([g.collapsed(d, q) for g, d, q in parts]))
     if collapsed.size:
         comps = ", ".join(f"comp{k + 1}" for k in collapsed)
         found.setdefault(DegenerateComponentWarning, []).append(
@@ -509,7 +564,7 @@ def _warn_about_fit(
             "concomitant terms, check for rows with extreme concomitant values, or fit "
             "fewer components."
         )
-    separated = glm.separated(data, fit.params.components, fit.posterior)
+    separated = [s for g, d, q in parts for s in g.separated(d, q, fit.posterior)]
     if separated:
         comps = ", ".join(f"comp{k + 1} ({n} rows)" for k, n in separated)
         found.setdefault(SeparationWarning, []).append(
@@ -520,4 +575,21 @@ def _warn_about_fit(
             "fit fewer components."
         )
     for category, messages in found.items():
-        warnings.warn(" Also, ".join(messages), category, stacklevel=user_stacklevel())
+        emit(" Also, ".join(messages), category)
+
+
+def _frame_coef(start: pd.DataFrame) -> np.ndarray:
+    """The numbers of a coefficient DataFrame; a non-numeric or non-finite cell raises,
+    naming its component column and design row."""
+    for col in start.columns:
+        values = pd.to_numeric(start[col], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            i = int(np.argmax(bad))
+            value = start[col].iloc[i]
+            shown = repr(value) if isinstance(value, str) else str(value)
+            raise InputError(
+                f"start DataFrame column {col!r} has {shown} at row {start.index[i]!r}; "
+                "every coefficient must be a finite number"
+            )
+    return start.to_numpy(dtype=float)

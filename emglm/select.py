@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import numbers
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,7 @@ import statsmodels.genmod.families as smf
 from emglm.checks import check_choice
 from emglm.data import formula as formula_mod
 from emglm.engine import warmup
-from emglm.exceptions import EMGLMWarning, InputError, InputTypeError, user_stacklevel
+from emglm.exceptions import InputError, InputTypeError, collect, emit
 from emglm.model import EMGLM
 from emglm.options import FitOptions
 from emglm.report.results import EMGLMResults
@@ -145,15 +144,12 @@ def select_k(
     rows = []
     caught: dict[type[Warning], list[str]] = {}
     for k, model, seed in zip(ks, models, seeds, strict=True):
-        # The fits' own warnings are collected and reported once per kind, below.
-        with warnings.catch_warnings(record=True) as records:
-            warnings.simplefilter("always")
+        # The fits' own warnings are collected (in this thread only: no global filter is
+        # touched, so concurrent calls keep theirs) and reported once per kind, below.
+        with collect() as records:
             res = model.fit_with(options, random_state=np.random.default_rng(seed))
-        for rec in records:
-            if issubclass(rec.category, EMGLMWarning):
-                caught.setdefault(rec.category, []).append(f"K={k}: {rec.message}")
-            else:
-                warnings.warn_explicit(rec.message, rec.category, rec.filename, rec.lineno)
+        for category, message in records:
+            caught.setdefault(category, []).append(f"K={k}: {message}")
         fits[k] = res
         rows.append(
             {
@@ -168,11 +164,10 @@ def select_k(
             }
         )
     for category, messages in caught.items():
-        warnings.warn(
+        emit(
             f"{len(messages)} of the {len(ks)} fits warned ({category.__name__}): "
             + " | ".join(messages),
             category,
-            stacklevel=user_stacklevel(),
         )
     table = pd.DataFrame(rows).set_index("K")
     best_k = int(table[criterion].idxmin())

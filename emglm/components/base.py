@@ -27,6 +27,53 @@ from emglm.data.arrays import MixtureData
 Array = NDArray[np.float64]
 
 
+@dataclass(frozen=True)
+class LogDensityEStep:
+    """An E-step made from log-densities: llf and the (n, K) posteriors (with groups,
+    repeated on each group's rows)."""
+
+    llf: float
+    posterior: Array
+
+
+def normalise(joint: Array) -> tuple[Array, Array]:
+    """Log-sum-exp of each row of ``log(pi_k f_k)`` (units, K) and the posteriors. A unit
+    whose joint densities are all ``-inf`` gets ``-inf`` and uniform posteriors, not NaN.
+
+    Examples
+    --------
+    >>> norm, post = normalise(np.log(np.array([[0.1, 0.3], [0.2, 0.2]])))
+    >>> np.exp(norm).round(3).tolist(), post.round(3).tolist()
+    ([0.4, 0.4], [[0.25, 0.75], [0.5, 0.5]])
+    """
+    top = joint.max(axis=1, keepdims=True)
+    finite = np.isfinite(top)
+    top = np.where(finite, top, 0.0)
+    dens = np.exp(joint - top)
+    total = dens.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        norm = (np.log(total) + top)[:, 0]
+    empty = total[:, 0] == 0
+    if empty.any():
+        dens[empty] = 1.0
+        total[empty] = joint.shape[1]
+    return norm, dens / total
+
+
+def e_step_from_log_densities(
+    data: MixtureData, log_dens: Array, log_prior: Array
+) -> LogDensityEStep:
+    """The E-step from each row's component log-densities (n, K) and each unit's log prior
+    probabilities (units, K) or (1, K): the generic path, for drivers without a fused pass
+    and for grouped observations (flexmix's ``groupPosteriors``: with groups the
+    log-densities of a group's rows are summed before the posteriors are normalised, so
+    ``tau_gk ∝ pi_k(z_g) prod_{i in g} f_k(y_i)`` and
+    ``llf = sum_g w_g log sum_k pi_k(z_g) prod_{i in g} f_k(y_i)``)."""
+    norm, post = normalise(data.unit_sum(log_dens) + log_prior)
+    llf = float(np.dot(data.unit_case_weights, norm))
+    return LogDensityEStep(llf, data.unit_rows(post))
+
+
 class EStep(Protocol):
     """What an E-step pass gives the engine."""
 
@@ -140,11 +187,11 @@ class ComponentModel(Protocol):
         components), for the warning; ``None`` when the driver knows none."""
         ...
 
-    def simulate(
+    def resimulated(
         self, data: MixtureData, params: Any, labels: NDArray[np.intp], rng: np.random.Generator
-    ) -> Array:
-        """Responses drawn from the component each row is labelled with (the parametric
-        bootstrap)."""
+    ) -> MixtureData:
+        """The data with responses drawn from the component each row is labelled with (the
+        parametric bootstrap)."""
         ...
 
     def match_cost(self, fitted: Any, other: Any) -> Array:

@@ -34,14 +34,17 @@ from numpy.typing import NDArray
 from patsy.desc import INTERCEPT, ModelDesc, Term
 from patsy.eval import EvalEnvironment, EvalFactor
 
-from emglm.data import design_chunks, formula_pickle, formula_safety
+from emglm.data import columns, design_chunks, formula_pickle, formula_safety
 from emglm.data.groups import group_labels, split_groups
+from emglm.data.transforms import TRANSFORMS
 from emglm.exceptions import FormulaError, InputError, InputTypeError
 from emglm.families import Family
 
 Array = NDArray[np.float64]
 ArrayLike = Sequence[float] | NDArray[Any] | pd.Series
 
+# Floating-point trouble while a formula is evaluated (np.log(0), np.sqrt(-1), overflow) is
+# raised and reported naming the term, instead of NumPy warnings and rows silently dropped.
 _OFFSET_RE = re.compile(r"^\s*offset\s*\((.*)\)\s*$", re.DOTALL)
 _NA = patsy.NAAction(NA_types=["None", "NaN"])
 
@@ -56,6 +59,7 @@ def _identity(x: Any) -> Any:
 
 
 _HELPERS = {"cbind": _cbind, "offset": _identity, "np": np, "log": np.log, "exp": np.exp}
+_HELPERS.update(TRANSFORMS)  # center/standardize that skip missing values
 
 
 # Objects a pickled design stores by name: they are not picklable (patsy's transforms).
@@ -205,9 +209,12 @@ def build(
         )
     env = capture_env(1) if eval_env is None else eval_env
     # Positional index: patsy keeps the index of the rows it keeps, and we map back later.
-    frame = data.reset_index(drop=True)
+    frame = columns.prepare(
+        data.reset_index(drop=True), formula, concomitant, (offset, exposure, weights)
+    )
 
     infos = _design_infos(formula, concomitant, frame, env)
+    columns.refuse_factor_offsets(formula, infos.offsets)
     pieces = [infos.lhs, infos.rhs, *infos.offsets] + ([infos.z] if infos.z is not None else [])
 
     extra = {
@@ -221,9 +228,10 @@ def build(
         if values is not None:
             allowed &= ~np.isnan(values)
     try:
-        built, rows = design_chunks.build_arrays(pieces, frame, allowed, _NA)
+        with _raising():
+            built, rows = design_chunks.build_arrays(pieces, frame, allowed, _NA)
     except patsy.PatsyError as exc:
-        raise FormulaError(f"cannot evaluate formula {formula!r}: {exc.message}") from None
+        raise _evaluation_error(formula, exc) from None
     if rows.size == 0:
         raise InputError(
             "every row has a missing value in a variable the model uses; nothing is left to fit"
@@ -369,10 +377,38 @@ def _design_info(
     """patsy's design information for ``terms``, learned on all rows of ``frame`` as its
     one-shot ``dmatrix`` does (the matrix itself is built by :mod:`emglm.data.design_chunks`)."""
     try:
-        (info,) = patsy.design_matrix_builders([terms], lambda: iter([frame]), env, _NA)
+        with _raising():
+            (info,) = patsy.design_matrix_builders([terms], lambda: iter([frame]), env, _NA)
     except patsy.PatsyError as exc:
-        raise FormulaError(f"cannot evaluate formula {formula!r}: {exc.message}") from None
+        raise _evaluation_error(formula, exc) from None
     return info
+
+
+_FP_EXAMPLES = {
+    "divide": ", e.g. the log of 0 or a division by 0",
+    "invalid": ", e.g. the log or square root of a negative value",
+    "overflow": ", e.g. np.exp of a large value",
+}
+
+
+def _raising() -> np.errstate:
+    """Floating-point trouble in a formula's terms raises (see :func:`_evaluation_error`)."""
+    return np.errstate(divide="raise", invalid="raise", over="raise")
+
+
+def _evaluation_error(formula: str, exc: patsy.PatsyError) -> FormulaError:
+    """A :class:`FormulaError` for patsy's ``exc``; floating-point trouble names the term."""
+    origin = exc.origin
+    if isinstance(exc.__cause__, FloatingPointError) and origin is not None:
+        term = origin.code[origin.start : origin.end]
+        cause = str(exc.__cause__)
+        example = next((v for k, v in _FP_EXAMPLES.items() if k in cause), "")
+        return FormulaError(
+            f"the term {term!r} of formula {formula!r} gives values that are not finite "
+            f"({cause}{example}): remove or fix the rows where it is undefined, or "
+            "transform differently"
+        )
+    return FormulaError(f"cannot evaluate formula {formula!r}: {exc.message}")
 
 
 def _concomitant(concomitant: str, frame: pd.DataFrame, env: EvalEnvironment) -> patsy.DesignInfo:
@@ -468,15 +504,24 @@ def new_arrays(
 ) -> tuple[Array, Array, Array]:
     """Rebuild ``X``, offset and ``Z`` for new rows, re-applying the fitted formula.
 
-    Missing values raise: prediction needs every row.
+    Missing and non-finite values raise, naming the column: prediction needs every row.
     """
     if not isinstance(newdata, pd.DataFrame):
         raise InputTypeError(f"newdata must be a pandas DataFrame, not {type(newdata).__name__}")
-    frame = newdata.reset_index(drop=True)
+    frame = columns.prepare(
+        newdata.reset_index(drop=True),
+        design.formula,
+        design.concomitant,
+        (design.offset_arg, design.exposure_arg),
+    )
+    columns.refuse_missing(frame, design.formula, design.concomitant, "newdata")
     X = _rebuild(design.x_info, frame, design)
+    columns.refuse_non_finite(dict(zip(design.x_names, X.T, strict=True)), "covariate")
     off = np.zeros(len(frame))
     for info in design.offset_infos:
-        off += _rebuild(info, frame, design).sum(axis=1)
+        piece = _rebuild(info, frame, design)
+        columns.refuse_non_finite(dict(zip(info.column_names, piece.T, strict=True)), "offset term")
+        off += piece.sum(axis=1)
     for name, given, value in (
         ("offset", design.offset_is_array, offset),
         ("exposure", design.exposure_is_array, exposure),
@@ -488,13 +533,16 @@ def new_arrays(
     off += _extra_for_predict("offset", design.offset_arg, offset, frame)
     expo = _extra_for_predict("exposure", design.exposure_arg, exposure, frame, missing=1.0)
     if np.any(expo <= 0):
-        raise InputError("exposure must be positive")
+        raise InputError(f"exposure must be positive; found {expo[expo <= 0][:3]} in newdata")
     off += np.log(expo)
     Z = (
         np.ones((len(frame), 1))
         if design.z_info is None
         else _rebuild(design.z_info, frame, design)
     )
+    if design.z_info is not None:
+        names = design.z_info.column_names
+        columns.refuse_non_finite(dict(zip(names, Z.T, strict=True)), "concomitant covariate")
     return X, off, Z
 
 
@@ -504,9 +552,12 @@ def _rebuild(info: patsy.DesignInfo, frame: pd.DataFrame, design: Design) -> Arr
         if unknown:
             raise FormulaError(f"newdata has no column {unknown[0]!r}, which the model uses")
     try:
-        (mat,) = patsy.build_design_matrices([info], frame, NA_action="raise")
+        with _raising():
+            (mat,) = patsy.build_design_matrices([info], frame, NA_action="raise")
     except patsy.PatsyError as exc:
         msg = exc.message
+        if isinstance(exc.__cause__, FloatingPointError):
+            raise _evaluation_error(design.formula, exc) from None
         if "does not match any of the expected levels" in msg or "not in levels" in msg:
             raise InputError(
                 f"newdata has a factor level that was not seen in fitting: {msg}"
@@ -523,12 +574,19 @@ def _extra_for_predict(
     missing: float = 0.0,
 ) -> Array:
     if value is not None:
-        arr = np.asarray(value, dtype=float)
-        if arr.shape != (len(frame),):
-            raise InputError(f"{name} must have one value per row of newdata ({len(frame)})")
-        return arr
-    if column is not None:
+        column = None  # the array given replaces the fitted column
+    elif column is not None:
         if column not in frame.columns:
             raise InputError(f"newdata has no column {column!r}, which the model uses as {name}")
-        return frame[column].to_numpy(dtype=float)
-    return np.full(len(frame), missing)
+        value = frame[column]
+    if value is None:
+        return np.full(len(frame), missing)
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        where = f"column {column!r}" if column is not None else "array"
+        raise InputTypeError(f"{name} ({where}) must be numeric for newdata") from None
+    if arr.shape != (len(frame),):
+        raise InputError(f"{name} must have one value per row of newdata ({len(frame)})")
+    columns.refuse_non_finite({column: arr}, name if column is None else f"{name} column")
+    return arr
