@@ -100,8 +100,8 @@ def refuse_factor_offsets(formula: str, offsets: Sequence[Any]) -> None:
     """Refuse ``offset(g)`` of a factor (strings, booleans, categoricals): patsy would
     dummy-code it and the offset would be the sum of the dummies. ``offsets`` are the
     offset terms' patsy design infos."""
-    for piece in offsets:
-        for factor, info in piece.factor_infos.items():
+    for design_info in offsets:
+        for factor, info in design_info.factor_infos.items():
             if info.type == "categorical":
                 raise FormulaError(
                     f"the term {factor.name()!r} of formula {formula!r} is an offset of a "
