@@ -89,3 +89,10 @@ both = pd.DataFrame(
 two = emglm.em_glm(["yn ~ x", "yp ~ x"], both, ["gaussian", "poisson"], K=2, random_state=1)
 print(two.params.round(3))
 print(two.predict().head(3).round(3))
+
+# %% [markdown]
+# Two responses tell the classes apart better than either alone: most posteriors sit at 0
+# or 1.
+
+# %%
+fig = ep.plot_posterior(two)
