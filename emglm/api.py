@@ -34,6 +34,7 @@ def em_glm(
     weights: Any = None,
     concomitant: str | None = None,
     groups: Any = None,
+    zero_inflated: bool = False,
     start: Any = None,
     init: str = FitOptions.init,
     method: str = FitOptions.method,
@@ -89,6 +90,7 @@ def em_glm(
         weights=weights,
         concomitant=concomitant,
         groups=groups,
+        zero_inflated=zero_inflated,
         eval_env=formula_mod.capture_env(1),
     )
     return model.fit_with(options, start=start, random_state=random_state)
@@ -113,6 +115,7 @@ def small_em(
     weights: Any = None,
     concomitant: str | None = None,
     groups: Any = None,
+    zero_inflated: bool = False,
     method: str = FitOptions.method,
     m_step_iter: int = FitOptions.m_step_iter,
     accel: str | None = FitOptions.accel,
@@ -140,7 +143,7 @@ def small_em(
         Worker processes (``-1``: one per CPU). Results do not depend on it.
     progress : bool, optional
         Show a tqdm progress bar (needs tqdm).
-    offset, exposure, weights, concomitant, groups
+    offset, exposure, weights, concomitant, groups, zero_inflated
         The model, as for :func:`emglm.em_glm`. With groups, ``sample_size`` counts
         groups.
     method, m_step_iter, accel
@@ -177,6 +180,7 @@ def small_em(
         weights=weights,
         concomitant=concomitant,
         groups=groups,
+        zero_inflated=zero_inflated,
         eval_env=formula_mod.capture_env(1),
     )
     repeats = check_positive_int("repeats", repeats)
@@ -197,7 +201,7 @@ def small_em(
     warm = warmup.run_starts(
         model.data,
         model.mixture,
-        model.K,
+        model.n_total,
         repeats=repeats,
         options=options,
         init=fit_options.init,

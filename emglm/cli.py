@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--exposure", help="column holding an exposure (its log is the offset)")
     fit.add_argument("--weights", help="column holding case weights")
     fit.add_argument("--groups", help="column of groups whose rows share one class (or y ~ x | g)")
+    fit.add_argument(
+        "--zero-inflated",
+        action="store_true",
+        help="add a point mass at zero beside the K components (poisson, binomial, negbin)",
+    )
     fit.add_argument("--seed", type=int, default=None, help="random seed for the starts")
     fit.add_argument("--max-iter", type=int, default=1000, help="most EM iterations")
     sub.add_parser("demo", help="fit the package's sim2 data (two Poisson regressions)")
@@ -69,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     exposure=args.exposure,
                     weights=args.weights,
                     groups=args.groups,
+                    zero_inflated=args.zero_inflated,
                     max_iter=args.max_iter,
                     random_state=args.seed,
                 )

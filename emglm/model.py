@@ -8,6 +8,7 @@ errors, and returns an :class:`~emglm.report.results.EMGLMResults`.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from typing import Any
 
@@ -18,6 +19,12 @@ import statsmodels.genmod.families as smf
 from emglm.checks import check_positive_int
 from emglm.components import irls
 from emglm.components.glm import GLMComponents, GLMParams
+from emglm.components.zero_inflated import (
+    ZeroInflatedComponents,
+    ZIParams,
+    check_zero_inflated,
+    glm_part,
+)
 from emglm.data import formula as formula_mod
 from emglm.data.arrays import Grouping, MixtureData
 from emglm.engine import em, warmup
@@ -73,13 +80,20 @@ class EMGLM:
         arrays: formula_mod.ModelArrays,
         family: Family,
         K: int,
+        zero_inflated: bool = False,
     ) -> None:
         self.design = design
         self.arrays = arrays
         self.family = family
         self.K = K
-        self.components = GLMComponents(family, tuple(design.x_names))
-        short = _check_enough_data(float(arrays.weights.sum()), self.components, arrays.X, K)
+        self.glm = GLMComponents(family, tuple(design.x_names))
+        self.components: GLMComponents | ZeroInflatedComponents = self.glm
+        # The engine counts every component: with zero inflation the point mass too.
+        self.n_total = K
+        if check_zero_inflated(zero_inflated, family, arrays.y):
+            self.components = ZeroInflatedComponents(self.glm)
+            self.n_total = K + 1
+        short = _check_enough_data(float(arrays.weights.sum()), self.glm, arrays.X, K)
         if short is not None:
             raise InputError(short + "; fit fewer components or a smaller model")
         groups = None
@@ -87,7 +101,7 @@ class EMGLM:
             groups = Grouping.of(arrays.groups)
             _check_constant_within(groups, arrays.groups, arrays.weights[:, None], "case weights")
             _check_constant_within(groups, arrays.groups, arrays.Z, "concomitant covariates")
-            if groups.n_groups < K:
+            if groups.n_groups < self.n_total:
                 raise InputError(
                     f"K={K} components need at least K groups; the data have "
                     f"{groups.n_groups} groups"
@@ -118,6 +132,7 @@ class EMGLM:
         weights: Any = None,
         concomitant: str | None = None,
         groups: Any = None,
+        zero_inflated: bool = False,
         eval_env: Any = None,
     ) -> EMGLM:
         """Build the model from an R-like formula and a DataFrame.
@@ -144,10 +159,16 @@ class EMGLM:
             share one latent class (flexmix's ``y ~ x | g``, which may be written in the
             formula instead). Case weights and concomitant covariates must be constant
             within a group.
+        zero_inflated : bool, default False
+            Add a point mass at zero beside the ``K`` GLM components (flexmix's
+            ``FLXMRziglm``, whose ``k`` counts the point mass too: ``k = K + 1``); for
+            families with positive probability at zero (Poisson, binomial, negative
+            binomial). See ``docs/model.md``.
         eval_env : optional
             Namespace for names in the formula; by default the caller's.
         """
         fam = get_family(family)
+        check_zero_inflated(zero_inflated, fam, None)
         env = formula_mod.capture_env(1) if eval_env is None else eval_env
         design, arrays = formula_mod.build(
             formula,
@@ -173,7 +194,7 @@ class EMGLM:
                 + ("it" if len(aliased) == 1 else "them")
                 + " from the formula"
             )
-        return cls(design, arrays, fam, K)
+        return cls(design, arrays, fam, K, zero_inflated)
 
     def fit(
         self,
@@ -279,7 +300,7 @@ class EMGLM:
     ) -> EMGLMResults:
         """Fit with validated :class:`~emglm.options.FitOptions` (what :meth:`fit`,
         :func:`emglm.em_glm` and :func:`emglm.select_k` call)."""
-        options.check_for(self.K)
+        options.check_for(self.n_total)
         if options.se == "bootstrap":
             boot.check_bootstrap(options.bootstrap, self.data)
             if options.progress:
@@ -290,17 +311,17 @@ class EMGLM:
         warm = None
         if start is not None:
             start_value = self._resolve_start(start)
-        elif options.n_starts == 1 or self.K == 1:
+        elif options.n_starts == 1 or self.n_total == 1:
             rng = np.random.default_rng(start_seed)
             start_value = engine_starts.make_start(
-                options.init, self.data, self.mixture, self.K, rng
+                options.init, self.data, self.mixture, self.n_total, rng
             )
         else:
             warm = SmallEMResult.of(
                 warmup.run_starts(
                     self.data,
                     self.mixture,
-                    self.K,
+                    self.n_total,
                     repeats=options.n_starts,
                     options=options.warmup_options(),
                     init=options.init,
@@ -315,7 +336,9 @@ class EMGLM:
         fit = em.run_em(self.data, mixture, start_value, options.em_options(), em_rng)
         mean_prop = mixture.mixing.proportions(self.data.Z, fit.params.gamma, self.data.weights)
         fit = em.permute(mixture, fit, em.canonical_order(mixture, fit.params, mean_prop))
-        _warn_about_fit(self.data, mixture, self.components, fit, self.K, options)
+        _warn_about_fit(self.data, mixture, self.glm, fit, self.n_total, options)
+        # A dropped point mass leaves a plain GLM mixture (as flexmix's FLXremoveComponent).
+        mixture, fit = _without_point_mass(mixture, fit, self.glm)
         covariance = None
         if options.se == "louis":
             names = louis.param_names(mixture, self.design.z_names, fit.params.n_components)
@@ -338,7 +361,7 @@ class EMGLM:
             design=self.design,
             row_index=self.arrays.row_index,
             n_dropped=self.arrays.n_dropped,
-            n_requested=self.K,
+            n_requested=self.n_total,
         )
         return EMGLMResults(
             record=record,
@@ -355,22 +378,26 @@ class EMGLM:
         ``start`` may be :class:`~emglm.engine.em.MixtureParams` (what
         :func:`emglm.select_best` returns); coefficients as a (K, p) array, a list of K
         vectors, or a ``params`` DataFrame (rows = design columns, K columns); posteriors
-        as an (n, K) array; or labels 0..K-1 of length n.
+        as an (n, K) array; or labels 0..K-1 of length n. With zero inflation, posteriors
+        and labels count the point mass too (column and label 0), coefficients do not.
         """
-        data, n_comp, glm = self.data, self.K, self.components
+        data, n_comp, glm, n_all = self.data, self.K, self.glm, self.n_total
         n, p = data.X.shape
         x_names = self.design.x_names
         if isinstance(start, MixtureParams):
             q = data.n_mixing_columns
             problem = None
-            if not isinstance(start.components, GLMParams):
+            comp = start.components
+            kind = ZIParams if n_all > n_comp else GLMParams
+            if not isinstance(comp, kind) or (isinstance(comp, ZIParams) and not comp.zero):
                 problem = "start holds parameters of another kind of component model"
             else:
-                problem = glm.check_params(start.components, n_comp, p)
-            if problem is None and start.gamma.shape != (q, n_comp):
+                inner = comp.glm if isinstance(comp, ZIParams) else comp
+                problem = glm.check_params(inner, n_comp, p)
+            if problem is None and start.gamma.shape != (q, n_all):
                 problem = (
-                    f"start.gamma has shape {start.gamma.shape}; expected {(q, n_comp)} "
-                    f"(q = {q} concomitant columns, K = {n_comp})"
+                    f"start.gamma has shape {start.gamma.shape}; expected {(q, n_all)} "
+                    f"(q = {q} concomitant columns, {n_all} components)"
                 )
             if problem is None and not np.all(np.isfinite(start.gamma)):
                 problem = "start.gamma holds non-finite values"
@@ -395,19 +422,19 @@ class EMGLM:
             raise InputError("start holds non-finite values")
         if arr.ndim == 2 and arr.shape == (n_comp, p):
             return self._from_coef(arr)
-        if arr.ndim == 2 and arr.shape == (n, n_comp):
+        if arr.ndim == 2 and arr.shape == (n, n_all):
             if np.any(arr < 0) or not np.allclose(arr.sum(axis=1), 1.0, atol=1e-6):
                 raise InputError("start posteriors must be non-negative with rows summing to 1")
             return arr
         if arr.ndim == 1 and arr.shape[0] == n:
             labels = arr.astype(int)
-            if np.any(labels != arr) or labels.min() < 0 or labels.max() >= n_comp:
-                bad = np.unique(arr[(labels != arr) | (labels < 0) | (labels >= n_comp)])[:3]
-                raise InputError(f"start labels must be integers 0..{n_comp - 1}; found {bad}")
-            return np.eye(n_comp)[labels]
+            if np.any(labels != arr) or labels.min() < 0 or labels.max() >= n_all:
+                bad = np.unique(arr[(labels != arr) | (labels < 0) | (labels >= n_all)])[:3]
+                raise InputError(f"start labels must be integers 0..{n_all - 1}; found {bad}")
+            return np.eye(n_all)[labels]
         raise InputError(
             f"start has shape {arr.shape}; expected parameters (K, p) = {(n_comp, p)}, "
-            f"posteriors (n, K) = {(n, n_comp)} or labels of length n = {n}"
+            f"posteriors (n, K) = {(n, n_all)} or labels of length n = {n}"
         )
 
     def _from_coef(self, coef: np.ndarray) -> MixtureParams:
@@ -415,7 +442,20 @@ class EMGLM:
         with a concomitant model the first M-step fits the logits to the posteriors that
         these coefficients imply."""
         comp = self.components.from_coef(self.data, coef)
-        return MixtureParams(comp, self.mixture.mixing.start(self.data.n_mixing_columns, self.K))
+        q = self.data.n_mixing_columns
+        return MixtureParams(comp, self.mixture.mixing.start(q, self.n_total))
+
+
+def _without_point_mass(
+    mixture: MixtureModel, fit: em.EMFit, glm: GLMComponents
+) -> tuple[MixtureModel, em.EMFit]:
+    """A zero-inflated fit whose point mass was dropped is a plain GLM mixture (flexmix's
+    ``FLXremoveComponent`` turns ``FLXMRziglm`` into ``FLXMRglm``): report it as one."""
+    comp = fit.params.components
+    if not isinstance(comp, ZIParams) or comp.zero:
+        return mixture, fit
+    plain = MixtureModel(glm, mixture.mixing)
+    return plain, dataclasses.replace(fit, params=MixtureParams(comp.glm, fit.params.gamma))
 
 
 def _check_constant_within(
@@ -469,9 +509,10 @@ def _warn_about_fit(
             + ". Fit a smaller K, or set minprior=0 to keep small components that still have "
             "enough weight for their GLM."
         )
-    collapsed = glm.collapsed(data, fit.params.components)
+    glm_params, posterior, first = glm_part(fit.params.components, fit.posterior)
+    collapsed = glm.collapsed(data, glm_params)
     if collapsed.size:
-        comps = ", ".join(f"comp{k + 1}" for k in collapsed)
+        comps = ", ".join(f"comp{k + first}" for k in collapsed)
         found.setdefault(DegenerateComponentWarning, []).append(
             f"the variance of {comps} collapsed onto its floor (1e-10 x the variance of the "
             "response): the component sits on a few (nearly) equal responses, where the "
@@ -494,9 +535,9 @@ def _warn_about_fit(
             "concomitant terms, check for rows with extreme concomitant values, or fit "
             "fewer components."
         )
-    separated = glm.separated(data, fit.params.components, fit.posterior)
+    separated = glm.separated(data, glm_params, posterior)
     if separated:
-        comps = ", ".join(f"comp{k + 1} ({n} rows)" for k, n in separated)
+        comps = ", ".join(f"comp{k + first} ({n} rows)" for k, n in separated)
         found.setdefault(SeparationWarning, []).append(
             f"fitted probabilities numerically 0 or 1 occurred in {comps}: the covariates "
             "separate that component's responses (perfectly or almost), so its coefficients "

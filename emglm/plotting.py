@@ -148,7 +148,7 @@ def _coef_intervals(res: EMGLMResults, alpha: float | None) -> tuple[Array, Arra
     except InputError as exc:  # a bad alpha, or a fit without standard errors (se=None)
         raise InputError(f"{exc}; or pass alpha=None to plot the estimates alone") from exc
     # conf_int covers all free parameters, labelled (component, term); keep the coefficients.
-    keys = [(c, t) for c in res.component_names for t in res.params.index]
+    keys = [(c, t) for c in res.coef_names for t in res.params.index]
     lower = ci["lower"].loc[keys].to_numpy(dtype=float).reshape(res.K, -1).T
     upper = ci["upper"].loc[keys].to_numpy(dtype=float).reshape(res.K, -1).T
     return lower, upper

@@ -77,6 +77,7 @@ def select_k(
     weights: Any = None,
     concomitant: str | None = None,
     groups: Any = None,
+    zero_inflated: bool = False,
     random_state: int | np.random.Generator | None = None,
     options: FitOptions | None = None,
     **fit_options: Any,
@@ -92,7 +93,7 @@ def select_k(
     criterion : {"bic", "aic", "icl"}
         Smaller is better. ICL adds the classification entropy to BIC and so favours
         well-separated components.
-    offset, exposure, weights, concomitant, groups
+    offset, exposure, weights, concomitant, groups, zero_inflated
         The model, as for :func:`emglm.em_glm`.
     random_state : int or numpy Generator, optional
         Each K gets its own random stream spawned from it.
@@ -132,12 +133,15 @@ def select_k(
         weights=weights,
         concomitant=concomitant,
         groups=groups,
+        zero_inflated=zero_inflated,
         eval_env=formula_mod.capture_env(1),
     )
     n_rows = base.data.y.shape[0]
     if ks[-1] > n_rows:
         raise InputError(f"K={ks[-1]} is larger than the number of rows ({n_rows})")
-    models = [EMGLM(base.design, base.arrays, base.family, k) for k in ks]  # checks every K
+    models = [  # checks every K
+        EMGLM(base.design, base.arrays, base.family, k, zero_inflated) for k in ks
+    ]
     seeds = warmup.seed_sequence(random_state).spawn(len(ks))
     fits: dict[int, EMGLMResults] = {}
     rows = []
@@ -156,7 +160,7 @@ def select_k(
         rows.append(
             {
                 "K": k,
-                "K_fitted": res.K,
+                "K_fitted": len(res.coef_names),
                 "llf": res.llf,
                 "k_params": res.k_params,
                 "aic": res.aic,

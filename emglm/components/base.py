@@ -53,6 +53,30 @@ class NextEStep:
     linearise: bool = True
 
 
+def normalise(joint: Array) -> tuple[Array, Array]:
+    """Log-sum-exp of each row of ``log(pi_k f_k)`` (units, K) and the posteriors. A unit
+    whose joint densities are all ``-inf`` gets ``-inf`` and uniform posteriors, not NaN.
+
+    Examples
+    --------
+    >>> norm, post = normalise(np.log(np.array([[0.1, 0.3], [0.2, 0.2]])))
+    >>> np.exp(norm).round(3).tolist(), post.round(3).tolist()
+    ([0.4, 0.4], [[0.25, 0.75], [0.5, 0.5]])
+    """
+    top = joint.max(axis=1, keepdims=True)
+    finite = np.isfinite(top)
+    top = np.where(finite, top, 0.0)
+    dens = np.exp(joint - top)
+    total = dens.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        norm = (np.log(total) + top)[:, 0]
+    empty = total[:, 0] == 0
+    if empty.any():
+        dens[empty] = 1.0
+        total[empty] = joint.shape[1]
+    return norm, dens / total
+
+
 class ComponentModel(Protocol):
     """The methods a component model provides (see the module notes)."""
 
@@ -118,6 +142,12 @@ class ComponentModel(Protocol):
     def sort_keys(self, params: Any) -> list[tuple[float, ...]]:
         """One key per component to break ties of the canonical order."""
         ...
+
+    # Optional (the engine and the results fall back when a driver lacks them):
+    # ``pinned(params) -> (K,) bool``: components that keep their place in the canonical
+    # order; ``component_labels(K) -> list[str]``: the components' names in tables
+    # (default ``comp1..compK``); ``point_masses(K) -> dict[int, float]``: components that
+    # are a point mass, by position, and where it sits (their mean; variance 0).
 
     def louis_pieces(self, data: MixtureData, params: Any, tau: Array) -> tuple[Array, Array]:
         """Complete-data scores of :meth:`pack`'s parameters of every row under every label,

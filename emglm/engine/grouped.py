@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from emglm.components.base import normalise
 from emglm.data.arrays import MixtureData
 
 Array = NDArray[np.float64]
@@ -28,30 +29,6 @@ class GroupedEStep:
 
     llf: float
     posterior: Array
-
-
-def normalise(joint: Array) -> tuple[Array, Array]:
-    """Log-sum-exp of each row of ``log(pi_k f_k)`` (units, K) and the posteriors. A unit
-    whose joint densities are all ``-inf`` gets ``-inf`` and uniform posteriors, not NaN.
-
-    Examples
-    --------
-    >>> norm, post = normalise(np.log(np.array([[0.1, 0.3], [0.2, 0.2]])))
-    >>> np.exp(norm).round(3).tolist(), post.round(3).tolist()
-    ([0.4, 0.4], [[0.25, 0.75], [0.5, 0.5]])
-    """
-    top = joint.max(axis=1, keepdims=True)
-    finite = np.isfinite(top)
-    top = np.where(finite, top, 0.0)
-    dens = np.exp(joint - top)
-    total = dens.sum(axis=1, keepdims=True)
-    with np.errstate(divide="ignore"):
-        norm = (np.log(total) + top)[:, 0]
-    empty = total[:, 0] == 0
-    if empty.any():
-        dens[empty] = 1.0
-        total[empty] = joint.shape[1]
-    return norm, dens / total
 
 
 def grouped_e_step(data: MixtureData, log_dens: Array, log_prior: Array) -> GroupedEStep:

@@ -86,16 +86,42 @@ class EMGLMResults:
 
     @property
     def component_names(self) -> list[str]:
-        """``["comp1", ..., "compK"]``."""
-        return [f"comp{k + 1}" for k in range(self.K)]
+        """``["comp1", ..., "compK"]``; the component model may name its components
+        (zero inflation: ``["zero", "comp2", ..., "compK"]``, the point mass first)."""
+        labels = getattr(self.record.mixture.components, "component_labels", None)
+        return [f"comp{k + 1}" for k in range(self.K)] if labels is None else labels(self.K)
+
+    @property
+    def coef_names(self) -> list[str]:
+        """The components that have coefficients (all but point masses), in order."""
+        masses = self._point_masses
+        return [c for k, c in enumerate(self.component_names) if k not in masses]
+
+    @cached_property
+    def _point_masses(self) -> dict[int, float]:
+        masses = getattr(self.record.mixture.components, "point_masses", None)
+        return {} if masses is None else masses(self.K)
+
+    def _with_point_masses(self, values: Array, variance: bool = False) -> Array:
+        """(n, K) from the GLM components' (n, K_glm) means (or variances): a point mass
+        has its location as mean and variance 0."""
+        if not self._point_masses:
+            return values
+        out = np.empty((values.shape[0], self.K))
+        glm = [k for k in range(self.K) if k not in self._point_masses]
+        out[:, glm] = values
+        for k, at in self._point_masses.items():
+            out[:, k] = 0.0 if variance else at
+        return out
 
     @property
     def params(self) -> pd.DataFrame:
-        """Coefficients: rows are design columns, columns are components."""
+        """Coefficients: rows are design columns, columns are components (point masses
+        have none)."""
         return pd.DataFrame(
             self.em.params.components.coef.T,
             index=self.record.design.x_names,
-            columns=self.component_names,
+            columns=self.coef_names,
         )
 
     @property
@@ -133,7 +159,7 @@ class EMGLMResults:
         """Dispersion per component: the ML variance sigma^2 for Gaussian, 1 for Poisson
         and binomial, alpha for the negative binomial."""
         return pd.Series(
-            self.em.params.components.scale.copy(), index=self.component_names, name="scale"
+            self.em.params.components.scale.copy(), index=self.coef_names, name="scale"
         )
 
     # --- fit statistics --------------------------------------------------------------------
@@ -206,8 +232,10 @@ class EMGLMResults:
 
     @cached_property
     def _component_means(self) -> Array:
-        return self.record.family.linkinv(
-            self.record.data.linear_predictor(self.em.params.components.coef)
+        return self._with_point_masses(
+            self.record.family.linkinv(
+                self.record.data.linear_predictor(self.em.params.components.coef)
+            )
         )
 
     @cached_property
@@ -241,7 +269,8 @@ class EMGLMResults:
             New rows with the columns the formula uses; default the fitted rows.
         which : {"mean", "component", "prob", "posterior", "linear"}
             ``"mean"``: the mixture mean (Series). ``"component"``: each component's mean
-            (DataFrame). ``"linear"``: each component's linear predictor. ``"prob"``: prior
+            (DataFrame; a point mass at zero has mean 0, and the mixture mean counts it).
+            ``"linear"``: each GLM component's linear predictor. ``"prob"``: prior
             class probabilities (from the concomitant model when there is one).
             ``"posterior"``: posterior class probabilities given the response, which
             ``newdata`` must then hold.
@@ -262,8 +291,8 @@ class EMGLMResults:
         coef = self.em.params.components.coef
         eta = X @ coef.T + off[:, None]
         if which == "linear":
-            return pd.DataFrame(eta, index=index, columns=self.component_names)
-        mu = self.record.family.linkinv(eta)
+            return pd.DataFrame(eta, index=index, columns=self.coef_names)
+        mu = self._with_point_masses(self.record.family.linkinv(eta))
         if which == "component":
             return pd.DataFrame(mu, index=index, columns=self.component_names)
         prior = np.broadcast_to(
@@ -304,7 +333,11 @@ class EMGLMResults:
             raise InputError(f"level={level!r} is not allowed; choose one of {RESID_LEVELS}")
         d, fam = self.record.data, self.record.family
         mu = self._component_means
-        var = fam.response_variance(mu, self.em.params.components.scale, d.trials[:, None])
+        glm_mu = mu[:, [k for k in range(self.K) if k not in self._point_masses]]
+        scale = self.em.params.components.scale
+        var = self._with_point_masses(
+            fam.response_variance(glm_mu, scale, d.trials[:, None]), variance=True
+        )
         if level == "component":
             m, v = mu, var
         else:
@@ -391,8 +424,8 @@ class EMGLMResults:
         return [i for i, (c, t) in enumerate(self._names) if c == comp and kind_of(t) == kind]
 
     def _coef_frame(self, values: Array) -> pd.DataFrame:
-        cols = np.stack([values[self._positions(c, "coef")] for c in self.component_names], axis=1)
-        return pd.DataFrame(cols, index=self.record.design.x_names, columns=self.component_names)
+        cols = np.stack([values[self._positions(c, "coef")] for c in self.coef_names], axis=1)
+        return pd.DataFrame(cols, index=self.record.design.x_names, columns=self.coef_names)
 
     @property
     def bse(self) -> pd.DataFrame:
@@ -472,7 +505,7 @@ class EMGLMResults:
     def sigma(self) -> pd.Series:
         """Component standard deviations ``sqrt(scale)``."""
         return pd.Series(
-            np.sqrt(self.em.params.components.scale), index=self.component_names, name="sigma"
+            np.sqrt(self.em.params.components.scale), index=self.coef_names, name="sigma"
         )
 
     @property
@@ -495,7 +528,7 @@ class EMGLMResults:
         Gaussian, ``alpha`` for the negative binomial."""
         fam = self.record.family
         value = fam.reported_dispersion(self.em.params.components.scale)
-        return pd.Series(value, index=self.component_names, name=fam.dispersion_label)
+        return pd.Series(value, index=self.coef_names, name=fam.dispersion_label)
 
     @property
     def dispersion_bse(self) -> pd.Series:
@@ -506,12 +539,12 @@ class EMGLMResults:
         if not fam.has_scale:
             raise InputError(f"the {fam.name} family has no dispersion to estimate")
         cov = self._cov()
-        idx = [self._positions(c, "scale")[0] for c in self.component_names]
+        idx = [self._positions(c, "scale")[0] for c in self.coef_names]
         if cov.replicates is not None:
             se = np.std(np.exp(cov.replicates[:, idx]), axis=0, ddof=1)
         else:
             se = self.dispersion.to_numpy() * self._se_theta[idx]
-        return pd.Series(se, index=self.component_names, name=f"{fam.dispersion_label}_bse")
+        return pd.Series(se, index=self.coef_names, name=f"{fam.dispersion_label}_bse")
 
     def estimates(self, alpha: float = 0.05) -> pd.DataFrame:
         """All estimates in one tidy table, one row per quantity.
@@ -531,6 +564,7 @@ class EMGLMResults:
         sig_se = (
             self.dispersion_bse.to_numpy() if has_se and fam.has_scale else np.full(self.K, np.nan)
         )
+        glm_index = {c: k for k, c in enumerate(self.coef_names)}
         rows = []
         for (comp, term), est, s in zip(self._names, self._theta, se, strict=True):
             if term == fam.free_dispersion_name:
@@ -541,7 +575,7 @@ class EMGLMResults:
                         fam.dispersion_label,
                         fam.dispersion_label,
                         sig,
-                        sig_se[int(comp[4:]) - 1],
+                        sig_se[glm_index[comp]],
                         np.nan,
                         np.nan,
                         np.exp(est - q * s),

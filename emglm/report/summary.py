@@ -86,7 +86,7 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
         ("Family:", [type(fam.sm_family).__name__]),
         ("Link:", [type(fam.sm_family.link).__name__]),
         ("Method:", [res.method.upper()]),
-        ("Components:", [str(res.K)]),
+        ("Components:", [_components(res)]),
         ("No. Observations:", [_count(res.nobs)]),
         ("Rows dropped:", [str(res.n_dropped)]),
         ("k_params:", [str(res.k_params)]),
@@ -130,7 +130,7 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
     )
     if res.has_concomitant:
         smry.tables.extend(concomitant_tables(res, alpha))
-    for comp in res.component_names:
+    for comp in res.coef_names:
         smry.tables.append(
             estimate_table(
                 f"Component {comp}",
@@ -146,7 +146,7 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
         smry.tables.append(
             estimate_table(
                 fam.dispersion_title,
-                res.component_names,
+                res.coef_names,
                 res.dispersion.to_numpy(),
                 sig_se,
                 alpha,
@@ -164,9 +164,10 @@ def concomitant_tables(res: EMGLMResults, alpha: float = 0.05) -> list[SimpleTab
     log-odds ``log(pi_ik / pi_i1)`` of component k against the reference comp1."""
     gamma = res.mixing_params
     bse = res.mixing_params_bse if res.cov_type != "none" else None
+    reference = res.component_names[0]
     return [
         estimate_table(
-            f"Concomitant model {comp} (log-odds vs comp1)",
+            f"Concomitant model {comp} (log-odds vs {reference})",
             gamma.index,
             gamma[comp].to_numpy(),
             None if bse is None else bse[comp].to_numpy(),
@@ -179,6 +180,12 @@ def concomitant_tables(res: EMGLMResults, alpha: float = 0.05) -> list[SimpleTab
 def _intervals(tidy: pd.DataFrame, kind: str) -> NDArray[np.float64]:
     rows = tidy["kind"] == kind
     return np.asarray(tidy.loc[rows, ["conf_low", "conf_high"]].to_numpy(), dtype=float)
+
+
+def _components(res: EMGLMResults) -> str:
+    """K, or ``"K + zero"`` when a point mass at zero sits beside K GLM components."""
+    n_glm = len(res.coef_names)
+    return str(res.K) if n_glm == res.K else f"{n_glm} + zero"
 
 
 def _count(value: float) -> str:
@@ -208,6 +215,11 @@ def _notes(res: EMGLMResults) -> list[str]:
         "Components are ordered by decreasing mixing proportion; log-likelihood includes "
         "normalising constants."
     )
+    if len(res.coef_names) < res.K:
+        notes.append(
+            "Zero-inflated: component 'zero' is a point mass at zero (no parameters; "
+            "flexmix's FLXMRziglm component 1), kept first."
+        )
     cov = res.covariance
     if cov is None:
         notes.append("Standard errors were not computed (se=None).")
