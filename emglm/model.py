@@ -91,7 +91,7 @@ class EMGLM:
         # The engine counts every component: with zero inflation the point mass too.
         self.n_total = K
         if check_zero_inflated(zero_inflated, family, arrays.y):
-            self.components = ZeroInflatedComponents(self.glm)
+            self.components = ZeroInflatedComponents(self.glm, K)
             self.n_total = K + 1
         short = _check_enough_data(float(arrays.weights.sum()), self.glm, arrays.X, K)
         if short is not None:

@@ -26,7 +26,7 @@ from emglm.components.base import NextEStep, normalise
 from emglm.components.glm import GLMComponents, GLMParams
 from emglm.data.arrays import MixtureData
 from emglm.exceptions import InputError, InputTypeError
-from emglm.families import Family
+from emglm.families import FAMILY_NAMES, Family, get_family
 
 Array = NDArray[np.float64]
 
@@ -80,12 +80,15 @@ class ZeroInflatedComponents:
     Examples
     --------
     >>> from emglm.families import get_family
-    >>> zi = ZeroInflatedComponents(GLMComponents(get_family("poisson"), ["Intercept", "x"]))
+    >>> glm = GLMComponents(get_family("poisson"), ["Intercept", "x"])
+    >>> zi = ZeroInflatedComponents(glm, n_glm=2)
     >>> zi.n_params(3), zi.component_labels(3)
     (4, ['zero', 'comp2', 'comp3'])
     """
 
     glm: GLMComponents
+    #: The number K of GLM components asked for (the layout of a cold start's weights).
+    n_glm: int = 1
 
     @property
     def family(self) -> Family:
@@ -115,8 +118,13 @@ class ZeroInflatedComponents:
 
     def m_step_cold(self, data: MixtureData, wtau: Array) -> ZIParams:
         """The GLM components fitted from their columns of the weights (the point mass
-        has nothing to fit)."""
-        return ZIParams(self.glm.m_step_cold(data, wtau[:, 1:]), True)
+        has nothing to fit). The weights come from a start, possibly after the engine
+        dropped components that start too small: the first column is the point mass when
+        there are K+1 columns, or when it holds weight on zero responses only."""
+        zero = wtau.shape[1] > self.n_glm or (
+            wtau.shape[1] > 1 and not np.any(wtau[data.y != 0, 0] > 0)
+        )
+        return ZIParams(self.glm.m_step_cold(data, wtau[:, int(zero) :]), zero)
 
     def m_step(
         self,
@@ -264,10 +272,11 @@ def check_zero_inflated(zero_inflated: object, family: Family, y: Array | None) 
     if not zero_inflated:
         return False
     if not family.has_zero_mass:
+        allowed = ", ".join(n for n in FAMILY_NAMES if get_family(n).has_zero_mass)
         raise InputError(
-            f"zero_inflated=True needs a family with positive probability at zero (poisson, "
-            f"binomial, negbin); the {family.name} family has none, so a point mass at zero "
-            "is not a zero inflation of it"
+            f"zero_inflated=True needs a family with positive probability at zero; the "
+            f"{family.name} family has none, so a point mass at zero is not a zero inflation "
+            f"of it; choose one of {allowed}"
         )
     if y is not None and not np.any(y == 0):
         raise InputError(
