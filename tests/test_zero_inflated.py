@@ -321,3 +321,60 @@ def test_inputs_untouched_and_warnings_quiet() -> None:
     positive = df.groupby("id").y.transform("max").to_numpy() > 0
     assert np.all(post[positive, 0] == 0.0)
     assert res.llf == pytest.approx(FITS["zi_grouped_pois"]["logLik"], abs=1e-4)
+
+
+@pytest.mark.parametrize("name", ["zi_pois_conc", "zi_grouped_pois"])
+def test_engine_properties(name: str) -> None:
+    """Plain EM never lowers the llf, posteriors sum to one, and the rows' order does not
+    matter."""
+    formula, family, K, kwargs = CASES[name]
+    df = _data(FITS[name]["dataset"])
+    res = emglm.em_glm(formula, df, family, K=K, zero_inflated=True, accel=None,
+                       random_state=2, se=None, **kwargs)
+    assert np.all(np.diff(res.llf_history) >= -1e-8 * abs(res.llf))
+    np.testing.assert_allclose(res.posterior.sum(axis=1), 1.0, rtol=1e-12)
+    perm = np.random.default_rng(0).permutation(len(df))
+    shuffled = df.iloc[perm].reset_index(drop=True)
+    start = res.posterior.to_numpy()[perm]
+    again = emglm.em_glm(formula, shuffled, family, K=K, zero_inflated=True, start=start,
+                         se=None, tol=1e-12, **kwargs)
+    assert again.llf == pytest.approx(res.llf, abs=1e-5)
+
+
+@pytest.mark.parametrize("method", ["cem", "sem"])
+def test_classification_and_stochastic_em(method: str) -> None:
+    df = _data("zi_pois")
+    res = emglm.em_glm("y ~ x", df, "poisson", K=2, zero_inflated=True, exposure="t",
+                       method=method, random_state=0, se=None)
+    assert res.component_names == ["zero", "comp2", "comp3"]
+    np.testing.assert_allclose(res.params.T.to_numpy(), np.array(FITS["zi_pois"]["coef"]),
+                               atol=0.1)
+    # Hard labels: every positive count is outside the point mass.
+    assert res.classes[df.y > 0].min() >= 2
+
+
+def test_offset_equals_log_exposure() -> None:
+    df = _data("zi_pois")
+    a = emglm.em_glm("y ~ x", df, "poisson", K=2, zero_inflated=True, exposure="t",
+                     start=df.label.to_numpy() - 1, se=None, tol=1e-12)
+    b = emglm.em_glm("y ~ x", df, "poisson", K=2, zero_inflated=True,
+                     offset=np.log(df.t.to_numpy()), start=df.label.to_numpy() - 1, se=None,
+                     tol=1e-12)
+    assert a.llf == pytest.approx(b.llf, abs=1e-9)
+
+
+def test_plots_name_the_point_mass() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from emglm import plotting
+
+    res = _fit_from_labels("zi_pois")
+    fig = plotting.plot_coefficients(res)
+    assert [ax.get_title() for ax in fig.axes] == ["comp2", "comp3"]
+    fig = plotting.plot_posterior(res)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert [t.split()[0] for t in titles] == ["zero", "comp2", "comp3"]
+    fig = plotting.plot_fitted(res, "x")
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert "zero fitted" in labels and "class 1" in labels
