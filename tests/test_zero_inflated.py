@@ -108,12 +108,16 @@ def test_recovers_known_parameters(family: str) -> None:
     assert post[df.label.to_numpy() == 0].mean() > 0.6
 
 
-@pytest.mark.parametrize("grouped", [False, True])
-def test_louis_equals_finite_difference_hessian(grouped: bool) -> None:
-    if grouped:
+@pytest.mark.parametrize("case", ["concomitant", "grouped", "negbin"])
+def test_louis_equals_finite_difference_hessian(case: str) -> None:
+    if case == "grouped":
         res = _fit_from_labels("zi_grouped_pois", tol=1e-12)
-    else:
+    elif case == "concomitant":
         res = _fit_from_labels("zi_pois_conc", tol=1e-12)
+    else:  # a dispersion per component, log(alpha), beside the point mass
+        df = _simulate(1500, seed=8, family="negbin")
+        res = emglm.em_glm("y ~ x", df, "negbin", K=2, zero_inflated=True, tol=1e-12,
+                           start=df.label.to_numpy())
     data, model, params = res.record.data, res.record.mixture, res.em.params
     info = louis.louis_information(data, model, params)
     hess = approx_hess(model.pack(params), louis.observed_loglike, args=(data, model, params))
