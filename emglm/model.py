@@ -102,9 +102,10 @@ class EMGLM:
             _check_constant_within(groups, arrays.groups, arrays.weights[:, None], "case weights")
             _check_constant_within(groups, arrays.groups, arrays.Z, "concomitant covariates")
             if groups.n_groups < self.n_total:
+                what = " and the point mass" if self.n_total > K else ""
                 raise InputError(
-                    f"K={K} components need at least K groups; the data have "
-                    f"{groups.n_groups} groups"
+                    f"K={K} components{what} need at least {self.n_total} groups; the data "
+                    f"have {groups.n_groups} groups"
                 )
         self.data = MixtureData(
             y=arrays.y,

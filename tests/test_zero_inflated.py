@@ -142,6 +142,9 @@ def test_protocol_pieces() -> None:
     np.testing.assert_array_equal(swapped.coef, params.components.coef[::-1])
     with pytest.raises(ValueError, match="point mass at zero must stay the first"):
         zi.take(params.components, np.array([1, 0, 2]))
+    # Two equal GLM components are named as in the tables.
+    same = ZIParams(type(params.components.glm)(np.ones((2, 2)), np.ones(2)))
+    assert "comp2 and comp3 have nearly the same" in zi.why_singular(same)
     # Louis' scores under the point mass's label are zero: it has no parameters.
     scores, _ = zi.louis_pieces(data, params.components, res.em.posterior)
     assert scores.shape == (3, data.n_rows, 4) and not scores[0].any()
@@ -281,6 +284,10 @@ def test_other_bad_input() -> None:
         emglm.em_glm("y ~ x", df, "poisson", K=1, zero_inflated="yes")
     with pytest.raises(InputError, match="the response has no zeros"):
         emglm.em_glm("y ~ x", df, "poisson", K=1, zero_inflated=True)
+    few = pd.DataFrame({"y": [0, 1, 2, 0, 3, 1], "x": np.arange(6.0), "g": [1, 1, 1, 2, 2, 2]})
+    with pytest.raises(InputError, match="K=2 components and the point mass need at least 3 "
+                       "groups; the data have 2"):
+        emglm.em_glm("y ~ x | g", few, "poisson", K=2, zero_inflated=True)
     df0 = _data("zi_pois")
     with pytest.raises(InputError, match=r"labels must be integers 0\.\.2"):
         emglm.em_glm("y ~ x", df0, "poisson", K=2, zero_inflated=True,

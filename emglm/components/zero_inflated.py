@@ -17,6 +17,7 @@ Everything here works on NumPy arrays only.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -220,8 +221,12 @@ class ZeroInflatedComponents:
         return self.glm.spurious(data, params.glm)
 
     def why_singular(self, params: ZIParams) -> str | None:
-        """As the GLM components' (numbered as in the GLM driver)."""
-        return self.glm.why_singular(params.glm)
+        """As the GLM components', numbered as in the tables (from 2 after the point
+        mass)."""
+        why = self.glm.why_singular(params.glm)
+        if why is None or not params.zero:
+            return why
+        return re.sub(r"comp(\d+)", lambda m: f"comp{int(m.group(1)) + 1}", why)
 
     def simulate(
         self,
