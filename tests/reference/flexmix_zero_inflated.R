@@ -69,6 +69,11 @@ f <- flexmix(y ~ x | id, data = d, k = 3, cluster = d$label,
              model = FLXMRziglm(family = "poisson"), control = CONTROL)
 fits$zi_grouped_pois <- summarise(f, "zi_grouped_pois", "y ~ x | id", "poisson")
 
+f <- flexmix(y ~ x | id, data = d, k = 3, cluster = d$label,
+             model = FLXMRziglm(family = "poisson"), concomitant = FLXPmultinom(~ z),
+             control = CONTROL)
+fits$zi_grouped_pois_conc <- summarise(f, "zi_grouped_pois", "y ~ x | id", "poisson", "~ z")
+
 for (name in names(fits)) {
   r <- fits[[name]]
   stopifnot(r$converged)

@@ -49,7 +49,8 @@ def zi_binomial(seed: int = 20241212, n: int = 600) -> pd.DataFrame:
 def zi_grouped_poisson(seed: int = 20241213, n_groups: int = 160) -> pd.DataFrame:
     """Grouped zero-inflated Poisson, ``y ~ x | id``: 160 subjects with 2-6 rows each, all
     rows of a subject from one component: point mass 0.2; log mu: comp 1 0.8 + 0.6x (0.5),
-    comp 2 1.8 - 0.5x (0.3)."""
+    comp 2 1.8 - 0.5x (0.3). ``z`` is a subject-level covariate drawn last (unrelated to
+    the classes), for a concomitant model."""
     rng = np.random.default_rng(seed)
     sizes = rng.integers(2, 7, size=n_groups)
     gid = np.repeat(np.arange(n_groups), sizes)
@@ -57,7 +58,8 @@ def zi_grouped_poisson(seed: int = 20241213, n_groups: int = 160) -> pd.DataFram
     x = rng.normal(size=gid.size)
     eta = np.where(lab == 1, 0.8 + 0.6 * x, 1.8 - 0.5 * x)
     y = np.where(lab == 0, 0, rng.poisson(np.exp(eta)))
-    return pd.DataFrame({"y": y, "x": x, "id": gid + 1, "label": lab + 1})
+    z = rng.normal(size=n_groups)[gid]
+    return pd.DataFrame({"y": y, "x": x, "id": gid + 1, "label": lab + 1, "z": z})
 
 
 def main() -> None:
