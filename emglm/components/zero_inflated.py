@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from emglm.components.base import NextEStep, normalise
+from emglm.components.base import NextEStep, normalise_columns
 from emglm.components.glm import GLMComponents, GLMParams
 from emglm.data.arrays import MixtureData
 from emglm.exceptions import InputError, InputTypeError
@@ -113,8 +113,14 @@ class ZeroInflatedComponents:
         self, data: MixtureData, params: ZIParams, log_prior: Array, linearise: bool
     ) -> ZIEStep:
         """Posteriors and llf from :meth:`log_densities` (no fused pass: the M-step
-        linearises for itself)."""
-        norm, post = normalise(self.log_densities(data, params) + log_prior)
+        linearises for itself), built component by component along the rows."""
+        nz = params.n_zero
+        joint_t = np.empty((self.n_components(params), data.n_rows))
+        joint_t[nz:] = self.glm.log_densities(data, params.glm).T
+        if nz:
+            joint_t[0] = np.where(data.y == 0, 0.0, -np.inf)
+        joint_t += log_prior.T
+        norm, post = normalise_columns(joint_t)
         return ZIEStep(float(np.dot(data.weights, norm)), post)
 
     def m_step_cold(self, data: MixtureData, wtau: Array) -> ZIParams:
