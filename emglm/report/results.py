@@ -81,7 +81,8 @@ class EMGLMResults:
     # --- parameters ------------------------------------------------------------------------
     @property
     def K(self) -> int:
-        """Number of components."""
+        """Number of components (with zero inflation the point mass counts too, as in
+        flexmix's ``k``; :attr:`coef_names` lists the GLM components)."""
         return self.em.params.n_components
 
     @property
