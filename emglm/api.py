@@ -35,6 +35,7 @@ def em_glm(
     concomitant: str | None = None,
     groups: Any = None,
     zero_inflated: bool = False,
+    safe_formula: bool = False,
     start: Any = None,
     init: str = FitOptions.init,
     method: str = FitOptions.method,
@@ -45,7 +46,7 @@ def em_glm(
     bootstrap: str = FitOptions.bootstrap,
     random_state: int | np.random.Generator | None = None,
     n_starts: int = FitOptions.n_starts,
-    minprior: float = FitOptions.minprior,
+    minprior: float | None = FitOptions.minprior,
     n_jobs: int = FitOptions.n_jobs,
     progress: bool | None = FitOptions.progress,
     accel: str | None = FitOptions.accel,
@@ -54,7 +55,8 @@ def em_glm(
     """Fit a finite mixture of ``K`` GLMs by EM from an R-like formula.
 
     A thin front end over ``EMGLM.from_formula(...).fit(...)``; see those for the
-    parameters.
+    parameters. ``safe_formula=True`` evaluates formulas from untrusted text safely
+    (``docs/security.md``).
 
     Examples
     --------
@@ -92,6 +94,7 @@ def em_glm(
         groups=groups,
         zero_inflated=zero_inflated,
         eval_env=formula_mod.capture_env(1),
+        safe_formula=safe_formula,
     )
     return model.fit_with(options, start=start, random_state=random_state)
 
@@ -116,6 +119,7 @@ def small_em(
     concomitant: str | None = None,
     groups: Any = None,
     zero_inflated: bool = False,
+    safe_formula: bool = False,
     method: str = FitOptions.method,
     m_step_iter: int = FitOptions.m_step_iter,
     accel: str | None = FitOptions.accel,
@@ -143,7 +147,7 @@ def small_em(
         Worker processes (``-1``: one per CPU). Results do not depend on it.
     progress : bool, optional
         Show a tqdm progress bar (needs tqdm).
-    offset, exposure, weights, concomitant, groups, zero_inflated
+    offset, exposure, weights, concomitant, groups, zero_inflated, safe_formula
         The model, as for :func:`emglm.em_glm`. With groups, ``sample_size`` counts
         groups.
     method, m_step_iter, accel
@@ -182,6 +186,7 @@ def small_em(
         groups=groups,
         zero_inflated=zero_inflated,
         eval_env=formula_mod.capture_env(1),
+        safe_formula=safe_formula,
     )
     repeats = check_positive_int("repeats", repeats)
     max_iter = check_positive_int("max_iter", max_iter)

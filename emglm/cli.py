@@ -1,6 +1,11 @@
 """Command line: ``python -m emglm fit ...`` and ``python -m emglm demo``.
 
-Errors in the arguments or the input file print one line and exit with status 2.
+Errors in the arguments or the input file, and fits that cannot be carried out
+(:class:`~emglm.FitError`), print one line and exit with status 2.
+
+Formulas given here may come from anywhere, so they are evaluated as safe formulas
+(``safe_formula=True``): only the data's columns, numbers, arithmetic, ``np.<ufunc>`` and
+the documented transforms, no builtins (``docs/security.md``).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from emglm.api import em_glm
-from emglm.exceptions import EMGLMWarning
+from emglm.exceptions import EMGLMWarning, FitError
 from emglm.families import FAMILY_NAMES
 
 
@@ -29,8 +34,17 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     fit = sub.add_parser("fit", help="fit a mixture of GLMs to a CSV file and print its summary")
     fit.add_argument("--data", required=True, help="CSV file with a header row")
-    fit.add_argument("--formula", required=True, help='R-like formula, e.g. "y ~ x1 + x2"')
-    fit.add_argument("--family", default="poisson", help=", ".join(FAMILY_NAMES))
+    fit.add_argument(
+        "--formula",
+        required=True,
+        action="append",
+        help='R-like formula, e.g. "y ~ x1 + x2"; repeat it (with one --family each) for '
+        "several responses sharing one latent class",
+    )
+    fit.add_argument("--concomitant", help='one-sided formula for the mixing, e.g. "~ z"')
+    fit.add_argument(
+        "--family", action="append", help=", ".join(FAMILY_NAMES) + " (default poisson)"
+    )
     fit.add_argument("-K", type=int, default=2, help="number of components")
     fit.add_argument("--offset", help="column holding an offset")
     fit.add_argument("--exposure", help="column holding an exposure (its log is the offset)")
@@ -66,22 +80,32 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"emglm: error: cannot read {args.data!r}: {exc}", file=sys.stderr)
                     return 2
                 res = em_glm(
-                    args.formula,
+                    args.formula[0] if len(args.formula) == 1 else args.formula,
                     data,
-                    args.family,
+                    _families(args.family, len(args.formula)),
                     args.K,
                     offset=args.offset,
                     exposure=args.exposure,
                     weights=args.weights,
+                    concomitant=args.concomitant,
                     groups=args.groups,
                     zero_inflated=args.zero_inflated,
+                    safe_formula=True,
                     max_iter=args.max_iter,
                     random_state=args.seed,
                 )
-        except (ValueError, TypeError) as exc:
-            print(f"emglm: error: {exc}", file=sys.stderr)
+        except (ValueError, TypeError, FitError) as exc:
+            message = " ".join(str(exc).split())  # one line, whatever the message holds
+            print(f"emglm: error: {message}", file=sys.stderr)
             return 2
     print(res.summary())
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     return 0
+
+
+def _families(given: list[str] | None, n_formulas: int) -> str | list[str]:
+    """The --family values: one name for one formula (default poisson), else the list."""
+    if not given:
+        return "poisson" if n_formulas == 1 else ["poisson"] * n_formulas
+    return given[0] if n_formulas == 1 and len(given) == 1 else given

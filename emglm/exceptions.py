@@ -12,6 +12,11 @@ and what is allowed.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import warnings
+from collections.abc import Iterator
+
 
 class EMGLMWarning(UserWarning):
     """Base class of every warning emitted by emglm."""
@@ -73,3 +78,41 @@ def user_stacklevel() -> int:
         frame = frame.f_back  # type: ignore[assignment]
         level += 1
     return level
+
+
+# Where emit() sends warnings: None (the warnings module) or a per-call list. A context
+# variable is private to its thread (and task), so concurrent calls never see each other's
+# list, and the process-wide warning filters are never touched.
+_SINK: contextvars.ContextVar[list[tuple[type[Warning], str]] | None] = contextvars.ContextVar(
+    "emglm_warning_sink", default=None
+)
+
+
+def emit(message: str, category: type[Warning]) -> None:
+    """Warn with ``category``, pointing at the user's line, or record the warning when a
+    :func:`collect` block of this thread is active."""
+    sink = _SINK.get()
+    if sink is not None:
+        sink.append((category, message))
+        return
+    warnings.warn(message, category, stacklevel=user_stacklevel())
+
+
+@contextlib.contextmanager
+def collect() -> Iterator[list[tuple[type[Warning], str]]]:
+    """Record the warnings :func:`emit` gives in this block (this thread only) instead of
+    warning; yields the list of ``(category, message)`` it fills.
+
+    Examples
+    --------
+    >>> with collect() as caught:
+    ...     emit("EM did not converge", ConvergenceWarning)
+    >>> caught
+    [(<class 'emglm.exceptions.ConvergenceWarning'>, 'EM did not converge')]
+    """
+    sink: list[tuple[type[Warning], str]] = []
+    token = _SINK.set(sink)
+    try:
+        yield sink
+    finally:
+        _SINK.reset(token)

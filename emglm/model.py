@@ -9,24 +9,20 @@ errors, and returns an :class:`~emglm.report.results.EMGLMResults`.
 from __future__ import annotations
 
 import dataclasses
-import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import statsmodels.genmod.families as smf
 
+from emglm.blas_threads import single_blas_thread
 from emglm.checks import check_positive_int
 from emglm.components import irls
 from emglm.components.glm import GLMComponents, GLMParams
-from emglm.components.zero_inflated import (
-    ZeroInflatedComponents,
-    ZIParams,
-    check_zero_inflated,
-    glm_part,
-)
+from emglm.components.multi import MultiParams, MultiResponseComponents
+from emglm.components.zero_inflated import ZeroInflatedComponents, ZIParams, check_zero_inflated
 from emglm.data import formula as formula_mod
-from emglm.data.arrays import Grouping, MixtureData
+from emglm.data.arrays import Grouping, MixtureData, ResponseArrays
 from emglm.engine import em, warmup
 from emglm.engine import starts as engine_starts
 from emglm.engine.em import MixtureModel, MixtureParams
@@ -36,21 +32,21 @@ from emglm.exceptions import (
     InputError,
     InputTypeError,
     SeparationWarning,
-    user_stacklevel,
+    emit,
 )
 from emglm.families import Family, get_family
 from emglm.inference import bootstrap as boot
 from emglm.inference import louis
 from emglm.mixing import MAX_LOGODDS
+from emglm.options import MINPRIOR as MINPRIOR
 from emglm.options import FitOptions
 from emglm.report.record import FitRecord
 from emglm.report.results import EMGLMResults
 from emglm.report.warmup import SmallEMResult
+from emglm.several import build_several, is_several
 
 # The warm-up em_glm runs when no start is given: n_starts short runs like small_em's.
 N_STARTS = FitOptions.n_starts
-# flexmix's default: a component whose prior falls below this is dropped.
-MINPRIOR = FitOptions.minprior
 
 
 class EMGLM:
@@ -80,22 +76,36 @@ class EMGLM:
         arrays: formula_mod.ModelArrays,
         family: Family,
         K: int,
+        more: Sequence[tuple[formula_mod.Design, formula_mod.ModelArrays, Family]] = (),
         zero_inflated: bool = False,
     ) -> None:
         self.design = design
         self.arrays = arrays
         self.family = family
         self.K = K
-        self.glm = GLMComponents(family, tuple(design.x_names))
-        self.components: GLMComponents | ZeroInflatedComponents = self.glm
+        # Further responses on the same rows, each with its own design and family.
+        self.more = tuple(more)
+        self.designs = (design, *(d for d, _, _ in self.more))
+        glms = [GLMComponents(family, tuple(design.x_names))]
+        glms += [GLMComponents(f, tuple(d.x_names)) for d, _, f in self.more]
+        for glm, (_, a, _) in zip(glms, ((design, arrays, family), *self.more), strict=True):
+            short = _check_enough_data(float(arrays.weights.sum()), glm, a.X, K)
+            if short is not None:
+                raise InputError(short + "; fit fewer components or a smaller model")
+        self.glms = tuple(glms)
+        self.components: GLMComponents | MultiResponseComponents | ZeroInflatedComponents
+        self.components = glms[0]
+        if self.more:
+            self.components = MultiResponseComponents(
+                self.glms, tuple(d.response_name for d in self.designs)
+            )
         # The engine counts every component: with zero inflation the point mass too.
         self.n_total = K
         if check_zero_inflated(zero_inflated, family, arrays.y):
-            self.components = ZeroInflatedComponents(self.glm, K)
+            if self.more:
+                raise InputError("zero_inflated=True is for a single response")
+            self.components = ZeroInflatedComponents(glms[0], K)
             self.n_total = K + 1
-        short = _check_enough_data(float(arrays.weights.sum()), self.glm, arrays.X, K)
-        if short is not None:
-            raise InputError(short + "; fit fewer components or a smaller model")
         groups = None
         if arrays.groups is not None:
             groups = Grouping.of(arrays.groups)
@@ -115,17 +125,19 @@ class EMGLM:
             weights=arrays.weights,
             Z=arrays.Z,
             groups=groups,
+            responses=tuple(ResponseArrays(a.y, a.X, a.offset, a.trials) for _, a, _ in self.more),
         )
         self.mixture = MixtureModel.for_data(self.components, self.data)
-        for arr in (arrays.y, arrays.X, arrays.offset, arrays.trials, arrays.weights, arrays.Z):
-            arr.flags.writeable = False
+        for a in (arrays, *(a for _, a, _ in self.more)):
+            for arr in (a.y, a.X, a.offset, a.trials, a.weights, a.Z):
+                arr.flags.writeable = False
 
     @classmethod
     def from_formula(
         cls,
-        formula: str,
+        formula: str | Sequence[str],
         data: pd.DataFrame,
-        family: str | smf.Family = "poisson",
+        family: Any = "poisson",
         K: int = 2,
         *,
         offset: Any = None,
@@ -135,13 +147,16 @@ class EMGLM:
         groups: Any = None,
         zero_inflated: bool = False,
         eval_env: Any = None,
+        safe_formula: bool = False,
     ) -> EMGLM:
         """Build the model from an R-like formula and a DataFrame.
 
         Parameters
         ----------
-        formula : str
-            Patsy formula, e.g. ``"y ~ x1 + C(g) - 1"``; see :mod:`emglm.data.formula`.
+        formula : str or list of str
+            Patsy formula, e.g. ``"y ~ x1 + C(g) - 1"``; see :mod:`emglm.data.formula`. A
+            list of formulas fits several responses sharing one latent class (each its own
+            GLM in every component; give one family per formula; see :mod:`emglm.several`).
         data : pandas.DataFrame
             The data; never modified.
         family : str or statsmodels family
@@ -164,15 +179,46 @@ class EMGLM:
             Add a point mass at zero beside the ``K`` GLM components (flexmix's
             ``FLXMRziglm``, whose ``k`` counts the point mass too: ``k = K + 1``); for
             families with positive probability at zero (Poisson, binomial, negative
-            binomial). See ``docs/model.md``.
+            binomial) and a single response. See ``docs/model.md``.
         eval_env : optional
             Namespace for names in the formula; by default the caller's.
+        safe_formula : bool, default False
+            The formulas' terms are Python code, evaluated in ``eval_env`` as statsmodels
+            does. ``True`` (for formulas from untrusted text; the command line's setting)
+            allows only the data's columns, numbers, arithmetic, ``np.<ufunc>`` and the
+            documented transforms, evaluated without builtins or the caller's namespace;
+            anything else is a :class:`~emglm.FormulaError` before any code runs. See
+            ``docs/security.md``.
         """
+        if not isinstance(safe_formula, bool):
+            raise InputTypeError(f"safe_formula must be True or False, not {safe_formula!r}")
+        if safe_formula:
+            env = formula_mod.safe_env()
+        else:
+            env = formula_mod.capture_env(1) if eval_env is None else eval_env
+        if is_several(formula):
+            if check_zero_inflated(zero_inflated, get_family("poisson"), None):
+                raise InputError("zero_inflated=True is for a single response")
+            built = build_several(
+                formula,
+                data,
+                family,
+                offset=offset,
+                exposure=exposure,
+                weights=weights,
+                concomitant=concomitant,
+                groups=groups,
+                eval_env=env,
+            )
+            K = check_positive_int("K", K, upper=built[0][1].y.shape[0])
+            for design, arrays, _ in built:
+                _check_aliased(design, arrays)
+            first = built[0]
+            return cls(first[0], first[1], first[2], K, more=built[1:])
         fam = get_family(family)
         check_zero_inflated(zero_inflated, fam, None)
-        env = formula_mod.capture_env(1) if eval_env is None else eval_env
         design, arrays = formula_mod.build(
-            formula,
+            formula,  # type: ignore[arg-type]  # build checks that it is a string
             data,
             fam,
             offset=offset,
@@ -183,19 +229,8 @@ class EMGLM:
             groups=groups,
         )
         K = check_positive_int("K", K, upper=arrays.y.shape[0])
-        aliased = irls.aliased_columns(arrays.X)
-        if aliased:
-            names = design.x_names
-            raise InputError(
-                "the design has collinear columns: "
-                + ", ".join(repr(names[j]) for j in aliased)
-                + " "
-                + ("is" if len(aliased) == 1 else "are")
-                + " constant or a linear combination of the other columns; drop "
-                + ("it" if len(aliased) == 1 else "them")
-                + " from the formula"
-            )
-        return cls(design, arrays, fam, K, zero_inflated)
+        _check_aliased(design, arrays)
+        return cls(design, arrays, fam, K, zero_inflated=zero_inflated)
 
     def fit(
         self,
@@ -210,7 +245,7 @@ class EMGLM:
         bootstrap: str = FitOptions.bootstrap,
         random_state: int | np.random.Generator | None = None,
         n_starts: int = FitOptions.n_starts,
-        minprior: float = FitOptions.minprior,
+        minprior: float | None = FitOptions.minprior,
         n_jobs: int = FitOptions.n_jobs,
         progress: bool | None = FitOptions.progress,
         accel: str | None = FitOptions.accel,
@@ -254,8 +289,9 @@ class EMGLM:
             Without ``start``: the number of short warm-up runs (``WARMUP_ITER`` iterations,
             tolerance ``WARMUP_TOL``, as :func:`emglm.small_em`) whose best run starts the
             long run; the table is kept as ``results.warmup``. ``1`` runs a single start.
-        minprior : float, default 0.05
-            A component whose prior (its share of the M-step weight) falls below
+        minprior : float, optional
+            Default ``emglm.options.default_minprior(K)``: 0.05 (flexmix's), or ``1 / (2K)``
+            when that is smaller (K > 10), so that it is valid for any K. A component whose prior (its share of the M-step weight) falls below
             ``minprior`` -- or whose weight falls below its number of parameters -- is
             dropped with a :class:`~emglm.DegenerateComponentWarning` (flexmix's rule);
             the results then have fewer components. ``0`` keeps every component that has
@@ -292,6 +328,7 @@ class EMGLM:
         )
         return self.fit_with(options, start=start, random_state=random_state)
 
+    @single_blas_thread  # small per-block BLAS products: a thread pool only adds overhead
     def fit_with(
         self,
         options: FitOptions,
@@ -301,7 +338,7 @@ class EMGLM:
     ) -> EMGLMResults:
         """Fit with validated :class:`~emglm.options.FitOptions` (what :meth:`fit`,
         :func:`emglm.em_glm` and :func:`emglm.select_k` call)."""
-        options.check_for(self.n_total)
+        options = options.check_for(self.n_total)
         if options.se == "bootstrap":
             boot.check_bootstrap(options.bootstrap, self.data)
             if options.progress:
@@ -337,9 +374,11 @@ class EMGLM:
         fit = em.run_em(self.data, mixture, start_value, options.em_options(), em_rng)
         mean_prop = mixture.mixing.proportions(self.data.Z, fit.params.gamma, self.data.weights)
         fit = em.permute(mixture, fit, em.canonical_order(mixture, fit.params, mean_prop))
-        _warn_about_fit(self.data, mixture, self.glm, fit, self.n_total, options)
+        parts = self._parts(fit.params.components)
+        first = 1 + getattr(fit.params.components, "n_zero", 0)
+        _warn_about_fit(self.data, mixture, parts, fit, self.n_total, options, first)
         # A dropped point mass leaves a plain GLM mixture (as flexmix's FLXremoveComponent).
-        mixture, fit = _without_point_mass(mixture, fit, self.glm)
+        mixture, fit = _without_point_mass(mixture, fit, self.glms[0])
         covariance = None
         if options.se == "louis":
             names = louis.param_names(mixture, self.design.z_names, fit.params.n_components)
@@ -363,6 +402,7 @@ class EMGLM:
             row_index=self.arrays.row_index,
             n_dropped=self.arrays.n_dropped,
             n_requested=self.n_total,
+            designs=self.designs,
         )
         return EMGLMResults(
             record=record,
@@ -382,19 +422,19 @@ class EMGLM:
         as an (n, K) array; or labels 0..K-1 of length n. With zero inflation, posteriors
         and labels count the point mass too (column and label 0), coefficients do not.
         """
-        data, n_comp, glm, n_all = self.data, self.K, self.glm, self.n_total
+        data, n_comp, n_all = self.data, self.K, self.n_total
         n, p = data.X.shape
         x_names = self.design.x_names
         if isinstance(start, MixtureParams):
             q = data.n_mixing_columns
+            kind = MultiParams if self.more else ZIParams if n_all > n_comp else GLMParams
             problem = None
             comp = start.components
-            kind = ZIParams if n_all > n_comp else GLMParams
             if not isinstance(comp, kind) or (isinstance(comp, ZIParams) and not comp.zero):
                 problem = "start holds parameters of another kind of component model"
             else:
-                inner = comp.glm if isinstance(comp, ZIParams) else comp
-                problem = glm.check_params(inner, n_comp, p)
+                for glm, view, part in self._parts(comp):
+                    problem = problem or glm.check_params(part, n_comp, view.n_columns)
             if problem is None and start.gamma.shape != (q, n_all):
                 problem = (
                     f"start.gamma has shape {start.gamma.shape}; expected {(q, n_all)} "
@@ -411,7 +451,7 @@ class EMGLM:
                     f"start DataFrame must have rows {x_names} and {n_comp} columns (one per "
                     f"component); got rows {list(start.index)} and {start.shape[1]} columns"
                 )
-            return self._from_coef(start.to_numpy(dtype=float).T)
+            return self._from_coef(_frame_coef(start).T)
         try:
             arr = np.asarray(start, dtype=float)
         except (TypeError, ValueError):
@@ -438,11 +478,24 @@ class EMGLM:
             f"posteriors (n, K) = {(n, n_all)} or labels of length n = {n}"
         )
 
+    def _parts(self, params: Any) -> list[tuple[GLMComponents, MixtureData, GLMParams]]:
+        """Each response's GLM driver, data and parameters (one for a single response)."""
+        if not self.more:
+            glm_params = params.glm if isinstance(params, ZIParams) else params
+            return [(self.glms[0], self.data, glm_params)]
+        return [(glm, self.data.response(r), params.parts[r]) for r, glm in enumerate(self.glms)]
+
     def _from_coef(self, coef: np.ndarray) -> MixtureParams:
         """Complete bare coefficients into parameters; mixing proportions start equal, so
         with a concomitant model the first M-step fits the logits to the posteriors that
         these coefficients imply."""
-        comp = self.components.from_coef(self.data, coef)
+        if self.more:
+            raise InputError(
+                "with several responses start from labels, posteriors or a previous fit's "
+                "parameters, not from one response's coefficients"
+            )
+        glm_params = self.glms[0].from_coef(self.data, coef)
+        comp = ZIParams(glm_params, True) if self.n_total > self.K else glm_params
         q = self.data.n_mixing_columns
         return MixtureParams(comp, self.mixture.mixing.start(q, self.n_total))
 
@@ -457,6 +510,22 @@ def _without_point_mass(
         return mixture, fit
     plain = MixtureModel(glm, mixture.mixing)
     return plain, dataclasses.replace(fit, params=MixtureParams(comp.glm, fit.params.gamma))
+
+
+def _check_aliased(design: formula_mod.Design, arrays: formula_mod.ModelArrays) -> None:
+    """Raise when design columns are constant or linear combinations of the others."""
+    aliased = irls.aliased_columns(arrays.X)
+    if aliased:
+        names = design.x_names
+        raise InputError(
+            "the design has collinear columns: "
+            + ", ".join(repr(names[j]) for j in aliased)
+            + " "
+            + ("is" if len(aliased) == 1 else "are")
+            + " constant or a linear combination of the other columns; drop "
+            + ("it" if len(aliased) == 1 else "them")
+            + " from the formula"
+        )
 
 
 def _check_constant_within(
@@ -494,13 +563,16 @@ def _check_enough_data(
 def _warn_about_fit(
     data: MixtureData,
     mixture: MixtureModel,
-    glm: GLMComponents,
+    parts: list[tuple[GLMComponents, MixtureData, GLMParams]],
     fit: em.EMFit,
     K: int,
     options: FitOptions,
+    first: int = 1,
 ) -> None:
     """Warn about what went wrong in a fit: at most one warning of each class, whose
-    message lists every cause of that class."""
+    message lists every cause of that class. ``first`` is the number of the first GLM
+    component in tables (2 after a point mass at zero), whose posteriors start at column
+    ``first - 1``."""
     found: dict[type[Warning], list[str]] = {}
     n_fitted = fit.params.n_components
     if n_fitted < K:
@@ -510,8 +582,7 @@ def _warn_about_fit(
             + ". Fit a smaller K, or set minprior=0 to keep small components that still have "
             "enough weight for their GLM."
         )
-    glm_params, posterior, first = glm_part(fit.params.components, fit.posterior)
-    collapsed = glm.collapsed(data, glm_params)
+    collapsed = np.unique(np.concatenate([g.collapsed(d, q) for g, d, q in parts]))
     if collapsed.size:
         comps = ", ".join(f"comp{k + first}" for k in collapsed)
         found.setdefault(DegenerateComponentWarning, []).append(
@@ -536,7 +607,8 @@ def _warn_about_fit(
             "concomitant terms, check for rows with extreme concomitant values, or fit "
             "fewer components."
         )
-    separated = glm.separated(data, glm_params, posterior)
+    posterior = fit.posterior[:, first - 1 :]
+    separated = [s for g, d, q in parts for s in g.separated(d, q, posterior)]
     if separated:
         comps = ", ".join(f"comp{k + first} ({n} rows)" for k, n in separated)
         found.setdefault(SeparationWarning, []).append(
@@ -547,4 +619,21 @@ def _warn_about_fit(
             "fit fewer components."
         )
     for category, messages in found.items():
-        warnings.warn(" Also, ".join(messages), category, stacklevel=user_stacklevel())
+        emit(" Also, ".join(messages), category)
+
+
+def _frame_coef(start: pd.DataFrame) -> np.ndarray:
+    """The numbers of a coefficient DataFrame; a non-numeric or non-finite cell raises,
+    naming its component column and design row."""
+    for col in start.columns:
+        values = pd.to_numeric(start[col], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            i = int(np.argmax(bad))
+            value = start[col].iloc[i]
+            shown = repr(value) if isinstance(value, str) else str(value)
+            raise InputError(
+                f"start DataFrame column {col!r} has {shown} at row {start.index[i]!r}; "
+                "every coefficient must be a finite number"
+            )
+    return start.to_numpy(dtype=float)

@@ -21,6 +21,8 @@ from emglm.inference.bootstrap import BOOTSTRAP_KINDS
 
 SE_METHODS = ("louis", "bootstrap", None)
 
+# flexmix's default: a component whose prior falls below this is dropped.
+MINPRIOR = 0.05
 # The warm-up em_glm runs when no start is given: n_starts short runs like small_em's.
 WARMUP_ITER = 20
 WARMUP_TOL = 1e-4
@@ -55,7 +57,7 @@ class FitOptions:
     n_boot: int = 200
     bootstrap: str = "nonparametric"
     n_starts: int = 10
-    minprior: float = 0.05
+    minprior: float | None = None
     n_jobs: int = 1
     progress: bool | None = None
     accel: str | None = "squarem"
@@ -76,6 +78,8 @@ class FitOptions:
         if self.progress is not None and not isinstance(self.progress, bool):
             raise InputTypeError(f"progress must be True, False or None, not {self.progress!r}")
         m = self.minprior
+        if m is None:
+            return  # default_minprior(K), filled in by check_for
         if isinstance(m, bool) or not isinstance(m, numbers.Real) or not 0 <= m < 1:
             raise InputError(f"minprior must be a number in [0, 1); got {m!r}")
         object.__setattr__(self, "minprior", float(m))
@@ -99,13 +103,19 @@ class FitOptions:
         """A copy with some options changed (validated again)."""
         return replace(self, **changes)
 
-    def check_for(self, n_components: int) -> None:
-        """Checks that depend on the number of components."""
+    def check_for(self, n_components: int) -> FitOptions:
+        """Checks that depend on the number of components; returns the options with an
+        unset ``minprior`` filled in by :func:`default_minprior`."""
+        if self.minprior is None:
+            return replace(self, minprior=default_minprior(n_components))
         if not self.minprior < 1.0 / n_components:
             raise InputError(
                 f"minprior must be a number in [0, 1/K) = [0, {1.0 / n_components:.3g}); "
-                f"got {self.minprior!r}"
+                f"got {self.minprior!r} (K={n_components}); leave it unset (the default for "
+                f"K={n_components} is {default_minprior(n_components):g}) or give a smaller "
+                "value"
             )
+        return self
 
     def em_options(self) -> EMOptions:
         """The settings of the long EM run."""
@@ -115,7 +125,7 @@ class FitOptions:
             method=self.method,
             m_step_iter=self.m_step_iter,
             accel=self.accel,
-            minprior=self.minprior,
+            minprior=MINPRIOR if self.minprior is None else self.minprior,
         )
 
     def warmup_options(self) -> EMOptions:
@@ -127,3 +137,13 @@ class FitOptions:
             m_step_iter=self.m_step_iter,
             accel=self.accel,
         )
+
+
+def default_minprior(n_components: int) -> float:
+    """The ``minprior`` used when it is not given: flexmix's ``MINPRIOR``, but at most half
+    of an equal share ``1/K``, so that it stays below ``1/K`` for any K.
+
+    >>> default_minprior(2), default_minprior(20)
+    (0.05, 0.025)
+    """
+    return min(MINPRIOR, 0.5 / n_components)

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import numbers
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,7 @@ import statsmodels.genmod.families as smf
 from emglm.checks import check_choice
 from emglm.data import formula as formula_mod
 from emglm.engine import warmup
-from emglm.exceptions import EMGLMWarning, InputError, InputTypeError, user_stacklevel
+from emglm.exceptions import InputError, InputTypeError, collect, emit
 from emglm.model import EMGLM
 from emglm.options import FitOptions
 from emglm.report.results import EMGLMResults
@@ -78,6 +77,7 @@ def select_k(
     concomitant: str | None = None,
     groups: Any = None,
     zero_inflated: bool = False,
+    safe_formula: bool = False,
     random_state: int | np.random.Generator | None = None,
     options: FitOptions | None = None,
     **fit_options: Any,
@@ -91,9 +91,9 @@ def select_k(
     K : iterable of int, default range(1, 6)
         The numbers of components to try.
     criterion : {"bic", "aic", "icl"}
-        Smaller is better. ICL adds the classification entropy to BIC and so favours
-        well-separated components.
-    offset, exposure, weights, concomitant, groups, zero_inflated
+        Smaller is better. ICL (flexmix's: ``-2`` times the classification
+        log-likelihood plus BIC's penalty) favours well-separated components.
+    offset, exposure, weights, concomitant, groups, zero_inflated, safe_formula
         The model, as for :func:`emglm.em_glm`.
     random_state : int or numpy Generator, optional
         Each K gets its own random stream spawned from it.
@@ -135,27 +135,25 @@ def select_k(
         groups=groups,
         zero_inflated=zero_inflated,
         eval_env=formula_mod.capture_env(1),
+        safe_formula=safe_formula,
     )
     n_rows = base.data.y.shape[0]
     if ks[-1] > n_rows:
         raise InputError(f"K={ks[-1]} is larger than the number of rows ({n_rows})")
     models = [  # checks every K
-        EMGLM(base.design, base.arrays, base.family, k, zero_inflated) for k in ks
+        EMGLM(base.design, base.arrays, base.family, k, zero_inflated=zero_inflated) for k in ks
     ]
     seeds = warmup.seed_sequence(random_state).spawn(len(ks))
     fits: dict[int, EMGLMResults] = {}
     rows = []
     caught: dict[type[Warning], list[str]] = {}
     for k, model, seed in zip(ks, models, seeds, strict=True):
-        # The fits' own warnings are collected and reported once per kind, below.
-        with warnings.catch_warnings(record=True) as records:
-            warnings.simplefilter("always")
+        # The fits' own warnings are collected (in this thread only: no global filter is
+        # touched, so concurrent calls keep theirs) and reported once per kind, below.
+        with collect() as records:
             res = model.fit_with(options, random_state=np.random.default_rng(seed))
-        for rec in records:
-            if issubclass(rec.category, EMGLMWarning):
-                caught.setdefault(rec.category, []).append(f"K={k}: {rec.message}")
-            else:
-                warnings.warn_explicit(rec.message, rec.category, rec.filename, rec.lineno)
+        for category, message in records:
+            caught.setdefault(category, []).append(f"K={k}: {message}")
         fits[k] = res
         rows.append(
             {
@@ -170,11 +168,10 @@ def select_k(
             }
         )
     for category, messages in caught.items():
-        warnings.warn(
+        emit(
             f"{len(messages)} of the {len(ks)} fits warned ({category.__name__}): "
             + " | ".join(messages),
             category,
-            stacklevel=user_stacklevel(),
         )
     table = pd.DataFrame(rows).set_index("K")
     best_k = int(table[criterion].idxmin())

@@ -113,7 +113,10 @@ def test_information_criteria(poisson_df: pd.DataFrame) -> None:
     tau = res.posterior.to_numpy()
     ent = -np.sum(tau * np.log(np.clip(tau, 1e-300, None)))
     assert res.k_params == 2 * 2 + 1
-    assert res.icl == pytest.approx(res.bic + 2 * ent, rel=1e-10)
+    assert res.icl_entropy == pytest.approx(res.bic + 2 * ent, rel=1e-10)
+    post = res.posterior.to_numpy()
+    clogl = res.llf + np.sum(np.log(post.max(axis=1)))  # log(pi f) at the hard labels
+    assert res.icl == pytest.approx(-2 * clogl + np.log(600) * 5, rel=1e-12)
     assert res.bic == pytest.approx(-2 * res.llf + np.log(600) * 5)
 
 

@@ -95,3 +95,27 @@ def test_binomial_two_columns() -> None:
     df = _data("binom_mix.csv")
     res = emglm.em_glm("cbind(succ, fail) ~ x", df, "binomial", K=2, start=df.label - 1, tol=1e-13)
     _compare(res, REF["binom"])
+
+
+ICL_REF = json.loads((Path(__file__).parent / "reference" / "flexmix_icl.json").read_text())
+
+
+@pytest.mark.parametrize(
+    ("key", "formula", "family", "options"),
+    [
+        ("pois_offset", "y ~ x1 + x2", "poisson", {"offset": "log_expo"}),
+        ("binom", "cbind(succ, fail) ~ x", "binomial", {}),
+    ],
+)
+def test_icl_is_flexmix_icl(key: str, formula: str, family: str, options: dict) -> None:
+    ref = ICL_REF["fits"][key]
+    dataset = "pois_mix" if key == "pois_offset" else "binom_mix"
+    df = pd.read_csv(Path(__file__).parent / "reference" / "data" / f"{dataset}.csv")
+    df["log_expo"] = np.log(df["expo"]) if "expo" in df else 0.0
+    res = emglm.em_glm(formula, df, family, K=2, start=df.label.to_numpy() - 1, tol=1e-13,
+                       minprior=0, se=None, **options)
+    assert res.llf == pytest.approx(ref["logLik"], abs=1e-4)
+    assert res.clogl == pytest.approx(ref["clogLik"], abs=1e-4)
+    assert res.icl == pytest.approx(ref["ICL"], abs=1e-3)
+    # The soft entropy is at least the hard penalty -log max_k tau_ik of each row.
+    assert res.icl_entropy > res.icl

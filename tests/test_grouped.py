@@ -45,6 +45,7 @@ def test_grouped_fit_matches_flexmix(key: str, options: dict) -> None:
     assert res.k_params == ref["df"]
     assert res.nobs == ref["nobs"]  # BIC counts rows, as flexmix's nobs()
     assert res.bic == pytest.approx(ref["BIC"], abs=1e-3)
+    assert res.icl == pytest.approx(ref["ICL"], abs=1e-3)  # classification llf per group
     if "concomitant_coef" in ref:
         gamma = res.mixing_params.to_numpy()[:, order]
         gamma = gamma - gamma[:, :1]

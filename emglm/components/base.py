@@ -27,30 +27,13 @@ from emglm.data.arrays import MixtureData
 Array = NDArray[np.float64]
 
 
-class EStep(Protocol):
-    """What an E-step pass gives the engine."""
-
-    @property
-    def llf(self) -> float:
-        """Observed-data log-likelihood."""
-        ...
-
-    @property
-    def posterior(self) -> Array:
-        """(n, K) posterior probabilities."""
-        ...
-
-
 @dataclass(frozen=True)
-class NextEStep:
-    """What a driver needs to make the next E-step inside its M-step (the fused pass):
-    the case weights (``None`` when all are 1), the log prior probabilities of the new
-    mixing parameters, (n, K) or (1, K), and whether that E-step should also linearise the
-    M-step after it."""
+class LogDensityEStep:
+    """An E-step made from log-densities: llf and the (n, K) posteriors (with groups,
+    repeated on each group's rows)."""
 
-    weights: Array | None
-    log_prior: Array
-    linearise: bool = True
+    llf: float
+    posterior: Array
 
 
 def normalise(joint: Array) -> tuple[Array, Array]:
@@ -85,6 +68,46 @@ def normalise_columns(joint_t: Array) -> tuple[Array, Array]:
         total[empty] = joint_t.shape[0]
     joint_t /= total
     return norm, joint_t.T
+
+
+def e_step_from_log_densities(
+    data: MixtureData, log_dens: Array, log_prior: Array
+) -> LogDensityEStep:
+    """The E-step from each row's component log-densities (n, K) and each unit's log prior
+    probabilities (units, K) or (1, K): the generic path, for drivers without a fused pass
+    and for grouped observations (flexmix's ``groupPosteriors``: with groups the
+    log-densities of a group's rows are summed before the posteriors are normalised, so
+    ``tau_gk ∝ pi_k(z_g) prod_{i in g} f_k(y_i)`` and
+    ``llf = sum_g w_g log sum_k pi_k(z_g) prod_{i in g} f_k(y_i)``)."""
+    norm, post = normalise(data.unit_sum(log_dens) + log_prior)
+    llf = float(np.dot(data.unit_case_weights, norm))
+    return LogDensityEStep(llf, data.unit_rows(post))
+
+
+class EStep(Protocol):
+    """What an E-step pass gives the engine."""
+
+    @property
+    def llf(self) -> float:
+        """Observed-data log-likelihood."""
+        ...
+
+    @property
+    def posterior(self) -> Array:
+        """(n, K) posterior probabilities."""
+        ...
+
+
+@dataclass(frozen=True)
+class NextEStep:
+    """What a driver needs to make the next E-step inside its M-step (the fused pass):
+    the case weights (``None`` when all are 1), the log prior probabilities of the new
+    mixing parameters, (n, K) or (1, K), and whether that E-step should also linearise the
+    M-step after it."""
+
+    weights: Array | None
+    log_prior: Array
+    linearise: bool = True
 
 
 class ComponentModel(Protocol):
@@ -180,11 +203,11 @@ class ComponentModel(Protocol):
         components), for the warning; ``None`` when the driver knows none."""
         ...
 
-    def simulate(
+    def resimulated(
         self, data: MixtureData, params: Any, labels: NDArray[np.intp], rng: np.random.Generator
-    ) -> Array:
-        """Responses drawn from the component each row is labelled with (the parametric
-        bootstrap)."""
+    ) -> MixtureData:
+        """The data with responses drawn from the component each row is labelled with (the
+        parametric bootstrap)."""
         ...
 
     def match_cost(self, fitted: Any, other: Any) -> Array:

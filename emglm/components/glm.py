@@ -350,6 +350,17 @@ class GLMComponents:
         y = self.family.simulate(mu, np.asarray(params.scale)[labels], data.trials, rng)
         return np.asarray(y, dtype=float)
 
+    def resimulated(
+        self,
+        data: MixtureData,
+        params: GLMParams,
+        labels: NDArray[np.intp],
+        rng: np.random.Generator,
+    ) -> MixtureData:
+        """The data with a response drawn from the labelled components (the parametric
+        bootstrap)."""
+        return data.with_responses((self.simulate(data, params, labels, rng),))
+
     def match_cost(self, fitted: GLMParams, other: GLMParams) -> Array:
         """Cost (K, K) of matching ``other``'s component k to ``fitted``'s component j: the
         squared distance between their coefficients, each coordinate scaled by the spread of

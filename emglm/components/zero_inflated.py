@@ -247,6 +247,16 @@ class ZeroInflatedComponents:
         y = self.glm.simulate(data, params.glm, glm_labels, rng)
         return np.where(labels < nz, 0.0, y)
 
+    def resimulated(
+        self,
+        data: MixtureData,
+        params: ZIParams,
+        labels: NDArray[np.intp],
+        rng: np.random.Generator,
+    ) -> MixtureData:
+        """The data with a response drawn by :meth:`simulate` (the parametric bootstrap)."""
+        return data.with_responses((self.simulate(data, params, labels, rng),))
+
     def match_cost(self, fitted: ZIParams, other: ZIParams) -> Array:
         """The GLM components' matching cost; the point mass matches only itself."""
         glm = self.glm.match_cost(fitted.glm, other.glm)

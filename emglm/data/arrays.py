@@ -38,6 +38,8 @@ class MixtureData:
     groups : which rows share one latent class (:class:`Grouping`), or ``None`` when every
         row is its own unit. With groups the engine's *units* are the groups: posteriors,
         the mixing model and the minprior rule work per group; components see rows.
+    responses : further responses of the same rows, each with its own design (several
+        responses sharing one latent class); :meth:`response` gives response r's data.
 
     Examples
     --------
@@ -58,6 +60,7 @@ class MixtureData:
     weights: Array
     Z: Array
     groups: Grouping | None = None
+    responses: tuple[ResponseArrays, ...] = ()
     cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -149,6 +152,38 @@ class MixtureData:
         """The values (n, ...) of each unit's first row (identical within a unit)."""
         return values if self.groups is None else values[self.groups.first]
 
+    # --- several responses ------------------------------------------------------------
+    @property
+    def n_responses(self) -> int:
+        """Number of responses (1 unless several share the latent class)."""
+        return 1 + len(self.responses)
+
+    def response(self, r: int) -> MixtureData:
+        """The data of response ``r`` (0 is this object's own ``y``, ``X``, ...): the same
+        rows, weights, concomitant design and groups. Made once and kept, so that what a
+        component model derives from it is derived once."""
+        if r == 0:
+            return self
+        arrays = self.responses[r - 1]
+
+        def view() -> MixtureData:
+            return MixtureData(
+                arrays.y, arrays.X, arrays.offset, arrays.trials, self.weights, self.Z,
+                self.groups,
+            )  # fmt: skip
+
+        return self.derived(f"response {r}", view)
+
+    def with_responses(self, ys: tuple[Array, ...]) -> MixtureData:
+        """The same rows with new values of every response (a parametric bootstrap draw)."""
+        more = tuple(
+            ResponseArrays(y, a.X, a.offset, a.trials)
+            for y, a in zip(ys[1:], self.responses, strict=True)
+        )
+        return MixtureData(
+            ys[0], self.X, self.offset, self.trials, self.weights, self.Z, self.groups, more
+        )
+
     # --- taking rows ---------------------------------------------------------------------
     def take(self, rows: NDArray[np.intp] | slice) -> MixtureData:
         """The data of some rows (a subsample, a bootstrap resample, a chunk); groups are
@@ -161,6 +196,7 @@ class MixtureData:
             weights=self.weights[rows],
             Z=self.Z[rows],
             groups=None if self.groups is None else Grouping.of(self.groups.codes[rows]),
+            responses=tuple(a.take(rows) for a in self.responses),
         )
 
     def take_units(self, units: NDArray[np.intp]) -> MixtureData:
@@ -169,15 +205,13 @@ class MixtureData:
             return self.take(units)
         return self.take(self.groups.rows_of(units))
 
-    def with_response(self, y: Array) -> MixtureData:
-        """The same design with another response (a parametric bootstrap draw)."""
-        return MixtureData(y, self.X, self.offset, self.trials, self.weights, self.Z, self.groups)
-
     def with_unit_weights(self, unit_weights: Array) -> MixtureData:
         """The same rows with new case weights per unit (a nonparametric bootstrap draw:
         resampling counts of rows, or of whole groups)."""
         w = unit_weights if self.groups is None else unit_weights[self.groups.codes]
-        return MixtureData(self.y, self.X, self.offset, self.trials, w, self.Z, self.groups)
+        return MixtureData(
+            self.y, self.X, self.offset, self.trials, w, self.Z, self.groups, self.responses
+        )
 
     def chunks(self, size: int) -> Iterator[MixtureData]:
         """Chunks of about ``size`` rows; with groups, whole groups only."""
@@ -206,8 +240,24 @@ class MixtureData:
             copy = np.arange(rows.shape[0]) - np.repeat(np.cumsum(reps) - reps, reps)
             groups = Grouping.of(self.groups.codes[rows] * (int(reps.max()) + 1) + copy)
         return MixtureData(
-            out.y, out.X, out.offset, out.trials, np.ones(rows.shape[0]), out.Z, groups
-        )
+            out.y, out.X, out.offset, out.trials, np.ones(rows.shape[0]), out.Z, groups,
+            out.responses,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ResponseArrays:
+    """A further response of the same rows with its own design: ``y``, ``X``, offset and
+    binomial trials (see :attr:`MixtureData.responses`)."""
+
+    y: Array
+    X: Array
+    offset: Array
+    trials: Array
+
+    def take(self, rows: NDArray[np.intp] | slice) -> ResponseArrays:
+        """The arrays of some rows."""
+        return ResponseArrays(self.y[rows], self.X[rows], self.offset[rows], self.trials[rows])
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Formula front end: R-like formula + DataFrame -> arrays. The only module importing patsy.
+"""Formula front end: R-like formula + DataFrame -> arrays. With its helpers in ``emglm.data``
+(``formula_safety``, ``formula_pickle``, ``design_chunks``) the only modules importing patsy.
 
 Supported beyond plain patsy:
 
@@ -11,6 +12,10 @@ Supported beyond plain patsy:
 
 The :class:`Design` remembers everything needed to rebuild the design matrix on new data
 (transformations, factor levels), so ``predict(newdata)`` re-applies the formula.
+
+Formula terms are Python code, evaluated in the caller's namespace as in statsmodels;
+``safe_env()`` gives an environment for formulas from untrusted text instead (checked
+against an allow-list, no builtins: :mod:`emglm.data.formula_safety`, ``docs/security.md``).
 """
 
 from __future__ import annotations
@@ -29,13 +34,17 @@ from numpy.typing import NDArray
 from patsy.desc import INTERCEPT, ModelDesc, Term
 from patsy.eval import EvalEnvironment, EvalFactor
 
+from emglm.data import columns, design_chunks, formula_pickle, formula_safety
 from emglm.data.groups import group_labels, split_groups
+from emglm.data.transforms import TRANSFORMS
 from emglm.exceptions import FormulaError, InputError, InputTypeError
 from emglm.families import Family
 
 Array = NDArray[np.float64]
 ArrayLike = Sequence[float] | NDArray[Any] | pd.Series
 
+# Floating-point trouble while a formula is evaluated (np.log(0), np.sqrt(-1), overflow) is
+# raised and reported naming the term, instead of NumPy warnings and rows silently dropped.
 _OFFSET_RE = re.compile(r"^\s*offset\s*\((.*)\)\s*$", re.DOTALL)
 _NA = patsy.NAAction(NA_types=["None", "NaN"])
 
@@ -50,6 +59,11 @@ def _identity(x: Any) -> Any:
 
 
 _HELPERS = {"cbind": _cbind, "offset": _identity, "np": np, "log": np.log, "exp": np.exp}
+_HELPERS.update(TRANSFORMS)  # center/standardize that skip missing values
+
+
+# Objects a pickled design stores by name: they are not picklable (patsy's transforms).
+_KNOWN = {**{name: getattr(patsy.builtins, name) for name in patsy.builtins.__all__}, **_HELPERS}
 
 
 def capture_env(depth: int) -> EvalEnvironment:
@@ -57,13 +71,26 @@ def capture_env(depth: int) -> EvalEnvironment:
     return EvalEnvironment.capture(depth + 1).with_outer_namespace(_HELPERS)
 
 
+def safe_env() -> EvalEnvironment:
+    """The environment of safe formulas: NumPy and the R-like helpers, no caller's
+    namespace and no builtins; formulas evaluated in it are checked first
+    (:func:`emglm.data.formula_safety.check_code`)."""
+    return formula_safety.NoBuiltinsEnvironment([dict(_HELPERS)])
+
+
+def is_safe(env: EvalEnvironment) -> bool:
+    """Whether ``env`` is a safe-formula environment."""
+    return isinstance(env, formula_safety.NoBuiltinsEnvironment)
+
+
 @dataclass(frozen=True)
 class Design:
     """What is needed to rebuild the model's arrays on new data.
 
-    patsy's design objects cannot be pickled, so a pickled ``Design`` keeps the formula, the
-    data columns the formula uses and the names it takes from the caller's namespace, and
-    re-evaluates the formula when it is unpickled.
+    patsy's design objects cannot be pickled, so a pickled ``Design`` keeps them as plain
+    data (:mod:`emglm.data.formula_pickle`: column names, codings, the learned state of each
+    transform, the namespace objects the formula uses) and puts them back together on
+    load without evaluating the formula.
     """
 
     formula: str
@@ -77,7 +104,6 @@ class Design:
     exposure_is_array: bool
     z_info: patsy.DesignInfo | None
     eval_env: EvalEnvironment
-    source: pd.DataFrame
 
     @property
     def x_names(self) -> list[str]:
@@ -91,28 +117,38 @@ class Design:
 
     def __getstate__(self) -> dict[str, Any]:
         state = {k: v for k, v in self.__dict__.items() if k not in _REBUILT}
-        codes = [f.code for f in self.x_info.factor_infos]
-        codes += [f.code for info in self.offset_infos for f in info.factor_infos]
-        if self.z_info is not None:
-            codes += [f.code for f in self.z_info.factor_infos]
-        names = {n for c in codes for n in _unknown_names(c, self.source.columns, _EMPTY_ENV)}
-        state["env_vars"] = {n: self.eval_env.namespace[n] for n in sorted(names)}
+        state["frozen"] = {
+            "x": formula_pickle.freeze(self.x_info, _KNOWN),
+            "offsets": [formula_pickle.freeze(i, _KNOWN) for i in self.offset_infos],
+            "z": None if self.z_info is None else formula_pickle.freeze(self.z_info, _KNOWN),
+            "safe": is_safe(self.eval_env),
+        }
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        env = EvalEnvironment([state.pop("env_vars")]).with_outer_namespace(_HELPERS)
-        frames = _frames(state["formula"], state["concomitant"], state["source"], env)
+        if "frozen" not in state:
+            # Older pickles re-evaluated the formula on load; that is not done any more.
+            raise InputError(
+                "this result was pickled by an older version of emglm, which stored the "
+                "formula to re-evaluate on load; refit the model and pickle it again"
+            )
+        frozen = state.pop("frozen")
+        pieces = [frozen["x"], *frozen["offsets"]] + ([frozen["z"]] if frozen["z"] else [])
+        namespace: dict[str, Any] = {}
+        for piece in pieces:
+            namespace.update(formula_pickle.frozen_namespace(piece, _KNOWN))
+        # The namespace is only consulted to name a column missing from newdata.
+        env = safe_env() if frozen["safe"] else EvalEnvironment([namespace])
         state.update(
-            x_info=frames.rhs.design_info,
-            offset_infos=tuple(m.design_info for m in frames.offsets),
-            z_info=None if frames.z is None else frames.z.design_info,
-            eval_env=env,
+            x_info=formula_pickle.thaw(frozen["x"], _KNOWN),
+            offset_infos=tuple(formula_pickle.thaw(f, _KNOWN) for f in frozen["offsets"]),
+            z_info=None if frozen["z"] is None else formula_pickle.thaw(frozen["z"], _KNOWN),
+            eval_env=env.with_outer_namespace(_HELPERS),
         )
         self.__dict__.update(state)
 
 
 _REBUILT = ("x_info", "offset_infos", "z_info", "eval_env")
-_EMPTY_ENV = EvalEnvironment([{}]).with_outer_namespace(_HELPERS)
 
 
 @dataclass(frozen=True)
@@ -173,13 +209,12 @@ def build(
         )
     env = capture_env(1) if eval_env is None else eval_env
     # Positional index: patsy keeps the index of the rows it keeps, and we map back later.
-    frame = data.reset_index(drop=True)
+    frame = columns.prepare(
+        data.reset_index(drop=True), formula, concomitant, (offset, exposure, weights)
+    )
 
-    frames = _frames(formula, concomitant, frame, env)
-    lhs, rhs, z_frame = frames.lhs, frames.rhs, frames.z
-    pieces: list[pd.DataFrame] = [lhs, rhs, *frames.offsets]
-    if z_frame is not None:
-        pieces.append(z_frame)
+    infos = _design_infos(formula, concomitant, frame, env)
+    pieces = [infos.lhs, infos.rhs, *infos.offsets] + ([infos.z] if infos.z is not None else [])
 
     extra = {
         "offset": _column_or_array("offset", offset, frame),
@@ -187,28 +222,27 @@ def build(
         "weights": _column_or_array("weights", weights, frame),
     }
     labels = group_labels(group_term if group_term is not None else groups, frame)
-    keep = np.ones(len(frame), dtype=bool)
-    for piece in pieces:
-        mask = np.zeros(len(frame), dtype=bool)
-        mask[piece.index.to_numpy()] = True
-        keep &= mask
+    allowed = np.ones(len(frame), dtype=bool)
     for values in extra.values():
         if values is not None:
-            keep &= ~np.isnan(values)
-    rows = np.flatnonzero(keep)
+            allowed &= ~np.isnan(values)
+    try:
+        with _raising():
+            built, rows = design_chunks.build_arrays(pieces, frame, allowed, _NA)
+    except patsy.PatsyError as exc:
+        raise _evaluation_error(formula, exc) from None
     if rows.size == 0:
         raise InputError(
             "every row has a missing value in a variable the model uses; nothing is left to fit"
         )
+    lhs_values, X = built[0], built[1]
+    offset_values = built[2 : 2 + len(infos.offsets)]
 
-    def take(piece: pd.DataFrame) -> Array:
-        return piece.loc[rows].to_numpy(dtype=float)
-
-    y, trials = _response(formula, lhs, take(lhs), family)
-    X = take(rhs)
+    columns.refuse_factor_offsets(formula, infos.offsets)
+    y, trials = _response(formula, infos.lhs, lhs_values, family)
     off = np.zeros(rows.size)
-    for piece in frames.offsets:
-        off += take(piece).sum(axis=1)
+    for values in offset_values:
+        off += values.sum(axis=1)
     if extra["offset"] is not None:
         off += extra["offset"][rows]
     if extra["exposure"] is not None:
@@ -217,33 +251,32 @@ def build(
             raise InputError(f"exposure must be positive; found {expo[expo <= 0][:3]}")
         off += np.log(expo)
     w = np.ones(rows.size) if extra["weights"] is None else extra["weights"][rows]
-    Z = np.ones((rows.size, 1)) if z_frame is None else take(z_frame)
+    Z = np.ones((rows.size, 1)) if infos.z is None else built[-1]
 
-    response_name = " + ".join(lhs.design_info.term_names)
+    response_name = " + ".join(infos.lhs.term_names)
     _check_finite({response_name: y}, "response")
-    _check_finite(dict(zip(rhs.columns, X.T, strict=True)), "covariate")
+    _check_finite(dict(zip(infos.rhs.column_names, X.T, strict=True)), "covariate")
     _check_finite({"offset": off}, "offset")
     if np.any(w < 0) or not np.all(np.isfinite(w)):
         raise InputError(
             f"weights must be finite and non-negative; found {w[(w < 0) | ~np.isfinite(w)][:3]}"
         )
-    if z_frame is not None:
-        _check_finite(dict(zip(z_frame.columns, Z.T, strict=True)), "concomitant covariate")
+    if infos.z is not None:
+        _check_finite(dict(zip(infos.z.column_names, Z.T, strict=True)), "concomitant covariate")
     family.check_response(y, trials, response_name)
 
     design = Design(
         formula=formula,
         concomitant=concomitant,
         response_name=response_name,
-        x_info=rhs.design_info,
-        offset_infos=tuple(m.design_info for m in frames.offsets),
+        x_info=infos.rhs,
+        offset_infos=tuple(infos.offsets),
         offset_arg=offset if isinstance(offset, str) else None,
         exposure_arg=exposure if isinstance(exposure, str) else None,
         offset_is_array=offset is not None and not isinstance(offset, str),
         exposure_is_array=exposure is not None and not isinstance(exposure, str),
-        z_info=None if z_frame is None else z_frame.design_info,
+        z_info=infos.z,
         eval_env=env,
-        source=frame[[c for c in frame.columns if c in frames.columns]],
     )
     arrays = ModelArrays(
         y=y,
@@ -260,49 +293,34 @@ def build(
 
 
 @dataclass(frozen=True)
-class _Frames:
-    """The evaluated pieces of a formula (and concomitant formula) on one DataFrame."""
+class _Infos:
+    """The design information of a formula's pieces (and of the concomitant formula),
+    learned on all rows of one DataFrame."""
 
-    lhs: pd.DataFrame
-    rhs: pd.DataFrame
-    offsets: list[pd.DataFrame]
-    z: pd.DataFrame | None
-    columns: set[str]
+    lhs: patsy.DesignInfo
+    rhs: patsy.DesignInfo
+    offsets: list[patsy.DesignInfo]
+    z: patsy.DesignInfo | None
 
 
-def _frames(
+def _design_infos(
     formula: str, concomitant: str | None, frame: pd.DataFrame, env: EvalEnvironment
-) -> _Frames:
-    """Parse, check and evaluate the formula's pieces; rows with missing values are left
-    out of each piece (its index says which rows it kept)."""
+) -> _Infos:
+    """Parse and check the formula's pieces and learn their design information (levels,
+    transforms' state) on all rows; no design matrix is built."""
     desc = _parse(formula)
     if not desc.lhs_termlist:
         raise FormulaError(f"formula {formula!r} has no response on the left of '~'")
     offset_terms = [t for t in desc.rhs_termlist if _offset_code(t) is not None]
     rhs_terms = [t for t in desc.rhs_termlist if _offset_code(t) is None]
     _check_names(formula, desc.lhs_termlist + desc.rhs_termlist, frame, env)
-    lhs = _evaluate(formula, ModelDesc(desc.lhs_termlist, []), frame, env, lhs=True)
-    rhs = _evaluate(formula, ModelDesc([], rhs_terms), frame, env)
-    if rhs.shape[1] == 0:
+    lhs = _design_info(formula, desc.lhs_termlist, frame, env)
+    rhs = _design_info(formula, rhs_terms, frame, env)
+    if not rhs.column_names:
         raise FormulaError(f"formula {formula!r} has no terms on the right of '~'; use '~ 1'")
-    offsets = [_evaluate(formula, ModelDesc([], [t]), frame, env) for t in offset_terms]
+    offsets = [_design_info(formula, [t], frame, env) for t in offset_terms]
     z = None if concomitant is None else _concomitant(concomitant, frame, env)
-    codes = [
-        f.code
-        for t in desc.lhs_termlist + desc.rhs_termlist
-        for f in t.factors
-        if isinstance(f, EvalFactor)
-    ]
-    if z is not None:
-        codes += [f.code for f in z.design_info.factor_infos]
-    columns = set(map(str, frame.columns))
-    used = {
-        node.id
-        for code in codes
-        for node in ast.walk(ast.parse(code, mode="eval"))
-        if isinstance(node, ast.Name) and node.id in columns
-    }
-    return _Frames(lhs, rhs, offsets, z, used)
+    return _Infos(lhs, rhs, offsets, z)
 
 
 def _parse(formula: str) -> ModelDesc:
@@ -339,6 +357,8 @@ def _check_names(
     for term in terms:
         for factor in term.factors:
             code = getattr(factor, "code", "")
+            if is_safe(env):
+                formula_safety.check_code(code, formula, [str(c) for c in frame.columns])
             try:
                 unknown = _unknown_names(code, frame.columns, env)
             except SyntaxError:
@@ -351,26 +371,47 @@ def _check_names(
                 )
 
 
-def _evaluate(
-    formula: str, desc: ModelDesc, frame: pd.DataFrame, env: EvalEnvironment, lhs: bool = False
-) -> pd.DataFrame:
+def _design_info(
+    formula: str, terms: list[Term], frame: pd.DataFrame, env: EvalEnvironment
+) -> patsy.DesignInfo:
+    """patsy's design information for ``terms``, learned on all rows of ``frame`` as its
+    one-shot ``dmatrix`` does (the matrix itself is built by :mod:`emglm.data.design_chunks`)."""
     try:
-        if lhs:
-            # patsy builds a left-hand side only together with a right-hand side.
-            y, _ = patsy.dmatrices(
-                ModelDesc(desc.lhs_termlist, [Term([])]),
-                frame,
-                eval_env=env,
-                NA_action=_NA,
-                return_type="dataframe",
-            )
-            return y
-        return patsy.dmatrix(desc, frame, eval_env=env, NA_action=_NA, return_type="dataframe")
+        with _raising():
+            (info,) = patsy.design_matrix_builders([terms], lambda: iter([frame]), env, _NA)
     except patsy.PatsyError as exc:
-        raise FormulaError(f"cannot evaluate formula {formula!r}: {exc.message}") from None
+        raise _evaluation_error(formula, exc) from None
+    return info
 
 
-def _concomitant(concomitant: str, frame: pd.DataFrame, env: EvalEnvironment) -> pd.DataFrame:
+_FP_EXAMPLES = {
+    "divide": ", e.g. the log of 0 or a division by 0",
+    "invalid": ", e.g. the log or square root of a negative value",
+    "overflow": ", e.g. np.exp of a large value",
+}
+
+
+def _raising() -> np.errstate:
+    """Floating-point trouble in a formula's terms raises (see :func:`_evaluation_error`)."""
+    return np.errstate(divide="raise", invalid="raise", over="raise")
+
+
+def _evaluation_error(formula: str, exc: patsy.PatsyError) -> FormulaError:
+    """A :class:`FormulaError` for patsy's ``exc``; floating-point trouble names the term."""
+    origin = exc.origin
+    if isinstance(exc.__cause__, FloatingPointError) and origin is not None:
+        term = origin.code[origin.start : origin.end]
+        cause = str(exc.__cause__)
+        example = next((v for k, v in _FP_EXAMPLES.items() if k in cause), "")
+        return FormulaError(
+            f"the term {term!r} of formula {formula!r} gives values that are not finite "
+            f"({cause}{example}): remove or fix the rows where it is undefined, or "
+            "transform differently"
+        )
+    return FormulaError(f"cannot evaluate formula {formula!r}: {exc.message}")
+
+
+def _concomitant(concomitant: str, frame: pd.DataFrame, env: EvalEnvironment) -> patsy.DesignInfo:
     if not isinstance(concomitant, str):
         raise InputTypeError(
             f"concomitant must be a one-sided formula string such as '~ z', "
@@ -384,7 +425,7 @@ def _concomitant(concomitant: str, frame: pd.DataFrame, env: EvalEnvironment) ->
             "it has a left-hand side"
         )
     _check_names(concomitant, desc.rhs_termlist, frame, env)
-    z = _evaluate(concomitant, desc, frame, env)
+    z = _design_info(concomitant, desc.rhs_termlist, frame, env)
     if INTERCEPT not in desc.rhs_termlist:
         raise FormulaError(f"concomitant formula {concomitant!r} must keep its intercept")
     return z
@@ -414,10 +455,9 @@ def _column_or_array(name: str, value: ArrayLike | str | None, frame: pd.DataFra
 
 
 def _response(
-    formula: str, lhs: pd.DataFrame, values: Array, family: Family
+    formula: str, info: patsy.DesignInfo, values: Array, family: Family
 ) -> tuple[Array, Array]:
     """Response and binomial trials from the evaluated left-hand side."""
-    info = lhs.design_info
     ones = np.ones(values.shape[0])
     if values.shape[1] == 1:
         return values[:, 0], ones
@@ -464,15 +504,24 @@ def new_arrays(
 ) -> tuple[Array, Array, Array]:
     """Rebuild ``X``, offset and ``Z`` for new rows, re-applying the fitted formula.
 
-    Missing values raise: prediction needs every row.
+    Missing and non-finite values raise, naming the column: prediction needs every row.
     """
     if not isinstance(newdata, pd.DataFrame):
         raise InputTypeError(f"newdata must be a pandas DataFrame, not {type(newdata).__name__}")
-    frame = newdata.reset_index(drop=True)
+    frame = columns.prepare(
+        newdata.reset_index(drop=True),
+        design.formula,
+        design.concomitant,
+        (design.offset_arg, design.exposure_arg),
+    )
+    columns.refuse_missing(frame, design.formula, design.concomitant, "newdata")
     X = _rebuild(design.x_info, frame, design)
+    columns.refuse_non_finite(dict(zip(design.x_names, X.T, strict=True)), "covariate")
     off = np.zeros(len(frame))
     for info in design.offset_infos:
-        off += _rebuild(info, frame, design).sum(axis=1)
+        piece = _rebuild(info, frame, design)
+        columns.refuse_non_finite(dict(zip(info.column_names, piece.T, strict=True)), "offset term")
+        off += piece.sum(axis=1)
     for name, given, value in (
         ("offset", design.offset_is_array, offset),
         ("exposure", design.exposure_is_array, exposure),
@@ -484,13 +533,16 @@ def new_arrays(
     off += _extra_for_predict("offset", design.offset_arg, offset, frame)
     expo = _extra_for_predict("exposure", design.exposure_arg, exposure, frame, missing=1.0)
     if np.any(expo <= 0):
-        raise InputError("exposure must be positive")
+        raise InputError(f"exposure must be positive; found {expo[expo <= 0][:3]} in newdata")
     off += np.log(expo)
     Z = (
         np.ones((len(frame), 1))
         if design.z_info is None
         else _rebuild(design.z_info, frame, design)
     )
+    if design.z_info is not None:
+        names = design.z_info.column_names
+        columns.refuse_non_finite(dict(zip(names, Z.T, strict=True)), "concomitant covariate")
     return X, off, Z
 
 
@@ -500,9 +552,12 @@ def _rebuild(info: patsy.DesignInfo, frame: pd.DataFrame, design: Design) -> Arr
         if unknown:
             raise FormulaError(f"newdata has no column {unknown[0]!r}, which the model uses")
     try:
-        (mat,) = patsy.build_design_matrices([info], frame, NA_action="raise")
+        with _raising():
+            (mat,) = patsy.build_design_matrices([info], frame, NA_action="raise")
     except patsy.PatsyError as exc:
         msg = exc.message
+        if isinstance(exc.__cause__, FloatingPointError):
+            raise _evaluation_error(design.formula, exc) from None
         if "does not match any of the expected levels" in msg or "not in levels" in msg:
             raise InputError(
                 f"newdata has a factor level that was not seen in fitting: {msg}"
@@ -519,12 +574,19 @@ def _extra_for_predict(
     missing: float = 0.0,
 ) -> Array:
     if value is not None:
-        arr = np.asarray(value, dtype=float)
-        if arr.shape != (len(frame),):
-            raise InputError(f"{name} must have one value per row of newdata ({len(frame)})")
-        return arr
-    if column is not None:
+        column = None  # the array given replaces the fitted column
+    elif column is not None:
         if column not in frame.columns:
             raise InputError(f"newdata has no column {column!r}, which the model uses as {name}")
-        return frame[column].to_numpy(dtype=float)
-    return np.full(len(frame), missing)
+        value = frame[column]
+    if value is None:
+        return np.full(len(frame), missing)
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        where = f"column {column!r}" if column is not None else "array"
+        raise InputTypeError(f"{name} ({where}) must be numeric for newdata") from None
+    if arr.shape != (len(frame),):
+        raise InputError(f"{name} must have one value per row of newdata ({len(frame)})")
+    columns.refuse_non_finite({column: arr}, name if column is None else f"{name} column")
+    return arr

@@ -27,10 +27,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from emglm.components.base import ComponentModel, EStep, NextEStep
+from emglm.components.base import ComponentModel, EStep, NextEStep, e_step_from_log_densities
 from emglm.data.arrays import MixtureData
 from emglm.engine import accel
-from emglm.engine.grouped import grouped_e_step
 from emglm.engine.state import (
     ACCEL_METHODS,
     EM_METHODS,
@@ -109,11 +108,12 @@ def e_step_pass(
 ) -> EStep:
     """The component model's E-step pass at ``params``; with ``linearise`` the driver may
     also prepare the next M-step from the same pass (the fused pass). With groups, the
-    log-densities of a group's rows are summed first (:mod:`emglm.engine.grouped`)."""
+    log-densities of a group's rows are summed first
+    (:func:`~emglm.components.base.e_step_from_log_densities`)."""
     log_prior = model.log_prior(data, params)
     if data.groups is not None:
         log_dens = model.components.log_densities(data, params.components)
-        return grouped_e_step(data, log_dens, log_prior)
+        return e_step_from_log_densities(data, log_dens, log_prior)
     return model.components.e_step(data, params.components, log_prior, linearise)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from emglm.blas_threads import single_blas_thread
 from emglm.checks import check_choice
 from emglm.data.arrays import MixtureData
 from emglm.engine import em, starts
@@ -141,6 +142,7 @@ class _Task:
     seed: np.random.SeedSequence
 
 
+@single_blas_thread  # also for small_em; see emglm.blas_threads
 def run_starts(
     data: MixtureData,
     model: MixtureModel,

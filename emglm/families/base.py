@@ -426,6 +426,18 @@ def show_values(values: Array, most: int = 3) -> str:
     return shown + (", ..." if np.unique(values).size > most else "")
 
 
+def check_spread(y: Array, label: str, name: str) -> None:
+    """Refuse a response equal in every row for a family whose dispersion scales a
+    continuous density (Gaussian, gamma, inverse Gaussian): the dispersion's estimate is 0
+    and the likelihood unbounded."""
+    if y.size and np.all(y == y[0]):
+        raise InputError(
+            f"{name} response {label!r} is {y[0]:g} in every row: its variance is 0, so the "
+            "likelihood is unbounded and no components can be told apart; there is nothing "
+            "to fit"
+        )
+
+
 # --- registry ------------------------------------------------------------------------------
 _BY_NAME: dict[str, type[Family]] = {}
 _BY_SM_CLASS: dict[type[smf.Family], type[Family]] = {}

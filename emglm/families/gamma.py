@@ -6,7 +6,7 @@ import numpy as np
 import statsmodels.genmod.families as smf
 
 from emglm.exceptions import InputError
-from emglm.families.base import Array, Family, register_family, show_values
+from emglm.families.base import Array, Family, check_spread, register_family, show_values
 
 
 def check_positive(y: Array, label: str, name: str) -> None:
@@ -30,6 +30,7 @@ class GammaFamily(Family):
 
     def check_response(self, y: Array, trials: Array, label: str) -> None:
         check_positive(y, label, self.name)
+        check_spread(y, label, self.name)
 
 
 register_family(GammaFamily, ("gamma",))

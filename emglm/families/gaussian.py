@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import statsmodels.genmod.families as smf
 
-from emglm.families.base import Array, Family, register_family
+from emglm.families.base import Array, Family, check_spread, register_family
 
 
 class GaussianFamily(Family):
@@ -23,6 +23,9 @@ class GaussianFamily(Family):
 
     def clip_mu(self, mu: Array) -> Array:
         return np.asarray(mu, dtype=float)
+
+    def check_response(self, y: Array, trials: Array, label: str) -> None:
+        check_spread(y, label, self.name)
 
     def loglik(self, y: Array, mu: Array, scale: Array | float, trials: Array | float) -> Array:
         var = scale / trials

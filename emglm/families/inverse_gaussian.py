@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statsmodels.genmod.families as smf
 
-from emglm.families.base import Array, Family, register_family
+from emglm.families.base import Array, Family, check_spread, register_family
 from emglm.families.gamma import check_positive
 
 
@@ -15,6 +15,7 @@ class InverseGaussianFamily(Family):
 
     def check_response(self, y: Array, trials: Array, label: str) -> None:
         check_positive(y, label, self.name)
+        check_spread(y, label, self.name)
 
 
 register_family(InverseGaussianFamily, ("inverse_gaussian", "inversegaussian"))

@@ -4,8 +4,8 @@ Each replicate draws a new data set, reruns EM from the fitted parameters and ma
 components to the fitted ones by optimal assignment (``linear_sum_assignment`` on the
 distance between component coefficient vectors), so that label switching does not inflate
 the spread. A replicate *fails* when EM raises, does not converge, gives non-finite
-estimates or empties a component (mixing proportion below ``1e-6``); failures are counted
-and left out.
+estimates, drops a component (the ``minprior`` rule) or empties one (mixing proportion
+below ``1e-6``); failures are counted and left out.
 
 * ``"nonparametric"``: resample the observations with replacement. Case weights are
   frequency weights, so ``round(sum w)`` observations are drawn with probabilities
@@ -20,8 +20,6 @@ not depend on ``n_jobs``. Everything here works on NumPy arrays only.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
@@ -29,7 +27,7 @@ from scipy.optimize import linear_sum_assignment
 from emglm.data.arrays import MixtureData
 from emglm.engine import em
 from emglm.engine.em import MixtureModel
-from emglm.exceptions import BootstrapWarning, InputError, user_stacklevel
+from emglm.exceptions import BootstrapWarning, InputError, emit
 from emglm.inference.louis import Covariance
 from emglm.parallel import worker_pool
 
@@ -75,7 +73,7 @@ def draw(
     labels = np.minimum((rng.random((n_units, 1)) > cum).sum(axis=1), n_comp - 1)
     if data.groups is not None:
         labels = labels[data.groups.codes]
-    return data.with_response(model.components.simulate(data, params.components, labels, rng))
+    return model.components.resimulated(data, params.components, labels, rng)
 
 
 def align(model: MixtureModel, fitted: em.MixtureParams, replicate: em.MixtureParams) -> Array:
@@ -102,8 +100,8 @@ def _one_replicate(
             fit = em.run_em(boot, model, params, options)
     except (ArithmeticError, ValueError, np.linalg.LinAlgError):
         return None
-    if not fit.converged:
-        return None
+    if not fit.converged or fit.params.n_components < params.n_components:
+        return None  # a replicate that dropped a component (minprior rule) failed
     fit = em.permute(model, fit, align(model, params, fit.params))
     props = model.mixing.proportions(boot.Z, fit.params.gamma, boot.weights)
     theta = model.pack(fit.params)
@@ -193,12 +191,11 @@ def bootstrap(
             "unstable to bootstrap (check the number of components), or use se='louis'"
         )
     if n_failed > _WARN_FAILED * n_boot:
-        warnings.warn(
-            f"{n_failed} of {n_boot} bootstrap replicates failed (EM did not converge or a "
-            "component emptied) and were left out; the bootstrap standard errors may be too "
-            "small. Check the number of components, or raise max_iter",
+        emit(
+            f"{n_failed} of {n_boot} bootstrap replicates failed (EM did not converge, or a "
+            "component was dropped or emptied) and were left out; the bootstrap standard "
+            "errors may be too small. Check the number of components, or raise max_iter",
             BootstrapWarning,
-            stacklevel=user_stacklevel(),
         )
     reps = np.stack([r[0] for r in good])
     props = np.stack([r[1] for r in good])

@@ -23,7 +23,6 @@ Everything here works on NumPy arrays only.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +30,7 @@ from numpy.typing import NDArray
 
 from emglm.data.arrays import MixtureData
 from emglm.engine.em import MixtureModel, MixtureParams, e_step
-from emglm.exceptions import SingularInformationWarning, user_stacklevel
+from emglm.exceptions import SingularInformationWarning, emit
 
 Array = NDArray[np.float64]
 
@@ -163,12 +162,11 @@ def invert_information(
             "are too many components (two components nearly equal, or one nearly empty) or "
             "because covariates are collinear"
         )
-    warnings.warn(
+    emit(
         f"the observed information matrix is not positive definite ({cause}). Standard "
         f"errors use its pseudo-inverse over the well-determined directions, so those of "
         f"{involved} are too small and not to be trusted",
         SingularInformationWarning,
-        stacklevel=user_stacklevel(),
     )
     return cov
 

@@ -9,13 +9,31 @@ index and the number of components asked for.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
+from emglm.components.glm import GLMComponents, GLMParams
+from emglm.components.multi import MultiResponseComponents
+from emglm.components.zero_inflated import ZeroInflatedComponents
 from emglm.data.arrays import MixtureData
 from emglm.data.formula import Design
 from emglm.engine.em import MixtureModel
 from emglm.families import Family
+
+
+@dataclass(frozen=True)
+class ResponseView:
+    """One response of a fit: its name, the prefix of its parameter labels (empty for a
+    single response), family, design, data, GLM driver and fitted GLM parameters."""
+
+    name: str
+    prefix: str
+    family: Family
+    design: Design
+    data: MixtureData
+    glm: GLMComponents
+    params: GLMParams
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,12 +56,40 @@ class FitRecord:
     row_index: pd.Index
     n_dropped: int
     n_requested: int
+    designs: tuple[Design, ...] = ()
+
+    @property
+    def several(self) -> bool:
+        """Whether several responses share the latent class."""
+        return isinstance(self.mixture.components, MultiResponseComponents)
+
+    def views(self, params: Any) -> list[ResponseView]:
+        """Every response of the fit with its part of the component parameters."""
+        comps = self.mixture.components
+        if isinstance(comps, MultiResponseComponents):
+            return [
+                ResponseView(name, f"{name}:", glm.family, design, self.data.response(r), glm,
+                             params.parts[r])
+                for r, (name, glm, design) in enumerate(
+                    zip(comps.names, comps.parts, self.designs, strict=True)
+                )
+            ]  # fmt: skip
+        if isinstance(comps, ZeroInflatedComponents):  # the GLM components beside the point mass
+            comps, params = comps.glm, params.glm
+        assert isinstance(comps, GLMComponents)
+        return [
+            ResponseView(self.design.response_name, "", comps.family, self.design, self.data,
+                         comps, params)
+        ]  # fmt: skip
 
     @property
     def family(self) -> Family:
-        """The components' family."""
-        family: Family = getattr(self.mixture.components, "family")  # noqa: B009
-        return family
+        """The components' family (the first response's, with several)."""
+        comps = self.mixture.components
+        if isinstance(comps, MultiResponseComponents):
+            return comps.parts[0].family
+        assert isinstance(comps, (GLMComponents, ZeroInflatedComponents))
+        return comps.family
 
     @property
     def x_names(self) -> list[str]:

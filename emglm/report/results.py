@@ -6,6 +6,7 @@ everything else (tables, criteria, residuals, predictions) from them on first us
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,7 @@ from emglm.exceptions import InputError
 from emglm.families import Family
 from emglm.inference import louis
 from emglm.report.diagnostics import DispersionTest, dispersion_test
-from emglm.report.record import FitRecord
+from emglm.report.record import FitRecord, ResponseView
 from emglm.report.summary import build_summary
 
 if TYPE_CHECKING:
@@ -70,8 +71,17 @@ class EMGLMResults:
 
     @property
     def response_name(self) -> str:
-        """Name of the response in the formula."""
+        """Name of the response in the formula (the first, with several)."""
         return self.record.design.response_name
+
+    @property
+    def responses(self) -> list[str]:
+        """Names of the responses (one unless several share the latent class)."""
+        return [v.name for v in self._views]
+
+    def family_of(self, response: str) -> Family:
+        """The family of one response."""
+        return self._view(response).family
 
     @property
     def has_concomitant(self) -> bool:
@@ -117,13 +127,9 @@ class EMGLMResults:
 
     @property
     def params(self) -> pd.DataFrame:
-        """Coefficients: rows are design columns, columns are components (point masses
-        have none)."""
-        return pd.DataFrame(
-            self.em.params.components.coef.T,
-            index=self.record.design.x_names,
-            columns=self.coef_names,
-        )
+        """Coefficients: rows are design columns (``"<response>:<term>"`` with several
+        responses), columns are components (point masses have none)."""
+        return self._coef_frame(self._theta)
 
     @property
     def mixing(self) -> pd.Series:
@@ -155,13 +161,34 @@ class EMGLMResults:
         row without a concomitant model); ``mixing`` is their weighted average."""
         return self._frame(self._prior)
 
+    @cached_property
+    def _views(self) -> list[ResponseView]:
+        return self.record.views(self.em.params.components)
+
+    def _view(self, response: str | None) -> ResponseView:
+        """One response's view; ``None`` is the only response of a single-response fit."""
+        names = [v.name for v in self._views]
+        if response is None:
+            if len(names) > 1:
+                raise InputError(
+                    f"this fit has several responses ({', '.join(map(repr, names))}); "
+                    "choose one with response="
+                )
+            return self._views[0]
+        if response not in names:
+            raise InputError(f"response={response!r} is not one of {names}")
+        return self._views[names.index(response)]
+
     @property
     def scale(self) -> pd.Series:
         """Dispersion per component: the ML variance sigma^2 for Gaussian, 1 for Poisson
-        and binomial, alpha for the negative binomial."""
-        return pd.Series(
-            self.em.params.components.scale.copy(), index=self.coef_names, name="scale"
-        )
+        and binomial, alpha for the negative binomial. With several responses a DataFrame,
+        one row per response."""
+        if self.record.several:
+            rows = [v.params.scale for v in self._views]
+            names = [v.name for v in self._views]
+            return pd.DataFrame(rows, index=names, columns=self.component_names)  # type: ignore[return-value]
+        return pd.Series(self._views[0].params.scale.copy(), index=self.coef_names, name="scale")
 
     # --- fit statistics --------------------------------------------------------------------
     @property
@@ -196,11 +223,24 @@ class EMGLMResults:
         return -2.0 * self.llf + np.log(self.nobs) * self.k_params
 
     @property
+    def clogl(self) -> float:
+        """Classification log-likelihood: ``sum_u w_u log(pi_uk f_k(y_u))`` at each unit's
+        (row's, or group's) most probable component ``k`` (flexmix's ``clogLik``)."""
+        return em.classification_llf(self.record.data, self.llf, self.em.posterior)
+
+    @property
     def icl(self) -> float:
-        """Integrated completed likelihood: BIC plus twice the classification entropy
-        ``-sum_i w_i sum_k tau_ik log tau_ik`` (as flexmix's ``ICL``)."""
-        tau = self.em.posterior
-        entropy = -float(self.record.data.weights @ np.sum(_xlogx(tau), axis=1))
+        """Integrated completed likelihood as flexmix defines it (hard assignment):
+        ``-2 clogl + log(nobs) k_params``; see :attr:`icl_entropy` for the soft variant."""
+        return -2.0 * self.clogl + np.log(self.nobs) * self.k_params
+
+    @property
+    def icl_entropy(self) -> float:
+        """The soft-entropy ICL: BIC plus twice the classification entropy
+        ``-sum_u w_u sum_k tau_uk log tau_uk`` (Biernacki et al. 2000's approximation)."""
+        data = self.record.data
+        tau = data.unit_first(self.em.posterior)
+        entropy = -float(data.unit_case_weights @ np.sum(_xlogx(tau), axis=1))
         return self.bic + 2.0 * entropy
 
     @property
@@ -231,13 +271,8 @@ class EMGLMResults:
             self.em.posterior.argmax(axis=1) + 1, index=self.record.row_index, name="class"
         )
 
-    @cached_property
-    def _component_means(self) -> Array:
-        return self._with_point_masses(
-            self.record.family.linkinv(
-                self.record.data.linear_predictor(self.em.params.components.coef)
-            )
-        )
+    def _component_means(self, view: ResponseView) -> Array:
+        return self._with_point_masses(view.glm.means(view.data, view.params))
 
     @cached_property
     def _prior(self) -> Array:
@@ -247,12 +282,12 @@ class EMGLMResults:
 
     @property
     def fittedvalues(self) -> pd.Series:
-        """Mixture mean ``sum_k pi_ik mu_ik`` per row (binomial: a proportion)."""
-        return pd.Series(
-            np.sum(self._prior * self._component_means, axis=1),
-            index=self.record.row_index,
-            name="fitted",
-        )
+        """Mixture mean ``sum_k pi_ik mu_ik`` per row (binomial: a proportion); with several
+        responses a DataFrame, one column per response."""
+        cols = {v.name: np.sum(self._prior * self._component_means(v), axis=1) for v in self._views}
+        if self.record.several:
+            return pd.DataFrame(cols, index=self.record.row_index)  # type: ignore[return-value]
+        return pd.Series(next(iter(cols.values())), index=self.record.row_index, name="fitted")
 
     def predict(
         self,
@@ -261,6 +296,7 @@ class EMGLMResults:
         *,
         offset: Any = None,
         exposure: Any = None,
+        response: str | None = None,
     ) -> pd.Series | pd.DataFrame:
         """Predict on the fitted rows or on ``newdata`` (the formula is re-applied).
 
@@ -269,31 +305,40 @@ class EMGLMResults:
         newdata : DataFrame, optional
             New rows with the columns the formula uses; default the fitted rows.
         which : {"mean", "component", "prob", "posterior", "linear"}
-            ``"mean"``: the mixture mean (Series). ``"component"``: each component's mean
-            (DataFrame; a point mass at zero has mean 0, and the mixture mean counts it).
-            ``"linear"``: each GLM component's linear predictor. ``"prob"``: prior
+            ``"mean"``: the mixture mean (Series; a point mass at zero has mean 0 and the
+            mixture mean counts it). ``"component"``: each component's mean
+            (DataFrame). ``"linear"``: each component's linear predictor. ``"prob"``: prior
             class probabilities (from the concomitant model when there is one).
             ``"posterior"``: posterior class probabilities given the response, which
             ``newdata`` must then hold.
         offset, exposure : array-like, optional
             For ``newdata``, when the model was fitted with them given as arrays.
+        response : str, optional
+            With several responses: which one (``"mean"`` without it gives one column per
+            response).
         """
         if which not in PREDICT_KINDS:
             raise InputError(
                 f"which={which!r} is not allowed; choose one of {', '.join(map(repr, PREDICT_KINDS))}"
             )
-        design = self.record.design
+        if self.record.several and response is None and which == "mean":
+            cols = {
+                v.name: self.predict(newdata, "mean", offset=offset, exposure=exposure,
+                                     response=v.name)
+                for v in self._views
+            }  # fmt: skip
+            return pd.DataFrame(cols)
+        view = self._view(response) if which not in ("prob", "posterior") else self._views[0]
         if newdata is None:
-            d = self.record.data
+            d = view.data
             X, off, Z, index = d.X, d.offset, d.Z, self.record.row_index
         else:
-            X, off, Z = formula.new_arrays(design, newdata, offset=offset, exposure=exposure)
+            X, off, Z = formula.new_arrays(view.design, newdata, offset=offset, exposure=exposure)
             index = newdata.index
-        coef = self.em.params.components.coef
-        eta = X @ coef.T + off[:, None]
+        eta = X @ view.params.coef.T + off[:, None]
         if which == "linear":
             return pd.DataFrame(eta, index=index, columns=self.coef_names)
-        mu = self._with_point_masses(self.record.family.linkinv(eta))
+        mu = self._with_point_masses(view.family.linkinv(eta))
         if which == "component":
             return pd.DataFrame(mu, index=index, columns=self.component_names)
         prior = np.broadcast_to(
@@ -311,7 +356,9 @@ class EMGLMResults:
         )
 
     # --- residuals -------------------------------------------------------------------------
-    def resid(self, kind: str = "response", level: str = "mixture") -> pd.Series | pd.DataFrame:
+    def resid(
+        self, kind: str = "response", level: str = "mixture", response: str | None = None
+    ) -> pd.Series | pd.DataFrame:
         """Residuals of the fitted rows.
 
         Parameters
@@ -326,18 +373,20 @@ class EMGLMResults:
             posterior-pooled mean ``sum_k tau_ik mu_ik`` with variance
             ``sum_k tau_ik v_ik``, the form em.glm reports.
             Here ``v_ik = scale_k V(mu_ik) / trials_i``.
+        response : str, optional
+            With several responses: whose residuals.
         """
         kinds = ("response", "pearson", "deviance")
         if kind not in kinds:
             raise InputError(f"kind={kind!r} is not allowed; choose one of {kinds}")
         if level not in RESID_LEVELS:
             raise InputError(f"level={level!r} is not allowed; choose one of {RESID_LEVELS}")
-        d, fam = self.record.data, self.record.family
-        mu = self._component_means
-        glm_mu = mu[:, [k for k in range(self.K) if k not in self._point_masses]]
-        scale = self.em.params.components.scale
+        view = self._view(response)
+        d, fam = view.data, view.family
+        glm_mu = view.glm.means(view.data, view.params)
+        mu = self._with_point_masses(glm_mu)
         var = self._with_point_masses(
-            fam.response_variance(glm_mu, scale, d.trials[:, None]), variance=True
+            fam.response_variance(glm_mu, view.params.scale, d.trials[:, None]), variance=True
         )
         if level == "component":
             m, v = mu, var
@@ -418,15 +467,24 @@ class EMGLMResults:
         mixing logits (``"mixing"``) sit in the packed parameters, found by their names."""
 
         def kind_of(term: str) -> str:
-            if term == self.record.family.free_dispersion_name:
+            if term in self._scale_terms:
                 return "scale"
             return "mixing" if term.startswith("mixing:") else "coef"
 
         return [i for i, (c, t) in enumerate(self._names) if c == comp and kind_of(t) == kind]
 
+    @cached_property
+    def _scale_terms(self) -> dict[str, ResponseView]:
+        """The free dispersion's label of each response that has one."""
+        return {
+            v.prefix + v.family.free_dispersion_name: v for v in self._views if v.family.has_scale
+        }
+
     def _coef_frame(self, values: Array) -> pd.DataFrame:
-        cols = np.stack([values[self._positions(c, "coef")] for c in self.coef_names], axis=1)
-        return pd.DataFrame(cols, index=self.record.design.x_names, columns=self.coef_names)
+        comps = self.coef_names
+        cols = np.stack([values[self._positions(c, "coef")] for c in comps], axis=1)
+        labels = [self._names[i][1] for i in self._positions(comps[0], "coef")]
+        return pd.DataFrame(cols, index=labels, columns=comps)
 
     @property
     def bse(self) -> pd.DataFrame:
@@ -463,7 +521,7 @@ class EMGLMResults:
         DataFrame
             Columns ``lower`` and ``upper``.
         """
-        _check_alpha(alpha)
+        alpha = _check_alpha(alpha)
         if method not in ("wald", "percentile"):
             raise InputError(
                 f"method={method!r} is not allowed; choose one of 'wald', 'percentile'"
@@ -506,7 +564,7 @@ class EMGLMResults:
     def sigma(self) -> pd.Series:
         """Component standard deviations ``sqrt(scale)``."""
         return pd.Series(
-            np.sqrt(self.em.params.components.scale), index=self.coef_names, name="sigma"
+            np.sqrt(self._view(None).params.scale), index=self.coef_names, name="sigma"
         )
 
     @property
@@ -514,7 +572,7 @@ class EMGLMResults:
         """Standard errors of :attr:`sigma` (delta method from ``log(sigma)``, or the spread
         of the bootstrap replicates); only for families with a dispersion reported as
         sigma (see :attr:`dispersion_bse` for the others)."""
-        fam = self.record.family
+        fam = self._view(None).family
         if fam.has_scale and fam.dispersion_label != "sigma":
             raise InputError(
                 f"the {fam.name} family reports its dispersion as {fam.dispersion_label}, "
@@ -526,25 +584,36 @@ class EMGLMResults:
     def dispersion(self) -> pd.Series:
         """Component dispersions as the family reports them (named by its
         ``dispersion_label``): ``sigma = sqrt(scale)`` for Gaussian, Gamma and inverse
-        Gaussian, ``alpha`` for the negative binomial."""
-        fam = self.record.family
-        value = fam.reported_dispersion(self.em.params.components.scale)
-        return pd.Series(value, index=self.coef_names, name=fam.dispersion_label)
+        Gaussian, ``alpha`` for the negative binomial; see :meth:`dispersion_of` for one of
+        several responses."""
+        return self.dispersion_of(None)
 
     @property
     def dispersion_bse(self) -> pd.Series:
         """Standard errors of :attr:`dispersion` (delta method from its log, the free
         parameter, or the spread of the bootstrap replicates); only for families with a
         dispersion."""
-        fam = self.record.family
+        return self.dispersion_bse_of(None)
+
+    def dispersion_of(self, response: str | None) -> pd.Series:
+        """:attr:`dispersion` of one response (``None``: the only one)."""
+        view = self._view(response)
+        value = view.family.reported_dispersion(view.params.scale)
+        return pd.Series(value, index=self.coef_names, name=view.family.dispersion_label)
+
+    def dispersion_bse_of(self, response: str | None) -> pd.Series:
+        """:attr:`dispersion_bse` of one response (``None``: the only one)."""
+        view = self._view(response)
+        fam = view.family
         if not fam.has_scale:
             raise InputError(f"the {fam.name} family has no dispersion to estimate")
         cov = self._cov()
-        idx = [self._positions(c, "scale")[0] for c in self.coef_names]
+        term = view.prefix + fam.free_dispersion_name
+        idx = [int(self._names.get_loc((c, term))) for c in self.coef_names]  # type: ignore[arg-type]
         if cov.replicates is not None:
             se = np.std(np.exp(cov.replicates[:, idx]), axis=0, ddof=1)
         else:
-            se = self.dispersion.to_numpy() * self._se_theta[idx]
+            se = self.dispersion_of(response).to_numpy() * self._se_theta[idx]
         return pd.Series(se, index=self.coef_names, name=f"{fam.dispersion_label}_bse")
 
     def estimates(self, alpha: float = 0.05) -> pd.DataFrame:
@@ -557,26 +626,29 @@ class EMGLMResults:
         ``log(sigma)`` transformed back, proportion intervals are Wald intervals clipped to
         [0, 1]. Without standard errors (``se=None``) only the estimates are filled in.
         """
-        _check_alpha(alpha)
+        alpha = _check_alpha(alpha)
         q = stats.norm.ppf(1 - alpha / 2)
         has_se = self.covariance is not None
         se = self._se_theta if has_se else np.full(self._theta.shape, np.nan)
-        fam = self.record.family
-        sig_se = (
-            self.dispersion_bse.to_numpy() if has_se and fam.has_scale else np.full(self.K, np.nan)
-        )
+        sig_se = {
+            term: self.dispersion_bse_of(v.name if self.record.several else None).to_numpy()
+            if has_se
+            else np.full(self.K, np.nan)
+            for term, v in self._scale_terms.items()
+        }
         glm_index = {c: k for k, c in enumerate(self.coef_names)}
         rows = []
         for (comp, term), est, s in zip(self._names, self._theta, se, strict=True):
-            if term == fam.free_dispersion_name:
-                sig = np.exp(est)
+            if term in self._scale_terms:
+                label = self._scale_terms[term].family.dispersion_label
+                sig = np.exp(est)  # the free dispersion is the log of the reported one
                 rows.append(
                     (
                         comp,
-                        fam.dispersion_label,
-                        fam.dispersion_label,
+                        self._scale_terms[term].prefix + label,
+                        label,
                         sig,
-                        sig_se[glm_index[comp]],
+                        sig_se[term][glm_index[comp]],
                         np.nan,
                         np.nan,
                         np.exp(est - q * s),
@@ -643,7 +715,7 @@ class EMGLMResults:
     # --- output ----------------------------------------------------------------------------
     def summary(self, alpha: float = 0.05) -> Summary:
         """A statsmodels ``Summary``: fit block, mixing proportions, coefficient tables."""
-        return build_summary(self, alpha=alpha)
+        return build_summary(self, alpha=_check_alpha(alpha))
 
     def _repr_html_(self) -> str:
         """Rich display in notebooks: the summary as HTML."""
@@ -661,9 +733,14 @@ class EMGLMResults:
         )
 
 
-def _check_alpha(alpha: float) -> None:
-    if not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+def _check_alpha(alpha: Any) -> float:
+    """``alpha`` as a Python float (NumPy scalars included), or :class:`InputError`."""
+    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, numbers.Real):
         raise InputError(f"alpha must be a number strictly between 0 and 1; got {alpha!r}")
+    value = float(alpha)
+    if not 0 < value < 1:
+        raise InputError(f"alpha must be a number strictly between 0 and 1; got {alpha!r}")
+    return value
 
 
 def _xlogx(p: Array) -> Array:

@@ -79,12 +79,12 @@ def estimate_table(
 
 def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
     """The summary of a fitted mixture; see :meth:`EMGLMResults.summary`."""
-    fam = res.family
+    fams = [res.family_of(r) for r in res.responses]
     cov_type = getattr(res, "cov_type", None) or "none"
     left = [
-        ("Dep. Variable:", [res.response_name]),
-        ("Family:", [type(fam.sm_family).__name__]),
-        ("Link:", [type(fam.sm_family.link).__name__]),
+        ("Dep. Variable:", [", ".join(res.responses)]),
+        ("Family:", [", ".join(type(f.sm_family).__name__ for f in fams)]),
+        ("Link:", [", ".join(type(f.sm_family.link).__name__ for f in fams)]),
         ("Method:", [res.method.upper()]),
         ("Components:", [_components(res)]),
         ("No. Observations:", [_count(res.nobs)]),
@@ -106,7 +106,7 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
         res,
         gleft=left,
         gright=right,
-        yname=res.response_name,
+        yname=", ".join(res.responses),
         xname=list(res.params.index),
         title="Finite mixture of GLMs (EM)",
     )
@@ -130,24 +130,33 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
     )
     if res.has_concomitant:
         smry.tables.extend(concomitant_tables(res, alpha))
-    for comp in res.coef_names:
-        smry.tables.append(
-            estimate_table(
-                f"Component {comp}",
-                list(res.params.index),
-                res.params[comp].to_numpy(),
-                res.bse[comp].to_numpy() if has_se else None,
-                alpha,
+    several = len(res.responses) > 1
+    params, bse = res.params, res.bse if has_se else None
+    for name in res.responses:
+        # With several responses, one block per response and component.
+        rows = [t for t in params.index if not several or t.startswith(f"{name}:")]
+        for comp in res.coef_names:
+            smry.tables.append(
+                estimate_table(
+                    f"Component {comp}" + (f", response {name}" if several else ""),
+                    [t[len(name) + 1 :] if several else t for t in rows],
+                    params.loc[rows, comp].to_numpy(),
+                    None if bse is None else bse.loc[rows, comp].to_numpy(),
+                    alpha,
+                )
             )
-        )
-    if fam.has_scale:
-        sig_se = res.dispersion_bse.to_numpy() if has_se else None
-        sig_ci = None if tidy is None else _intervals(tidy, fam.dispersion_label)
+    for name, fam in zip(res.responses, fams, strict=True):
+        if not fam.has_scale:
+            continue
+        key = name if several else None
+        sig_se = res.dispersion_bse_of(key).to_numpy() if has_se else None
+        label = (f"{name}:" if several else "") + fam.dispersion_label
+        sig_ci = None if tidy is None else _intervals(tidy, label, by="term")
         smry.tables.append(
             estimate_table(
-                fam.dispersion_title,
+                fam.dispersion_title + (f", response {name}" if several else ""),
                 res.coef_names,
-                res.dispersion.to_numpy(),
+                res.dispersion_of(key).to_numpy(),
                 sig_se,
                 alpha,
                 label=fam.dispersion_label,
@@ -177,8 +186,8 @@ def concomitant_tables(res: EMGLMResults, alpha: float = 0.05) -> list[SimpleTab
     ]
 
 
-def _intervals(tidy: pd.DataFrame, kind: str) -> NDArray[np.float64]:
-    rows = tidy["kind"] == kind
+def _intervals(tidy: pd.DataFrame, kind: str, by: str = "kind") -> NDArray[np.float64]:
+    rows = tidy[by] == kind
     return np.asarray(tidy.loc[rows, ["conf_low", "conf_high"]].to_numpy(), dtype=float)
 
 
