@@ -67,8 +67,9 @@ def test_agrees_with_flexmix_ziglm(name: str) -> None:
         # Both take the point mass (component 1) as the reference of the logits.
         np.testing.assert_allclose(res.mixing_params.to_numpy(),
                                    np.array(ref["concomitant_coef"]), atol=1e-3)
-    # BIC with nobs = rows for grouped data, as flexmix.
+    # BIC with nobs = rows for grouped data, as flexmix; ICL from the hard assignment.
     assert res.bic == pytest.approx(ref["BIC"], abs=1e-3)
+    assert res.icl == pytest.approx(ref["ICL"], abs=1e-3)
 
 
 def test_random_starts_reach_the_flexmix_optimum() -> None:
