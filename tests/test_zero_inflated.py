@@ -303,6 +303,9 @@ def test_other_bad_input() -> None:
         emglm.em_glm("y ~ x", df, "poisson", K=1, zero_inflated="yes")
     with pytest.raises(InputError, match="the response has no zeros"):
         emglm.em_glm("y ~ x", df, "poisson", K=1, zero_inflated=True)
+    two = df.assign(y2=np.arange(20) % 3)
+    with pytest.raises(InputError, match="zero_inflated=True is for a single response"):
+        emglm.em_glm(["y ~ x", "y2 ~ x"], two, ["poisson", "poisson"], K=1, zero_inflated=True)
     few = pd.DataFrame({"y": [0, 1, 2, 0, 3, 1], "x": np.arange(6.0), "g": [1, 1, 1, 2, 2, 2]})
     with pytest.raises(InputError, match="K=2 components and the point mass need at least 3 "
                        "groups; the data have 2"):
