@@ -411,3 +411,16 @@ def test_plots_name_the_point_mass() -> None:
     fig = plotting.plot_fitted(res, "x")
     labels = fig.axes[0].get_legend_handles_labels()[1]
     assert "zero fitted" in labels and "class 1" in labels
+
+
+def test_grouped_bootstrap_draws_whole_groups_from_the_point_mass() -> None:
+    res = _fit_from_labels("zi_grouped_pois")
+    data, model, params = res.record.data, res.record.mixture, res.em.params
+    draw = boot.draw(data, model, params, "parametric", np.random.default_rng(0))
+    group_max = np.maximum.reduceat(draw.y[data.groups.order], data.groups.bounds[:-1])
+    # About a share pi_0 of the groups are all zeros (plus the rare all-zero Poisson group).
+    assert np.mean(group_max == 0) == pytest.approx(res.mixing["zero"], abs=0.1)
+    fit = emglm.em_glm("y ~ x | id", _data("zi_grouped_pois"), "poisson", K=2,
+                       zero_inflated=True, random_state=0, se="bootstrap", n_boot=12,
+                       bootstrap="parametric")
+    assert np.all(np.isfinite(fit.bse.to_numpy())) and np.all(fit.bse.to_numpy() > 0)
