@@ -11,7 +11,8 @@ arrays.
 
 Usage::
 
-    python benchmarks/bench_design_memory.py                    # n = 2e6, p = 30
+    python benchmarks/bench_design_memory.py --revs 6288649     # n = 2e6, p = 30; before
+                                                                # the chunked build
     python benchmarks/bench_design_memory.py --n 200000 --revs main HEAD~3
 """
 

@@ -43,7 +43,7 @@ import pandas as pd  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 FIG_DIR = HERE / "figures"
-VIGNETTES = ("poisson_vignette", "exposure", "em_explained")
+VIGNETTES = ("poisson_vignette", "exposure", "em_explained", "flexmix_models")
 DPI = 80
 MARKER = "# %%"
 

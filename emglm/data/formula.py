@@ -214,6 +214,7 @@ def build(
     )
 
     infos = _design_infos(formula, concomitant, frame, env)
+    columns.refuse_factor_offsets(formula, infos.offsets)
     pieces = [infos.lhs, infos.rhs, *infos.offsets] + ([infos.z] if infos.z is not None else [])
 
     extra = {
@@ -238,7 +239,6 @@ def build(
     lhs_values, X = built[0], built[1]
     offset_values = built[2 : 2 + len(infos.offsets)]
 
-    columns.refuse_factor_offsets(formula, infos.offsets)
     y, trials = _response(formula, infos.lhs, lhs_values, family)
     off = np.zeros(rows.size)
     for values in offset_values:
