@@ -37,6 +37,7 @@ def em_glm(
     fixed: str | None = None,
     nested: Any = None,
     equal_scale: bool = False,
+    zero_inflated: bool = False,
     safe_formula: bool = False,
     start: Any = None,
     init: str = FitOptions.init,
@@ -98,6 +99,7 @@ def em_glm(
         fixed=fixed,
         nested=nested,
         equal_scale=equal_scale,
+        zero_inflated=zero_inflated,
         eval_env=formula_mod.capture_env(1),
         safe_formula=safe_formula,
     )
@@ -126,6 +128,7 @@ def small_em(
     fixed: str | None = None,
     nested: Any = None,
     equal_scale: bool = False,
+    zero_inflated: bool = False,
     safe_formula: bool = False,
     method: str = FitOptions.method,
     m_step_iter: int = FitOptions.m_step_iter,
@@ -154,7 +157,7 @@ def small_em(
         Worker processes (``-1``: one per CPU). Results do not depend on it.
     progress : bool, optional
         Show a tqdm progress bar (needs tqdm).
-    offset, exposure, weights, concomitant, groups, fixed, nested, equal_scale, safe_formula
+    offset, exposure, weights, concomitant, groups, fixed, nested, equal_scale, zero_inflated, safe_formula
         The model, as for :func:`emglm.em_glm`. With groups, ``sample_size`` counts
         groups.
     method, m_step_iter, accel
@@ -194,6 +197,7 @@ def small_em(
         fixed=fixed,
         nested=nested,
         equal_scale=equal_scale,
+        zero_inflated=zero_inflated,
         eval_env=formula_mod.capture_env(1),
         safe_formula=safe_formula,
     )
@@ -215,7 +219,7 @@ def small_em(
     warm = warmup.run_starts(
         model.data,
         model.mixture,
-        model.K,
+        model.n_total,
         repeats=repeats,
         options=options,
         init=fit_options.init,

@@ -63,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--equal-scale", action="store_true", help="one dispersion shared by all components"
     )
+    fit.add_argument(
+        "--zero-inflated",
+        action="store_true",
+        help="add a point mass at zero beside the K components (poisson, binomial, negbin)",
+    )
     fit.add_argument("--seed", type=int, default=None, help="random seed for the starts")
     fit.add_argument("--max-iter", type=int, default=1000, help="most EM iterations")
     sub.add_parser("demo", help="fit the package's sim2 data (two Poisson regressions)")
@@ -113,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     fixed=args.fixed,
                     nested=_nested(args.nested),
                     equal_scale=args.equal_scale,
+                    zero_inflated=args.zero_inflated,
                     safe_formula=True,
                     max_iter=args.max_iter,
                     random_state=args.seed,

@@ -8,6 +8,7 @@ errors, and returns an :class:`~emglm.report.results.EMGLMResults`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from emglm.components import irls
 from emglm.components.glm import GLMComponents, GLMParams
 from emglm.components.multi import MultiParams, MultiResponseComponents
 from emglm.components.shared import SharedGLMComponents, Sharing
+from emglm.components.zero_inflated import ZeroInflatedComponents, ZIParams, check_zero_inflated
 from emglm.data import formula as formula_mod
 from emglm.data import sharing as sharing_mod
 from emglm.data.arrays import Grouping, MixtureData, ResponseArrays
@@ -78,6 +80,7 @@ class EMGLM:
         K: int,
         more: Sequence[tuple[formula_mod.Design, formula_mod.ModelArrays, Family]] = (),
         components: GLMComponents | None = None,
+        zero_inflated: bool = False,
     ) -> None:
         self.design = design
         self.arrays = arrays
@@ -98,20 +101,29 @@ class EMGLM:
             if short is not None:
                 raise InputError(short + "; fit fewer components or a smaller model")
         self.glms = tuple(glms)
-        self.components: GLMComponents | MultiResponseComponents = glms[0]
+        self.components: GLMComponents | MultiResponseComponents | ZeroInflatedComponents
+        self.components = glms[0]
         if self.more:
             self.components = MultiResponseComponents(
                 self.glms, tuple(d.response_name for d in self.designs)
             )
+        # The engine counts every component: with zero inflation the point mass too.
+        self.n_total = K
+        if check_zero_inflated(zero_inflated, family, arrays.y):
+            if self.more:
+                raise InputError("zero_inflated=True is for a single response")
+            self.components = ZeroInflatedComponents(glms[0], K)
+            self.n_total = K + 1
         groups = None
         if arrays.groups is not None:
             groups = Grouping.of(arrays.groups)
             _check_constant_within(groups, arrays.groups, arrays.weights[:, None], "case weights")
             _check_constant_within(groups, arrays.groups, arrays.Z, "concomitant covariates")
-            if groups.n_groups < K:
+            if groups.n_groups < self.n_total:
+                what = " and the point mass" if self.n_total > K else ""
                 raise InputError(
-                    f"K={K} components need at least K groups; the data have "
-                    f"{groups.n_groups} groups"
+                    f"K={K} components{what} need at least {self.n_total} groups; the data "
+                    f"have {groups.n_groups} groups"
                 )
         self.data = MixtureData(
             y=arrays.y,
@@ -144,6 +156,7 @@ class EMGLM:
         fixed: str | None = None,
         nested: Any = None,
         equal_scale: bool = False,
+        zero_inflated: bool = False,
         eval_env: Any = None,
         safe_formula: bool = False,
     ) -> EMGLM:
@@ -182,6 +195,11 @@ class EMGLM:
         equal_scale : bool, default False
             One dispersion for all components (flexmix's ``varFix = TRUE``); only for
             families with a dispersion.
+        zero_inflated : bool, default False
+            Add a point mass at zero beside the ``K`` GLM components (flexmix's
+            ``FLXMRziglm``, whose ``k`` counts the point mass too: ``k = K + 1``); for
+            families with positive probability at zero (Poisson, binomial, negative
+            binomial) and a single response. See ``docs/model.md``.
         eval_env : optional
             Namespace for names in the formula; by default the caller's.
         safe_formula : bool, default False
@@ -204,6 +222,8 @@ class EMGLM:
                     "fixed=, nested= and equal_scale= share coefficients within one response; "
                     "they cannot be used with several responses"
                 )
+            if check_zero_inflated(zero_inflated, get_family("poisson"), None):
+                raise InputError("zero_inflated=True is for a single response")
             built = build_several(
                 formula,
                 data,
@@ -224,6 +244,7 @@ class EMGLM:
         spec = sharing_mod.check_sharing(fixed, nested, equal_scale, fam)
         if isinstance(formula, str) and not spec.is_plain:
             formula = sharing_mod.extend_formula(formula, spec)
+        check_zero_inflated(zero_inflated, fam, None)
         design, arrays = formula_mod.build(
             formula,  # type: ignore[arg-type]  # build checks that it is a string
             data,
@@ -238,11 +259,11 @@ class EMGLM:
         K = check_positive_int("K", K, upper=arrays.y.shape[0])
         _check_aliased(design, arrays)
         if spec.is_plain:
-            return cls(design, arrays, fam, K)
+            return cls(design, arrays, fam, K, zero_inflated=zero_inflated)
         varying, fixed_cols, nested_cols = sharing_mod.column_roles(design.x_info, spec)
         sharing = Sharing(varying, fixed_cols, nested_cols, spec.sizes, spec.equal_scale)
         driver = SharedGLMComponents(fam, tuple(design.x_names), sharing)
-        return cls(design, arrays, fam, K, components=driver)
+        return cls(design, arrays, fam, K, components=driver, zero_inflated=zero_inflated)
 
     def fit(
         self,
@@ -350,7 +371,7 @@ class EMGLM:
     ) -> EMGLMResults:
         """Fit with validated :class:`~emglm.options.FitOptions` (what :meth:`fit`,
         :func:`emglm.em_glm` and :func:`emglm.select_k` call)."""
-        options = options.check_for(self.K)
+        options = options.check_for(self.n_total)
         if options.se == "bootstrap":
             boot.check_bootstrap(options.bootstrap, self.data)
             if options.progress:
@@ -361,17 +382,17 @@ class EMGLM:
         warm = None
         if start is not None:
             start_value = self._resolve_start(start)
-        elif options.n_starts == 1 or self.K == 1:
+        elif options.n_starts == 1 or self.n_total == 1:
             rng = np.random.default_rng(start_seed)
             start_value = engine_starts.make_start(
-                options.init, self.data, self.mixture, self.K, rng
+                options.init, self.data, self.mixture, self.n_total, rng
             )
         else:
             warm = SmallEMResult.of(
                 warmup.run_starts(
                     self.data,
                     self.mixture,
-                    self.K,
+                    self.n_total,
                     repeats=options.n_starts,
                     options=options.warmup_options(),
                     init=options.init,
@@ -386,9 +407,11 @@ class EMGLM:
         fit = em.run_em(self.data, mixture, start_value, options.em_options(), em_rng)
         mean_prop = mixture.mixing.proportions(self.data.Z, fit.params.gamma, self.data.weights)
         fit = em.permute(mixture, fit, em.canonical_order(mixture, fit.params, mean_prop))
-        _warn_about_fit(
-            self.data, mixture, self._parts(fit.params.components), fit, self.K, options
-        )
+        parts = self._parts(fit.params.components)
+        first = 1 + getattr(fit.params.components, "n_zero", 0)
+        _warn_about_fit(self.data, mixture, parts, fit, self.n_total, options, first)
+        # A dropped point mass leaves a plain GLM mixture (as flexmix's FLXremoveComponent).
+        mixture, fit = _without_point_mass(mixture, fit, self.glms[0])
         covariance = None
         if options.se == "louis":
             names = louis.param_names(mixture, self.design.z_names, fit.params.n_components)
@@ -411,7 +434,7 @@ class EMGLM:
             design=self.design,
             row_index=self.arrays.row_index,
             n_dropped=self.arrays.n_dropped,
-            n_requested=self.K,
+            n_requested=self.n_total,
             designs=self.designs,
         )
         return EMGLMResults(
@@ -429,24 +452,26 @@ class EMGLM:
         ``start`` may be :class:`~emglm.engine.em.MixtureParams` (what
         :func:`emglm.select_best` returns); coefficients as a (K, p) array, a list of K
         vectors, or a ``params`` DataFrame (rows = design columns, K columns); posteriors
-        as an (n, K) array; or labels 0..K-1 of length n.
+        as an (n, K) array; or labels 0..K-1 of length n. With zero inflation, posteriors
+        and labels count the point mass too (column and label 0), coefficients do not.
         """
-        data, n_comp = self.data, self.K
+        data, n_comp, n_all = self.data, self.K, self.n_total
         n, p = data.X.shape
         x_names = self.design.x_names
         if isinstance(start, MixtureParams):
             q = data.n_mixing_columns
-            kind = MultiParams if self.more else GLMParams
+            kind = MultiParams if self.more else ZIParams if n_all > n_comp else GLMParams
             problem = None
-            if not isinstance(start.components, kind):
+            comp = start.components
+            if not isinstance(comp, kind) or (isinstance(comp, ZIParams) and not comp.zero):
                 problem = "start holds parameters of another kind of component model"
             else:
-                for glm, view, part in self._parts(start.components):
+                for glm, view, part in self._parts(comp):
                     problem = problem or glm.check_params(part, n_comp, view.n_columns)
-            if problem is None and start.gamma.shape != (q, n_comp):
+            if problem is None and start.gamma.shape != (q, n_all):
                 problem = (
-                    f"start.gamma has shape {start.gamma.shape}; expected {(q, n_comp)} "
-                    f"(q = {q} concomitant columns, K = {n_comp})"
+                    f"start.gamma has shape {start.gamma.shape}; expected {(q, n_all)} "
+                    f"(q = {q} concomitant columns, {n_all} components)"
                 )
             if problem is None and not np.all(np.isfinite(start.gamma)):
                 problem = "start.gamma holds non-finite values"
@@ -471,25 +496,26 @@ class EMGLM:
             raise InputError("start holds non-finite values")
         if arr.ndim == 2 and arr.shape == (n_comp, p):
             return self._from_coef(arr)
-        if arr.ndim == 2 and arr.shape == (n, n_comp):
+        if arr.ndim == 2 and arr.shape == (n, n_all):
             if np.any(arr < 0) or not np.allclose(arr.sum(axis=1), 1.0, atol=1e-6):
                 raise InputError("start posteriors must be non-negative with rows summing to 1")
             return arr
         if arr.ndim == 1 and arr.shape[0] == n:
             labels = arr.astype(int)
-            if np.any(labels != arr) or labels.min() < 0 or labels.max() >= n_comp:
-                bad = np.unique(arr[(labels != arr) | (labels < 0) | (labels >= n_comp)])[:3]
-                raise InputError(f"start labels must be integers 0..{n_comp - 1}; found {bad}")
-            return np.eye(n_comp)[labels]
+            if np.any(labels != arr) or labels.min() < 0 or labels.max() >= n_all:
+                bad = np.unique(arr[(labels != arr) | (labels < 0) | (labels >= n_all)])[:3]
+                raise InputError(f"start labels must be integers 0..{n_all - 1}; found {bad}")
+            return np.eye(n_all)[labels]
         raise InputError(
             f"start has shape {arr.shape}; expected parameters (K, p) = {(n_comp, p)}, "
-            f"posteriors (n, K) = {(n, n_comp)} or labels of length n = {n}"
+            f"posteriors (n, K) = {(n, n_all)} or labels of length n = {n}"
         )
 
     def _parts(self, params: Any) -> list[tuple[GLMComponents, MixtureData, GLMParams]]:
         """Each response's GLM driver, data and parameters (one for a single response)."""
         if not self.more:
-            return [(self.glms[0], self.data, params)]
+            glm_params = params.glm if isinstance(params, ZIParams) else params
+            return [(self.glms[0], self.data, glm_params)]
         return [(glm, self.data.response(r), params.parts[r]) for r, glm in enumerate(self.glms)]
 
     def _from_coef(self, coef: np.ndarray) -> MixtureParams:
@@ -501,8 +527,22 @@ class EMGLM:
                 "with several responses start from labels, posteriors or a previous fit's "
                 "parameters, not from one response's coefficients"
             )
-        comp = self.glms[0].from_coef(self.data, coef)
-        return MixtureParams(comp, self.mixture.mixing.start(self.data.n_mixing_columns, self.K))
+        glm_params = self.glms[0].from_coef(self.data, coef)
+        comp = ZIParams(glm_params, True) if self.n_total > self.K else glm_params
+        q = self.data.n_mixing_columns
+        return MixtureParams(comp, self.mixture.mixing.start(q, self.n_total))
+
+
+def _without_point_mass(
+    mixture: MixtureModel, fit: em.EMFit, glm: GLMComponents
+) -> tuple[MixtureModel, em.EMFit]:
+    """A zero-inflated fit whose point mass was dropped is a plain GLM mixture (flexmix's
+    ``FLXremoveComponent`` turns ``FLXMRziglm`` into ``FLXMRglm``): report it as one."""
+    comp = fit.params.components
+    if not isinstance(comp, ZIParams) or comp.zero:
+        return mixture, fit
+    plain = MixtureModel(glm, mixture.mixing)
+    return plain, dataclasses.replace(fit, params=MixtureParams(comp.glm, fit.params.gamma))
 
 
 def _check_aliased(design: formula_mod.Design, arrays: formula_mod.ModelArrays) -> None:
@@ -560,9 +600,12 @@ def _warn_about_fit(
     fit: em.EMFit,
     K: int,
     options: FitOptions,
+    first: int = 1,
 ) -> None:
     """Warn about what went wrong in a fit: at most one warning of each class, whose
-    message lists every cause of that class."""
+    message lists every cause of that class. ``first`` is the number of the first GLM
+    component in tables (2 after a point mass at zero), whose posteriors start at column
+    ``first - 1``."""
     found: dict[type[Warning], list[str]] = {}
     n_fitted = fit.params.n_components
     if n_fitted < K:
@@ -574,7 +617,7 @@ def _warn_about_fit(
         )
     collapsed = np.unique(np.concatenate([g.collapsed(d, q) for g, d, q in parts]))
     if collapsed.size:
-        comps = ", ".join(f"comp{k + 1}" for k in collapsed)
+        comps = ", ".join(f"comp{k + first}" for k in collapsed)
         found.setdefault(DegenerateComponentWarning, []).append(
             f"the variance of {comps} collapsed onto its floor (1e-10 x the variance of the "
             "response): the component sits on a few (nearly) equal responses, where the "
@@ -597,9 +640,10 @@ def _warn_about_fit(
             "concomitant terms, check for rows with extreme concomitant values, or fit "
             "fewer components."
         )
-    separated = [s for g, d, q in parts for s in g.separated(d, q, fit.posterior)]
+    posterior = fit.posterior[:, first - 1 :]
+    separated = [s for g, d, q in parts for s in g.separated(d, q, posterior)]
     if separated:
-        comps = ", ".join(f"comp{k + 1} ({n} rows)" for k, n in separated)
+        comps = ", ".join(f"comp{k + first} ({n} rows)" for k, n in separated)
         found.setdefault(SeparationWarning, []).append(
             f"fitted probabilities numerically 0 or 1 occurred in {comps}: the covariates "
             "separate that component's responses (perfectly or almost), so its coefficients "

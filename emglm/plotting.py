@@ -148,9 +148,9 @@ def _coef_intervals(res: EMGLMResults, alpha: float | None) -> tuple[Array, Arra
     except InputError as exc:  # a bad alpha, or a fit without standard errors (se=None)
         raise InputError(f"{exc}; or pass alpha=None to plot the estimates alone") from exc
     # conf_int covers all free parameters, labelled (component, term); keep the coefficients.
-    keys = [(c, t) for c in res.component_names for t in res.params.index]
-    lower = ci["lower"].loc[keys].to_numpy(dtype=float).reshape(res.K, -1).T
-    upper = ci["upper"].loc[keys].to_numpy(dtype=float).reshape(res.K, -1).T
+    keys = [(c, t) for c in res.coef_names for t in res.params.index]
+    lower = ci["lower"].loc[keys].to_numpy(dtype=float).reshape(len(res.coef_names), -1).T
+    upper = ci["upper"].loc[keys].to_numpy(dtype=float).reshape(len(res.coef_names), -1).T
     return lower, upper
 
 
@@ -189,7 +189,7 @@ def plot_coefficients(
     limits = _coef_intervals(res, alpha)
     ci_label = "" if alpha is None else f"{1 - alpha:.0%} interval"
     truth = None if known is None else align_known(params, known)
-    fig, axes = _panels(fig, res.K, height=1.2 + 0.45 * len(params.index))
+    fig, axes = _panels(fig, params.shape[1], height=1.2 + 0.45 * len(params.index))
     pos = np.arange(len(params.index))
     for k, (ax, comp) in enumerate(zip(axes, params.columns, strict=True)):
         est = params[comp].to_numpy(dtype=float)

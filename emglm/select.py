@@ -78,6 +78,7 @@ def select_k(
     groups: Any = None,
     fixed: str | None = None,
     equal_scale: bool = False,
+    zero_inflated: bool = False,
     safe_formula: bool = False,
     random_state: int | np.random.Generator | None = None,
     options: FitOptions | None = None,
@@ -94,7 +95,7 @@ def select_k(
     criterion : {"bic", "aic", "icl"}
         Smaller is better. ICL (flexmix's: ``-2`` times the classification
         log-likelihood plus BIC's penalty) favours well-separated components.
-    offset, exposure, weights, concomitant, groups, fixed, equal_scale, safe_formula
+    offset, exposure, weights, concomitant, groups, fixed, equal_scale, zero_inflated, safe_formula
         The model, as for :func:`emglm.em_glm` (nested groups fix K, so they have no
         place here).
     random_state : int or numpy Generator, optional
@@ -137,15 +138,18 @@ def select_k(
         groups=groups,
         fixed=fixed,
         equal_scale=equal_scale,
+        zero_inflated=zero_inflated,
         eval_env=formula_mod.capture_env(1),
         safe_formula=safe_formula,
     )
     n_rows = base.data.y.shape[0]
     if ks[-1] > n_rows:
         raise InputError(f"K={ks[-1]} is larger than the number of rows ({n_rows})")
-    models = [
-        EMGLM(base.design, base.arrays, base.family, k, base.more, base.glms[0]) for k in ks
-    ]  # checks every K
+    models = [  # checks every K
+        EMGLM(base.design, base.arrays, base.family, k, base.more, base.glms[0],
+              zero_inflated=zero_inflated)
+        for k in ks
+    ]  # fmt: skip
     seeds = warmup.seed_sequence(random_state).spawn(len(ks))
     fits: dict[int, EMGLMResults] = {}
     rows = []
@@ -161,7 +165,7 @@ def select_k(
         rows.append(
             {
                 "K": k,
-                "K_fitted": res.K,
+                "K_fitted": len(res.coef_names),
                 "llf": res.llf,
                 "k_params": res.k_params,
                 "aic": res.aic,

@@ -96,3 +96,38 @@ print(two.predict().head(3).round(3))
 
 # %%
 fig = ep.plot_posterior(two)
+
+# %% [markdown]
+# ## Zero inflation: `FLXMRziglm(family = "poisson")`
+#
+# Counts from two Poisson regressions, with a quarter of the units never counting at all (a
+# point mass at zero, Stata's `fmm: pointmass`). flexmix's `k` counts the point mass, so its
+# `k = 3` is emglm's `K = 2` GLM components with `zero_inflated=True`:
+#
+# ```r
+# flexmix(y ~ x, data = d, k = 3, model = FLXMRziglm(family = "poisson"))
+# ```
+
+# %%
+n = 1000
+lab = rng.choice(3, size=n, p=[0.25, 0.45, 0.30])
+x = rng.normal(size=n)
+counts = rng.poisson(np.exp(np.where(lab == 1, 1.0 + 0.5 * x, 2.2 - 0.4 * x)))
+zi_data = pd.DataFrame({"y": np.where(lab == 0, 0, counts), "x": x})
+
+zi = emglm.em_glm("y ~ x", zi_data, "poisson", K=2, zero_inflated=True, random_state=1)
+print(zi.mixing.round(3))
+print(zi.params.round(3))
+print(f"k_params = {zi.k_params} (flexmix's df: 2 x 2 coefficients + 2 free priors)")
+
+# %% [markdown]
+# The point mass is component 1, `zero` (flexmix's component 1, whose intercept it reports
+# as `-Inf`), and stays first whatever its share; it has no coefficients, so the summary has
+# coefficient blocks for `comp2` and `comp3` only. A positive count never belongs to it, and
+# the mixture mean counts it as a mean of 0:
+
+# %%
+post = zi.posterior
+print(f"largest zero posterior of a positive count: {post['zero'][zi_data.y > 0].max():.1f}")
+print(f"mean zero posterior of the zeros: {post['zero'][zi_data.y == 0].mean():.3f}")
+print(zi.predict(which="component").head(3).round(3))

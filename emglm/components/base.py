@@ -46,18 +46,28 @@ def normalise(joint: Array) -> tuple[Array, Array]:
     >>> np.exp(norm).round(3).tolist(), post.round(3).tolist()
     ([0.4, 0.4], [[0.25, 0.75], [0.5, 0.5]])
     """
-    top = joint.max(axis=1, keepdims=True)
-    finite = np.isfinite(top)
-    top = np.where(finite, top, 0.0)
-    dens = np.exp(joint - top)
-    total = dens.sum(axis=1, keepdims=True)
+    return normalise_columns(np.array(joint.T, order="C"))
+
+
+def normalise_columns(joint_t: Array) -> tuple[Array, Array]:
+    """:func:`normalise` of the transposed joint log densities (K, units), overwritten with
+    the posteriors; returns the log-sum-exp (units,) and the (units, K) posteriors (a
+    Fortran-ordered view). Working along contiguous rows of ``joint_t`` makes the sums
+    over components elementwise operations."""
+    top = joint_t.max(axis=0)
+    top[~np.isfinite(top)] = 0.0
+    joint_t -= top
+    np.exp(joint_t, out=joint_t)
+    total = joint_t.sum(axis=0)
     with np.errstate(divide="ignore"):
-        norm = (np.log(total) + top)[:, 0]
-    empty = total[:, 0] == 0
+        norm = np.log(total)
+    norm += top
+    empty = total == 0
     if empty.any():
-        dens[empty] = 1.0
-        total[empty] = joint.shape[1]
-    return norm, dens / total
+        joint_t[:, empty] = 1.0
+        total[empty] = joint_t.shape[0]
+    joint_t /= total
+    return norm, joint_t.T
 
 
 def e_step_from_log_densities(
@@ -165,6 +175,12 @@ class ComponentModel(Protocol):
     def sort_keys(self, params: Any) -> list[tuple[float, ...]]:
         """One key per component to break ties of the canonical order."""
         ...
+
+    # Optional (the engine and the results fall back when a driver lacks them):
+    # ``pinned(params) -> (K,) bool``: components that keep their place in the canonical
+    # order; ``component_labels(K) -> list[str]``: the components' names in tables
+    # (default ``comp1..compK``); ``point_masses(K) -> dict[int, float]``: components that
+    # are a point mass, by position, and where it sits (their mean; variance 0).
 
     def louis_pieces(self, data: MixtureData, params: Any, tau: Array) -> tuple[Array, Array]:
         """Complete-data scores of :meth:`pack`'s parameters of every row under every label,

@@ -408,13 +408,17 @@ def canonical_order(model: MixtureModel, params: MixtureParams, proportions: Arr
 
     Components are sorted by decreasing mixing proportion; ties (to 1e-8) are broken by
     the component model's keys (the coefficients, compared in order, for GLMs). Reruns
-    and restarts therefore line up.
+    and restarts therefore line up. Components the model pins (its optional ``pinned``:
+    a boolean mask, e.g. a point mass) keep their places; only the others are sorted.
     """
     keys = model.components.sort_keys(params.components)
     rounded = np.round(proportions, 8)
-    return np.array(
-        sorted(range(params.n_components), key=lambda k: (-rounded[k], keys[k])), dtype=int
-    )
+    pinned = getattr(model.components, "pinned", None)
+    fixed = np.zeros(params.n_components, bool) if pinned is None else pinned(params.components)
+    order = np.arange(params.n_components)
+    free = np.flatnonzero(~fixed)
+    order[free] = sorted(free, key=lambda k: (-rounded[k], keys[k]))
+    return np.asarray(order, dtype=int)
 
 
 def permute(model: MixtureModel, fit: EMFit, perm: Array) -> EMFit:

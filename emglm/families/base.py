@@ -88,6 +88,9 @@ class Family:
     dispersion_is_mean_square: bool = False
     #: Whether the response may be given as two columns (successes, failures) or booleans.
     two_column_response: bool = False
+    #: Whether the response has positive probability at zero (counts, successes): only
+    #: then can a point mass at zero be told apart from a component (zero inflation).
+    has_zero_mass: bool = False
     #: Whether fitted means can reach the boundary of their range (perfect separation).
     can_separate: bool = False
     #: What the reported per-component dispersion is called (summary, estimates()).

@@ -23,6 +23,7 @@ class BinomialFamily(Family):
 
     sm_class = smf.Binomial
     has_scale = False
+    has_zero_mass = True
     two_column_response = True
     can_separate = True
 

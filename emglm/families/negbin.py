@@ -35,6 +35,7 @@ class NegativeBinomialFamily(Family):
 
     sm_class = smf.NegativeBinomial
     family_name = "negbin"
+    has_zero_mass = True
     dispersion_label = "alpha"
     dispersion_title = "Dispersion (alpha: variance = mu + alpha mu^2)"
     free_dispersion_name = "log(alpha)"

@@ -22,6 +22,7 @@ class PoissonFamily(Family):
 
     sm_class = smf.Poisson
     has_scale = False
+    has_zero_mass = True
 
     def loglik(self, y: Array, mu: Array, scale: Array | float, trials: Array | float) -> Array:
         return np.asarray(special.xlogy(y, mu) - mu - special.gammaln(y + 1.0))

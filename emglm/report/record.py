@@ -15,6 +15,7 @@ import pandas as pd
 
 from emglm.components.glm import GLMComponents, GLMParams
 from emglm.components.multi import MultiResponseComponents
+from emglm.components.zero_inflated import ZeroInflatedComponents
 from emglm.data.arrays import MixtureData
 from emglm.data.formula import Design
 from emglm.engine.em import MixtureModel
@@ -73,6 +74,8 @@ class FitRecord:
                     zip(comps.names, comps.parts, self.designs, strict=True)
                 )
             ]  # fmt: skip
+        if isinstance(comps, ZeroInflatedComponents):  # the GLM components beside the point mass
+            comps, params = comps.glm, params.glm
         assert isinstance(comps, GLMComponents)
         return [
             ResponseView(self.design.response_name, "", comps.family, self.design, self.data,
@@ -85,7 +88,7 @@ class FitRecord:
         comps = self.mixture.components
         if isinstance(comps, MultiResponseComponents):
             return comps.parts[0].family
-        assert isinstance(comps, GLMComponents)
+        assert isinstance(comps, (GLMComponents, ZeroInflatedComponents))
         return comps.family
 
     @property

@@ -92,18 +92,44 @@ class EMGLMResults:
     # --- parameters ------------------------------------------------------------------------
     @property
     def K(self) -> int:
-        """Number of components."""
+        """Number of components (with zero inflation the point mass counts too, as in
+        flexmix's ``k``; :attr:`coef_names` lists the GLM components)."""
         return self.em.params.n_components
 
     @property
     def component_names(self) -> list[str]:
-        """``["comp1", ..., "compK"]``."""
-        return [f"comp{k + 1}" for k in range(self.K)]
+        """``["comp1", ..., "compK"]``; the component model may name its components
+        (zero inflation: ``["zero", "comp2", ..., "compK"]``, the point mass first)."""
+        labels = getattr(self.record.mixture.components, "component_labels", None)
+        return [f"comp{k + 1}" for k in range(self.K)] if labels is None else labels(self.K)
+
+    @property
+    def coef_names(self) -> list[str]:
+        """The components that have coefficients (all but point masses), in order."""
+        masses = self._point_masses
+        return [c for k, c in enumerate(self.component_names) if k not in masses]
+
+    @cached_property
+    def _point_masses(self) -> dict[int, float]:
+        masses = getattr(self.record.mixture.components, "point_masses", None)
+        return {} if masses is None else masses(self.K)
+
+    def _with_point_masses(self, values: Array, variance: bool = False) -> Array:
+        """(n, K) from the GLM components' (n, K_glm) means (or variances): a point mass
+        has its location as mean and variance 0."""
+        if not self._point_masses:
+            return values
+        out = np.empty((values.shape[0], self.K))
+        glm = [k for k in range(self.K) if k not in self._point_masses]
+        out[:, glm] = values
+        for k, at in self._point_masses.items():
+            out[:, k] = 0.0 if variance else at
+        return out
 
     @property
     def params(self) -> pd.DataFrame:
         """Coefficients: rows are design columns (``"<response>:<term>"`` with several
-        responses), columns are components."""
+        responses), columns are components (point masses have none)."""
         return self._coef_frame(self._theta, absent=0.0)
 
     @property
@@ -163,9 +189,7 @@ class EMGLMResults:
             rows = [v.params.scale for v in self._views]
             names = [v.name for v in self._views]
             return pd.DataFrame(rows, index=names, columns=self.component_names)  # type: ignore[return-value]
-        return pd.Series(
-            self._views[0].params.scale.copy(), index=self.component_names, name="scale"
-        )
+        return pd.Series(self._views[0].params.scale.copy(), index=self.coef_names, name="scale")
 
     # --- fit statistics --------------------------------------------------------------------
     @property
@@ -249,7 +273,7 @@ class EMGLMResults:
         )
 
     def _component_means(self, view: ResponseView) -> Array:
-        return view.glm.means(view.data, view.params)
+        return self._with_point_masses(view.glm.means(view.data, view.params))
 
     @cached_property
     def _prior(self) -> Array:
@@ -282,7 +306,8 @@ class EMGLMResults:
         newdata : DataFrame, optional
             New rows with the columns the formula uses; default the fitted rows.
         which : {"mean", "component", "prob", "posterior", "linear"}
-            ``"mean"``: the mixture mean (Series). ``"component"``: each component's mean
+            ``"mean"``: the mixture mean (Series; a point mass at zero has mean 0 and the
+            mixture mean counts it). ``"component"``: each component's mean
             (DataFrame). ``"linear"``: each component's linear predictor. ``"prob"``: prior
             class probabilities (from the concomitant model when there is one).
             ``"posterior"``: posterior class probabilities given the response, which
@@ -313,8 +338,8 @@ class EMGLMResults:
             index = newdata.index
         eta = X @ view.params.coef.T + off[:, None]
         if which == "linear":
-            return pd.DataFrame(eta, index=index, columns=self.component_names)
-        mu = view.family.linkinv(eta)
+            return pd.DataFrame(eta, index=index, columns=self.coef_names)
+        mu = self._with_point_masses(view.family.linkinv(eta))
         if which == "component":
             return pd.DataFrame(mu, index=index, columns=self.component_names)
         prior = np.broadcast_to(
@@ -359,8 +384,11 @@ class EMGLMResults:
             raise InputError(f"level={level!r} is not allowed; choose one of {RESID_LEVELS}")
         view = self._view(response)
         d, fam = view.data, view.family
-        mu = self._component_means(view)
-        var = fam.response_variance(mu, view.params.scale, d.trials[:, None])
+        glm_mu = view.glm.means(view.data, view.params)
+        mu = self._with_point_masses(glm_mu)
+        var = self._with_point_masses(
+            fam.response_variance(glm_mu, view.params.scale, d.trials[:, None]), variance=True
+        )
         if level == "component":
             m, v = mu, var
         else:
@@ -461,7 +489,7 @@ class EMGLMResults:
         }
 
     def _coef_frame(self, values: Array, absent: float = np.nan) -> pd.DataFrame:
-        comps = self.component_names
+        comps = self.coef_names
         if isinstance(self.record.mixture.components, SharedGLMComponents):
             # Shared parameters sit once in the packed vector; a nested term outside a
             # component's group (position -1) is ``absent`` there.
@@ -553,7 +581,7 @@ class EMGLMResults:
     def sigma(self) -> pd.Series:
         """Component standard deviations ``sqrt(scale)``."""
         return pd.Series(
-            np.sqrt(self._view(None).params.scale), index=self.component_names, name="sigma"
+            np.sqrt(self._view(None).params.scale), index=self.coef_names, name="sigma"
         )
 
     @property
@@ -588,7 +616,7 @@ class EMGLMResults:
         """:attr:`dispersion` of one response (``None``: the only one)."""
         view = self._view(response)
         value = view.family.reported_dispersion(view.params.scale)
-        return pd.Series(value, index=self.component_names, name=view.family.dispersion_label)
+        return pd.Series(value, index=self.coef_names, name=view.family.dispersion_label)
 
     def dispersion_bse_of(self, response: str | None) -> pd.Series:
         """:attr:`dispersion_bse` of one response (``None``: the only one)."""
@@ -599,14 +627,14 @@ class EMGLMResults:
         cov = self._cov()
         term = view.prefix + fam.free_dispersion_name
         if isinstance(self.record.mixture.components, SharedGLMComponents):
-            idx = [self._positions(c, "scale")[0] for c in self.component_names]
+            idx = [self._positions(c, "scale")[0] for c in self.coef_names]
         else:
-            idx = [int(self._names.get_loc((c, term))) for c in self.component_names]  # type: ignore[arg-type]
+            idx = [int(self._names.get_loc((c, term))) for c in self.coef_names]  # type: ignore[arg-type]
         if cov.replicates is not None:
             se = np.std(np.exp(cov.replicates[:, idx]), axis=0, ddof=1)
         else:
             se = self.dispersion_of(response).to_numpy() * self._se_theta[idx]
-        return pd.Series(se, index=self.component_names, name=f"{fam.dispersion_label}_bse")
+        return pd.Series(se, index=self.coef_names, name=f"{fam.dispersion_label}_bse")
 
     def estimates(self, alpha: float = 0.05) -> pd.DataFrame:
         """All estimates in one tidy table, one row per quantity.
@@ -628,6 +656,7 @@ class EMGLMResults:
             else np.full(self.K, np.nan)
             for term, v in self._scale_terms.items()
         }
+        glm_index = {c: k for k, c in enumerate(self.coef_names)}
         rows = []
         for (comp, term), est, s in zip(self._names, self._theta, se, strict=True):
             if term in self._scale_terms:
@@ -640,9 +669,7 @@ class EMGLMResults:
                         label,
                         sig,
                         # A common dispersion is named "shared": any component's.
-                        sig_se[term][self.component_names.index(comp)]
-                        if comp in self.component_names
-                        else sig_se[term][0],
+                        sig_se[term][glm_index[comp]] if comp in glm_index else sig_se[term][0],
                         np.nan,
                         np.nan,
                         np.exp(est - q * s),

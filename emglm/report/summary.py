@@ -89,7 +89,7 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
         ("Family:", [", ".join(type(f.sm_family).__name__ for f in fams)]),
         ("Link:", [", ".join(type(f.sm_family.link).__name__ for f in fams)]),
         ("Method:", [res.method.upper()]),
-        ("Components:", [str(res.K)]),
+        ("Components:", [_components(res)]),
         ("No. Observations:", [_count(res.nobs)]),
         ("Rows dropped:", [str(res.n_dropped)]),
         ("k_params:", [str(res.k_params)]),
@@ -144,7 +144,7 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
             for i, t in enumerate(params.index)
             if i in own and (not several or t.startswith(f"{name}:"))
         ]
-        for comp in res.component_names:
+        for comp in res.coef_names:
             smry.tables.append(
                 estimate_table(
                     f"Component {comp}" + (f", response {name}" if several else ""),
@@ -163,7 +163,7 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
         sig_se = res.dispersion_bse_of(key).to_numpy() if has_se else None
         label = (f"{name}:" if several else "") + fam.dispersion_label
         sig_ci = None if tidy is None else _intervals(tidy, label, by="term")
-        names, disp = list(res.component_names), res.dispersion_of(key).to_numpy()
+        names, disp = list(res.coef_names), res.dispersion_of(key).to_numpy()
         comps = res.record.mixture.components
         if isinstance(comps, SharedGLMComponents) and comps.sharing.equal_scale:
             # One common dispersion: one row.
@@ -216,9 +216,10 @@ def concomitant_tables(res: EMGLMResults, alpha: float = 0.05) -> list[SimpleTab
     log-odds ``log(pi_ik / pi_i1)`` of component k against the reference comp1."""
     gamma = res.mixing_params
     bse = res.mixing_params_bse if res.cov_type != "none" else None
+    reference = res.component_names[0]
     return [
         estimate_table(
-            f"Concomitant model {comp} (log-odds vs comp1)",
+            f"Concomitant model {comp} (log-odds vs {reference})",
             gamma.index,
             gamma[comp].to_numpy(),
             None if bse is None else bse[comp].to_numpy(),
@@ -231,6 +232,12 @@ def concomitant_tables(res: EMGLMResults, alpha: float = 0.05) -> list[SimpleTab
 def _intervals(tidy: pd.DataFrame, kind: str, by: str = "kind") -> NDArray[np.float64]:
     rows = tidy[by] == kind
     return np.asarray(tidy.loc[rows, ["conf_low", "conf_high"]].to_numpy(), dtype=float)
+
+
+def _components(res: EMGLMResults) -> str:
+    """K, or ``"K + zero"`` when a point mass at zero sits beside K GLM components."""
+    n_glm = len(res.coef_names)
+    return str(res.K) if n_glm == res.K else f"{n_glm} + zero"
 
 
 def _count(value: float) -> str:
@@ -260,6 +267,11 @@ def _notes(res: EMGLMResults) -> list[str]:
         "Components are ordered by decreasing mixing proportion; log-likelihood includes "
         "normalising constants."
     )
+    if len(res.coef_names) < res.K:
+        notes.append(
+            "Zero-inflated: component 'zero' is a point mass at zero (no parameters; "
+            "flexmix's FLXMRziglm component 1), kept first."
+        )
     cov = res.covariance
     if cov is None:
         notes.append("Standard errors were not computed (se=None).")
