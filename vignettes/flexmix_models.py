@@ -62,6 +62,33 @@ truth = pd.DataFrame({"a": [1.0, 0.5], "b": [1.6, -0.5]}, index=["Intercept", "x
 fig = ep.plot_coefficients(grouped, known=truth)
 
 # %% [markdown]
+# ## Coefficients shared across components: `FLXMRglmfix`
+#
+# Three Poisson regressions of `y` on `x` whose effect of a covariate `z` is the same in
+# every component, and whose slope of `x1` is common to the first two:
+#
+# ```r
+# flexmix(y ~ x, data = d, k = 3,
+#         model = FLXMRglmfix(family = "poisson", fixed = ~ z,
+#                             nested = list(k = c(2, 1), formula = c(~ x1, ~ 0))))
+# ```
+#
+# emglm writes the same model with `fixed=` and `nested=`; each shared coefficient is one
+# parameter (flexmix's df), and the summary shows the shared terms in their own tables.
+
+# %%
+n = 3000
+lab = rng.choice(3, size=n, p=[0.4, 0.35, 0.25])
+x, x1, z = rng.normal(size=(3, n))
+intercept, slope = np.array([1.0, 2.0, 0.3]), np.array([0.5, -0.4, 0.1])
+eta = intercept[lab] + slope[lab] * x + 0.4 * z + np.where(lab < 2, 0.3 * x1, 0.0)
+shared = pd.DataFrame({"y": rng.poisson(np.exp(eta)), "x": x, "x1": x1, "z": z})
+fix = emglm.em_glm("y ~ x", shared, "poisson", K=3, fixed="~ z",
+                   nested=[(2, "~ x1"), (1, "~ 0")], random_state=3)
+print(f"k_params {fix.k_params} (free: 3 x 2 + z + x1 + 2 mixing)")
+print(fix.params.round(3))
+
+# %% [markdown]
 # ## Several responses: `model = list(FLXMRglm(yn ~ .), FLXMRglm(yp ~ ., family = "poisson"))`
 #
 # A Gaussian and a count response measured on the same units, both depending on the same
