@@ -407,6 +407,7 @@ def _run_squarem(
         floor if family.has_scale else None,
         # The M-step from p2 mostly gives way to a jump: linearising there is wasted.
         lambda posterior, current: em_map(posterior, current, linearise=False),
+        feasible=lambda p: mixing.within_bound(data.Z, p.gamma),
     )
     return replace(fit, notes=tuple(notes))
 

@@ -129,6 +129,16 @@ def at_logodds_bound(Z: Array, gamma: Array) -> bool:
     return not is_constant(Z) and max_logodds(Z, gamma) >= MAX_LOGODDS * (1.0 - 1e-6)
 
 
+def within_bound(Z: Array, gamma: Array) -> bool:
+    """Whether ``gamma`` satisfies the log-odds bound: where the mixing M-step may start.
+
+    The M-step maximises over that bounded set, so from a start outside it (an
+    extrapolated point, say) it cannot promise a higher objective than at the start. The
+    constant model's M-step is closed form and any ``gamma`` will do.
+    """
+    return is_constant(Z) or max_logodds(Z, gamma) <= MAX_LOGODDS
+
+
 def _into_bound(Z: Array, gamma: Array) -> Array:
     """Shrink ``gamma`` towards zero until it satisfies the log-odds bound."""
     largest = max_logodds(Z, gamma)
