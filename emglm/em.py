@@ -112,7 +112,8 @@ class EMOptions:
     max_iter : int
         Most M-steps.
     tol : float
-        Stop when the relative change of the log-likelihood is below ``tol``.
+        Stop when the relative change of the log-likelihood is below ``tol`` (SQUAREM: and
+        the parameters' estimated distance to the fixed point, :mod:`emglm.accel`).
     method : str
         The EM variant.
     m_step_iter : int
