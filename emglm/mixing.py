@@ -136,6 +136,16 @@ def at_logodds_bound(Z: Array, gamma: Array) -> bool:
     return not is_constant(Z) and max_logodds(Z, gamma) >= MAX_LOGODDS * (1.0 - 1e-6)
 
 
+def within_bound(Z: Array, gamma: Array) -> bool:
+    """Whether ``gamma`` satisfies the log-odds bound: where the mixing M-step may start.
+
+    The M-step maximises over that bounded set, so from a start outside it (an
+    extrapolated point, say) it cannot promise a higher objective than at the start. The
+    constant model's M-step is closed form and any ``gamma`` will do.
+    """
+    return is_constant(Z) or max_logodds(Z, gamma) <= MAX_LOGODDS
+
+
 def _into_bound(Z: Array, gamma: Array) -> Array:
     """Shrink ``gamma`` towards zero until it satisfies the log-odds bound."""
     largest = max_logodds(Z, gamma)
@@ -250,6 +260,11 @@ class ConstantMixing:
         """Whether the fit ended on the log-odds bound: never for constant proportions."""
         return False
 
+    def within_bound(self, Z: Array, gamma: Array) -> bool:
+        """Whether the M-step can start from ``gamma`` (:func:`within_bound`): any
+        logits will do for the closed-form constant model."""
+        return True
+
     def take(self, gamma: Array, keep: NDArray[np.bool_] | NDArray[np.intp]) -> Array:
         """The logits of the kept (or reordered) components, comp1 the reference again."""
         out = gamma[:, keep]
@@ -343,6 +358,11 @@ class MultinomialMixing(ConstantMixing):
     def at_bound(self, Z: Array, gamma: Array) -> bool:
         """Whether the fit ended on the log-odds bound (separation)."""
         return max_logodds(Z, gamma) >= MAX_LOGODDS * (1.0 - 1e-6)
+
+    def within_bound(self, Z: Array, gamma: Array) -> bool:
+        """Whether ``gamma`` satisfies the log-odds bound, where the Newton M-step may
+        start (:func:`within_bound`)."""
+        return max_logodds(Z, gamma) <= MAX_LOGODDS
 
 
 def mixing_model(Z: Array) -> ConstantMixing:

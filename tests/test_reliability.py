@@ -182,7 +182,7 @@ def test_zero_inflated_component_settles_with_finite_standard_errors():
         res = emglm.em_glm("y ~ x", pd.DataFrame({"x": x, "y": y}), "poisson", K=2, random_state=0)
     assert _finite(res) and res.converged
     zero = int(np.argmin(res.params.loc["Intercept"]))
-    assert res.params.loc["Intercept"].iloc[zero] == pytest.approx(-4.67, abs=0.01)
+    assert res.params.loc["Intercept"].iloc[zero] == pytest.approx(-4.685, abs=0.002)
     assert res.mixing.iloc[1 - zero] == pytest.approx(0.6555, abs=1e-3)
 
 

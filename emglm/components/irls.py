@@ -349,6 +349,13 @@ def _halve_all(
                 data.X, data.y, off, tr, const, family, Wt, cand, scale[todo]
             )
         good = np.isfinite(obj) & (obj >= objective[todo])
+        if halving == 0 and settled is not None:
+            # A settled full step (predicted gain within rounding) is the Newton step at the
+            # optimum: refusing it on a rounding-level comparison would make every point
+            # near the optimum a fixed point of the EM map, so it is taken when its
+            # objective is within rounding of the current one.
+            slack = _ROUNDING * (np.abs(objective[todo]) + 1.0)
+            good |= settled[todo] & np.isfinite(obj) & (obj >= objective[todo] - slack)
         if not good.all():
             fused = lin = None  # a pass at proposals that are not all taken
         accepted[todo[good]] = cand[good]

@@ -49,7 +49,8 @@ class EMOptions:
     max_iter : int
         Most M-steps.
     tol : float
-        Stop when the relative change of the log-likelihood is below ``tol``.
+        Stop when the relative change of the log-likelihood is below ``tol`` (SQUAREM: and
+        the parameters' estimated distance to the fixed point, :mod:`emglm.engine.accel`).
     method : str
         The EM variant.
     m_step_iter : int
