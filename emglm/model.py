@@ -38,7 +38,7 @@ from emglm.exceptions import (
 )
 from emglm.families import Family, get_family
 from emglm.inference import bootstrap as boot
-from emglm.inference import louis
+from emglm.inference import standard_errors
 from emglm.mixing import MAX_LOGODDS
 from emglm.options import MINPRIOR as MINPRIOR
 from emglm.options import FitOptions
@@ -414,14 +414,13 @@ class EMGLM:
         # A dropped point mass leaves a plain GLM mixture (as flexmix's FLXremoveComponent).
         mixture, fit = _without_point_mass(mixture, fit, self.glms[0])
         covariance = None
-        if options.se == "louis":
-            names = louis.param_names(mixture, self.design.z_names, fit.params.n_components)
-            covariance = louis.louis_covariance(self.data, mixture, fit.params, names)
-        elif options.se == "bootstrap":
-            covariance = boot.bootstrap(
+        if options.se is not None:
+            covariance = standard_errors.covariance(
+                options.se,
                 self.data,
                 mixture,
                 fit.params,
+                self.design.z_names,
                 options.em_options(),
                 kind=options.bootstrap,
                 n_boot=options.n_boot,

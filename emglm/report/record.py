@@ -18,7 +18,7 @@ from emglm.components.multi import MultiResponseComponents
 from emglm.components.zero_inflated import ZeroInflatedComponents
 from emglm.data.arrays import MixtureData
 from emglm.data.formula import Design
-from emglm.engine.em import MixtureModel
+from emglm.engine.em import EMOptions, MixtureModel
 from emglm.families import Family
 
 
@@ -48,6 +48,8 @@ class FitRecord:
     row_index : index of the fitted rows in the caller's data.
     n_dropped : rows dropped because a used variable was missing.
     n_requested : components asked for (the fit may have fewer after drops).
+    designs : the design of every response (one unless several share the latent class).
+    em_options : the settings of the fit's long EM run (bootstrap replicates rerun it).
     """
 
     data: MixtureData
@@ -57,6 +59,7 @@ class FitRecord:
     n_dropped: int
     n_requested: int
     designs: tuple[Design, ...] = ()
+    em_options: EMOptions | None = None
 
     @property
     def several(self) -> bool:

@@ -7,7 +7,7 @@ everything else (tables, criteria, residuals, predictions) from them on first us
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +19,11 @@ from scipy import stats
 from emglm.components.shared import SharedGLMComponents
 from emglm.data import formula
 from emglm.engine import em
+from emglm.engine.warmup import seed_sequence
 from emglm.exceptions import InputError
 from emglm.families import Family
-from emglm.inference import louis
+from emglm.inference import louis, standard_errors
+from emglm.options import FitOptions
 from emglm.report.diagnostics import DispersionTest, dispersion_test
 from emglm.report.record import FitRecord, ResponseView
 from emglm.report.summary import build_summary
@@ -452,6 +454,57 @@ class EMGLMResults:
     @cached_property
     def _se_theta(self) -> Array:
         return np.sqrt(np.maximum(np.diag(self._cov().cov), 0.0))
+
+    def with_se(
+        self,
+        se: str = "louis",
+        *,
+        n_boot: int = 200,
+        bootstrap: str = "nonparametric",
+        random_state: int | np.random.Generator | None = None,
+        n_jobs: int = 1,
+    ) -> EMGLMResults:
+        """The same fit with standard errors, computed now without refitting (e.g. on the
+        best fit of :func:`emglm.select_k`, which skips them).
+
+        Parameters
+        ----------
+        se : {"louis", "bootstrap"}
+            Louis' observed information, or ``n_boot`` bootstrap replicates (``bootstrap``:
+            ``"nonparametric"`` or ``"parametric"``), each refitted from this fit with its
+            own EM settings.
+        random_state, n_jobs
+            The bootstrap's seed and worker processes.
+
+        Examples
+        --------
+        >>> import emglm
+        >>> df = emglm.datasets.load_sim2()
+        >>> res = emglm.em_glm("y ~ V1 + V2 + V3 + V4 + V5 - 1", df, "poisson", K=2,
+        ...                    random_state=1, se=None)
+        >>> res.with_se().bse.shape
+        (5, 2)
+        """
+        if se not in standard_errors.SE_KINDS:
+            raise InputError(
+                f"se={se!r} is not allowed; choose one of "
+                + ", ".join(map(repr, standard_errors.SE_KINDS))
+            )
+        options = FitOptions(se=se, n_boot=n_boot, bootstrap=bootstrap, n_jobs=n_jobs)
+        rec = self.record
+        cov = standard_errors.covariance(
+            se,
+            rec.data,
+            rec.mixture,
+            self.em.params,
+            rec.design.z_names,
+            rec.em_options if rec.em_options is not None else options.em_options(),
+            kind=options.bootstrap,
+            n_boot=options.n_boot,
+            random_state=np.random.default_rng(seed_sequence(random_state)),
+            n_jobs=options.n_jobs,
+        )
+        return replace(self, covariance=cov)
 
     def cov_params(self) -> pd.DataFrame:
         """Covariance of all free parameters, labelled by a (component, term) MultiIndex.
