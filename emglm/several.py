@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from emglm.data import formula as formula_mod
+from emglm.data.rsyntax import response_names
 from emglm.exceptions import InputError, InputTypeError
 from emglm.families import Family, get_family
 
@@ -60,6 +61,8 @@ def build_several(
             "that response's formula instead of offset= or exposure="
         )
     frame = data.reset_index(drop=True)  # row positions as the index: built rows intersect
+    # "yn ~ ." means every column but the responses, as in flexmix's list of models.
+    responses = [n for f in formulas if isinstance(f, str) for n in response_names(f)]
     built = []
     for r, (formula, family) in enumerate(zip(formulas, families, strict=True)):
         fam = get_family(family)
@@ -71,6 +74,7 @@ def build_several(
             concomitant=concomitant if r == 0 else None,
             eval_env=eval_env,
             groups=groups if r == 0 else None,
+            exclude=responses,
         )
         built.append((design, arrays, fam))
     names = [d.response_name for d, _, _ in built]

@@ -36,6 +36,7 @@ from patsy.eval import EvalEnvironment, EvalFactor
 
 from emglm.data import columns, design_chunks, formula_pickle, formula_safety
 from emglm.data.groups import group_labels, split_groups
+from emglm.data.rsyntax import r_syntax
 from emglm.data.transforms import TRANSFORMS
 from emglm.exceptions import FormulaError, InputError, InputTypeError
 from emglm.families import Family
@@ -177,11 +178,14 @@ def build(
     concomitant: str | None = None,
     eval_env: EvalEnvironment | None = None,
     groups: ArrayLike | str | None = None,
+    exclude: Sequence[str] = (),
 ) -> tuple[Design, ModelArrays]:
     """Evaluate ``formula`` on ``data`` and validate everything the fit will use.
 
     ``groups`` (a column name or one label per row), or a grouping term ``| g`` at the end
     of the formula, says which rows share one latent class (:mod:`emglm.data.groups`).
+    R's ``^`` and ``y ~ .`` are read as R reads them (:mod:`emglm.data.rsyntax`); ``exclude``
+    names further columns that ``.`` leaves out (the other responses of several).
 
     Examples
     --------
@@ -207,6 +211,11 @@ def build(
         raise FormulaError(
             f"the formula groups by {group_term!r} and groups= is given too; use one of them"
         )
+    # R's ^ and '.' (every column the formula does not otherwise use).
+    used = [v for v in (group_term, groups, offset, exposure, weights) if isinstance(v, str)]
+    formula = r_syntax(formula, data.columns, [*used, *exclude])
+    if isinstance(concomitant, str):
+        concomitant = concomitant.replace("^", "**")
     env = capture_env(1) if eval_env is None else eval_env
     # Positional index: patsy keeps the index of the rows it keeps, and we map back later.
     frame = columns.prepare(
