@@ -211,9 +211,17 @@ def plot_coefficients(
 
 
 # --- posterior probabilities ---------------------------------------------------------------
-def plot_posterior(res: EMGLMResults, bins: int = 20, *, fig: Figure | None = None) -> Figure:
+def plot_posterior(
+    res: EMGLMResults,
+    bins: int = 20,
+    *,
+    rootogram: bool = False,
+    eps: float = 1e-4,
+    fig: Figure | None = None,
+) -> Figure:
     """Histograms of the posterior probabilities of each component (em.glm's
-    ``plot_probabilities``; flexmix's ``rootogram`` without its square root).
+    ``plot_probabilities``); with ``rootogram=True`` flexmix's ``rootogram``: square-root
+    counts, rows whose posterior is at most ``eps`` left out.
 
     Each panel counts the rows by their posterior probability of that component, on
     ``bins`` equal bins over [0, 1], each row counted with its case weight. Well-separated
@@ -224,6 +232,10 @@ def plot_posterior(res: EMGLMResults, bins: int = 20, *, fig: Figure | None = No
     res : EMGLMResults
     bins : int
         Number of equal-width bins on [0, 1].
+    rootogram : bool
+        Square-root counts and only posteriors above ``eps``, as flexmix plots them.
+    eps : float
+        With ``rootogram``, the posterior at or below which a row is left out.
     fig : Figure, optional
         Figure to add the panels to.
 
@@ -233,21 +245,23 @@ def plot_posterior(res: EMGLMResults, bins: int = 20, *, fig: Figure | None = No
     """
     res = _check_results(res)
     bins = check_positive_int("bins", bins)
+    if not isinstance(rootogram, bool):
+        raise InputTypeError(f"rootogram must be True or False, not {rootogram!r}")
     post = res.posterior
     weights = res.record.data.weights
     fig, axes = _panels(fig, res.K)
     for k, (ax, comp) in enumerate(zip(axes, post.columns, strict=True)):
-        ax.hist(
-            post[comp].to_numpy(),
-            bins=bins,
-            range=(0.0, 1.0),
-            weights=weights,
-            color=f"C{k}",
-            edgecolor="white",
-        )
+        values = post[comp].to_numpy()
+        keep = values > eps if rootogram else np.ones(values.shape, dtype=bool)
+        counts, edges = np.histogram(values[keep], bins=bins, range=(0.0, 1.0),
+                                     weights=weights[keep])  # fmt: skip
+        height = np.sqrt(counts) if rootogram else counts
+        ax.bar(edges[:-1], height, width=np.diff(edges), align="edge", color=f"C{k}",
+               edgecolor="white")  # fmt: skip
         ax.set_title(f"{comp} (mixing {res.mixing[comp]:.3f})")
         ax.set_xlabel("posterior probability")
-    axes[0].set_ylabel("rows (weighted)" if np.any(weights != 1) else "rows")
+    label = "rows (weighted)" if np.any(weights != 1) else "rows"
+    axes[0].set_ylabel(f"sqrt({label})" if rootogram else label)
     return fig
 
 

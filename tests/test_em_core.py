@@ -172,7 +172,15 @@ def test_summary_notes_warmup(poisson_df: pd.DataFrame) -> None:
     res = emglm.em_glm("y ~ x", poisson_df, "poisson", K=2, random_state=0, n_starts=4, se=None)
     text = str(res.summary())
     ok = res.warmup.table.query("status == 'ok'")
-    assert f"best of 4 short warm-up runs ({res.warmup.n_failed} failed)" in text
+    iters = ok.n_iter
+    assert (
+        f"best of 4 short warm-up runs ({res.warmup.n_failed} failed, "
+        f"{iters.min()}-{iters.max()} iterations each)" in text
+    )
+    assert f"EM converged in {res.n_iter} iteration" in text  # the long run's, beside them
+    tab = res.cluster_table()
+    assert "Clusters: size = rows assigned" in text and f"{tab.ratio.iloc[0]:.4f}" in text
+    assert tab["size"].sum() == len(poisson_df)
     assert f"{ok.llf.max():.4f}" in text
     given = emglm.em_glm("y ~ x", poisson_df, "poisson", K=2, start=poisson_df.label, se=None)
     assert "Started from the given start." in str(given.summary())

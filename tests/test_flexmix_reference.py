@@ -119,3 +119,10 @@ def test_icl_is_flexmix_icl(key: str, formula: str, family: str, options: dict) 
     assert res.icl == pytest.approx(ref["ICL"], abs=1e-3)
     # The soft entropy is at least the hard penalty -log max_k tau_ik of each row.
     assert res.icl_entropy > res.icl
+    # flexmix's summary() table of the components, matched by prior.
+    tab = res.cluster_table().sort_values("prior")
+    ref_tab = pd.DataFrame(ref["comptab"]).sort_values("prior")
+    np.testing.assert_allclose(tab["prior"], ref_tab["prior"], atol=1e-6)
+    np.testing.assert_array_equal(tab["size"], ref_tab["size"])
+    np.testing.assert_array_equal(tab["post>0"], ref_tab["post"])
+    np.testing.assert_allclose(tab["ratio"], ref_tab["ratio"], rtol=1e-12)

@@ -180,6 +180,17 @@ def test_plot_posterior_histogram_counts(res):
     assert h2 == h1[::-1]
 
 
+def test_plot_posterior_rootogram_is_flexmix_s(res):
+    fig = ep.plot_posterior(res, bins=10, rootogram=True)
+    for ax, comp in zip(fig.axes, res.component_names, strict=True):
+        post = res.posterior[comp].to_numpy()
+        counts, _ = np.histogram(post[post > 1e-4], bins=10, range=(0, 1))
+        np.testing.assert_allclose([p.get_height() for p in ax.patches], np.sqrt(counts))
+    assert fig.axes[0].get_ylabel() == "sqrt(rows)"
+    with pytest.raises(InputTypeError, match="rootogram must be True or False"):
+        ep.plot_posterior(res, rootogram="yes")
+
+
 def test_plot_posterior_counts_case_weights(pois_data):
     w = np.random.default_rng(2).integers(1, 4, size=len(pois_data))
     resw = emglm.em_glm(

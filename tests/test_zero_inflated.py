@@ -209,7 +209,7 @@ def test_summary_shows_the_point_mass() -> None:
     assert "Component comp2" in text and "Component comp3" in text
     assert "log-odds vs zero" in text
     assert "point mass at zero" in text
-    mixing = text.split("Mixing proportions")[1].split("Concomitant")[0].splitlines()
+    mixing = text.split("Mixing proportions")[1].split("Clusters")[0].splitlines()
     rows = [line.split()[0] for line in mixing if line.startswith(("zero", "comp"))]
     assert rows == ["zero", "comp2", "comp3"]
 

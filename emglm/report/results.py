@@ -455,6 +455,32 @@ class EMGLMResults:
     def _se_theta(self) -> Array:
         return np.sqrt(np.maximum(np.diag(self._cov().cov), 0.0))
 
+    def cluster_table(self, eps: float = 1e-4) -> pd.DataFrame:
+        """flexmix's ``summary`` table of the components: ``prior`` (the mixing
+        proportion), ``size`` (rows whose most probable component it is), ``post>0`` (rows
+        whose posterior for it exceeds ``eps``) and ``ratio = size / post>0`` (near 1: the
+        component's rows are clearly its own). Rows count with their case weights.
+
+        Examples
+        --------
+        >>> import emglm
+        >>> df = emglm.datasets.load_sim2()
+        >>> res = emglm.em_glm("y ~ V1 + V2 + V3 + V4 + V5 - 1", df, "poisson", K=2,
+        ...                    random_state=1, se=None)
+        >>> list(res.cluster_table().columns)
+        ['prior', 'size', 'post>0', 'ratio']
+        """
+        post = self.em.posterior
+        w = self.record.data.weights
+        size = np.bincount(post.argmax(axis=1), weights=w, minlength=self.K)
+        positive = w @ (post > eps)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(positive > 0, size / np.where(positive > 0, positive, 1.0), np.nan)
+        return pd.DataFrame(
+            {"prior": self.mixing.to_numpy(), "size": size, "post>0": positive, "ratio": ratio},
+            index=self.component_names,
+        )
+
     def with_se(
         self,
         se: str = "louis",

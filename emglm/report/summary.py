@@ -131,6 +131,7 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
             intervals=mix_ci,
         )
     )
+    smry.tables.append(cluster_table(res))
     if res.has_concomitant:
         smry.tables.extend(concomitant_tables(res, alpha))
     several = len(res.responses) > 1
@@ -211,6 +212,22 @@ def _coef_table(
     )
 
 
+def cluster_table(res: EMGLMResults, eps: float = 1e-4) -> SimpleTable:
+    """flexmix's table of the components (:meth:`EMGLMResults.cluster_table`)."""
+    tab = res.cluster_table(eps)
+    rows = [
+        [f"{r['prior']:.4f}", _count(r["size"]), _count(r["post>0"]), f"{r['ratio']:.4f}"]
+        for _, r in tab.iterrows()
+    ]
+    return SimpleTable(
+        rows,
+        headers=["prior", "size", f"post>{eps:g}", "ratio"],
+        stubs=list(tab.index),
+        title=f"Clusters: size = rows assigned, ratio = size / rows with posterior > {eps:g}",
+        txt_fmt=fmt_params,
+    )
+
+
 def concomitant_tables(res: EMGLMResults, alpha: float = 0.05) -> list[SimpleTable]:
     """One table per component k >= 2 of the concomitant coefficients gamma_k, the
     log-odds ``log(pi_ik / pi_i1)`` of component k against the reference comp1."""
@@ -257,9 +274,11 @@ def _notes(res: EMGLMResults) -> list[str]:
     if warm is not None:
         llfs = warm.table.loc[warm.table.status == "ok", "llf"]
         spread = f"; their llf ranged {llfs.min():.4f} to {llfs.max():.4f}" if len(llfs) else ""
+        iters = [r.n_iter for r in warm.runs if r.status == "ok"]
+        took = f", {min(iters)}-{max(iters)} iterations each" if iters else ""
         notes.append(
             f"Started from the best of {len(warm.runs)} short warm-up runs "
-            f"({warm.n_failed} failed){spread}; table: res.warmup."
+            f"({warm.n_failed} failed{took}){spread}; table: res.warmup."
         )
     else:
         notes.append(f"Started from {'the given start' if res.init == 'start' else res.init}.")

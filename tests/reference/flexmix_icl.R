@@ -1,4 +1,5 @@
-# flexmix's ICL (hard assignment: -2 clogLik + df log(nobs)) and clogLik on two of the
+# flexmix's ICL (hard assignment: -2 clogLik + df log(nobs)), clogLik and summary()'s
+# component table (prior, size, post>0, ratio) on two of the
 # simulated data sets of make_reference_data.py, from the true labels.
 #
 # Usage (from the repository root): Rscript tests/reference/flexmix_icl.R
@@ -15,8 +16,13 @@ script_dir <- local({
 })
 read_data <- function(name) read.csv(file.path(script_dir, "data", paste0(name, ".csv")))
 CONTROL <- list(tolerance = 1e-13, iter.max = 10000, minprior = 0)
-one <- function(fit) list(logLik = as.numeric(logLik(fit)), clogLik = flexmix:::clogLik(fit),
-                          ICL = ICL(fit), BIC = BIC(fit), df = fit@df)
+one <- function(fit) {
+  tab <- summary(fit)@comptab
+  list(logLik = as.numeric(logLik(fit)), clogLik = flexmix:::clogLik(fit),
+       ICL = ICL(fit), BIC = BIC(fit), df = fit@df,
+       comptab = list(prior = tab$prior, size = tab$size, post = tab[["post>0"]],
+                      ratio = tab$ratio))
+}
 d <- read_data("pois_mix")
 pois <- flexmix(y ~ x1 + x2, data = d, k = 2, cluster = d$label, control = CONTROL,
                 model = FLXMRglm(family = "poisson", offset = log(d$expo)))
