@@ -452,12 +452,18 @@ class EMGLM:
         ``start`` may be :class:`~emglm.engine.em.MixtureParams` (what
         :func:`emglm.select_best` returns); coefficients as a (K, p) array, a list of K
         vectors, or a ``params`` DataFrame (rows = design columns, K columns); posteriors
-        as an (n, K) array; or labels 0..K-1 of length n. With zero inflation, posteriors
-        and labels count the point mass too (column and label 0), coefficients do not.
+        as an (n, K) array; labels 0..K-1 of length n; a previous results object of the
+        same model; or a complete start as a dict ``{"params": ..., "mixing": ...,
+        "scale": ...}`` (:meth:`_complete_start`). With zero inflation, posteriors and
+        labels count the point mass too (column and label 0), coefficients do not.
         """
         data, n_comp, n_all = self.data, self.K, self.n_total
         n, p = data.X.shape
         x_names = self.design.x_names
+        if isinstance(start, EMGLMResults):  # a previous fit of the same model
+            start = start.em.params
+        if isinstance(start, dict):
+            return self._complete_start(start)
         if isinstance(start, MixtureParams):
             q = data.n_mixing_columns
             kind = MultiParams if self.more else ZIParams if n_all > n_comp else GLMParams
@@ -510,6 +516,51 @@ class EMGLM:
             f"start has shape {arr.shape}; expected parameters (K, p) = {(n_comp, p)}, "
             f"posteriors (n, K) = {(n, n_all)} or labels of length n = {n}"
         )
+
+    def _complete_start(self, start: dict[str, Any]) -> MixtureParams:
+        """A complete start: ``params`` (coefficients as for ``start=``: a (K, p) array or a
+        ``params`` DataFrame), ``mixing`` (K proportions, positive, summing to 1; optional,
+        default equal) and ``scale`` (K dispersions of families with one, e.g. Gaussian
+        variances; optional, default estimated from the coefficients)."""
+        allowed = ("params", "mixing", "scale")
+        unknown = sorted(set(start) - set(allowed))
+        if unknown or "params" not in start:
+            raise InputError(
+                f"a start dict needs 'params' and may hold {allowed}; got keys {sorted(start)}"
+            )
+        if self.more or self.n_total > self.K or type(self.glms[0]) is not GLMComponents:
+            raise InputError(
+                "a start dict is for a plain GLM mixture; start this model from labels, "
+                "posteriors or a previous fit"
+            )
+        coef = start["params"]
+        arr = _frame_coef(coef).T if isinstance(coef, pd.DataFrame) else np.asarray(coef, float)
+        params = self._resolve_start(arr)
+        if not isinstance(params, MixtureParams):
+            raise InputError(f"start['params'] must be K x p coefficients; got shape {arr.shape}")
+        comp, gamma = params.components, params.gamma
+        if "scale" in start:
+            scale = np.asarray(start["scale"], dtype=float)
+            if scale.shape != (self.K,) or not np.all(np.isfinite(scale) & (scale > 0)):
+                raise InputError(
+                    f"start['scale'] must be {self.K} positive dispersions; got {scale!r}"
+                )
+            if not self.family.has_scale and not np.all(scale == 1.0):
+                raise InputError(
+                    f"start['scale']: the {self.family.name} family has no dispersion; leave it out"
+                )
+            comp = GLMParams(comp.coef, scale)
+        if "mixing" in start:
+            pi = np.asarray(start["mixing"], dtype=float)
+            ok = pi.shape == (self.K,) and np.all(pi > 0) and abs(pi.sum() - 1.0) < 1e-8
+            if not ok:
+                raise InputError(
+                    f"start['mixing'] must be {self.K} positive proportions summing to 1; "
+                    f"got {pi!r}"
+                )
+            gamma = gamma.copy()
+            gamma[0] = np.log(pi) - np.log(pi[0])  # the intercepts of the mixing logits
+        return MixtureParams(comp, gamma)
 
     def _parts(self, params: Any) -> list[tuple[GLMComponents, MixtureData, GLMParams]]:
         """Each response's GLM driver, data and parameters (one for a single response)."""
