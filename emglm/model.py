@@ -406,6 +406,14 @@ class EMGLM:
         em_rng = np.random.default_rng(em_seed)
         mixture = self.mixture
         fit = em.run_em(self.data, mixture, start_value, options.em_options(), em_rng)
+        if warm is not None and fit.params.n_components < self.n_total:
+            # The long run lost a component: the next best warm-up runs that kept all of
+            # them start it again, until one keeps them.
+            for run in _next_starts(warm):
+                retry = em.run_em(self.data, mixture, run, options.em_options(), em_rng)
+                if retry.params.n_components == self.n_total:
+                    fit = retry
+                    break
         mean_prop = mixture.mixing.proportions(self.data.Z, fit.params.gamma, self.data.weights)
         fit = em.permute(mixture, fit, em.canonical_order(mixture, fit.params, mean_prop))
         parts = self._parts(fit.params.components)
@@ -594,6 +602,13 @@ def _without_point_mass(
         return mixture, fit
     plain = MixtureModel(glm, mixture.mixing)
     return plain, dataclasses.replace(fit, params=MixtureParams(comp.glm, fit.params.gamma))
+
+
+def _next_starts(warm: SmallEMResult) -> list[MixtureParams]:
+    """The warm-up's successful runs after the best, by decreasing llf (each run kept all
+    its components: a run that lost one failed)."""
+    ok = sorted((r for r in warm.runs if r.status == "ok"), key=lambda r: -r.llf)
+    return [r.params for r in ok[1:] if r.params is not None]
 
 
 def _check_aliased(design: formula_mod.Design, arrays: formula_mod.ModelArrays) -> None:

@@ -124,7 +124,7 @@ def fit_or_documented(problem: Problem, **kw):  # type: ignore[no-untyped-def]
 
 
 def _drop_iterations(res) -> set[int]:  # type: ignore[no-untyped-def]
-    return {int(note.split(":")[0].split()[1]) for note in res.em.notes}
+    return {d.iteration for d in res.em.drops}
 
 
 PROPERTY = settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)

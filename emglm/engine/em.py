@@ -16,7 +16,9 @@ the posteriors; ``"cem"`` (classification EM) by hard labels, the most probable 
 and stops when the classification log-likelihood settles; ``"sem"`` (stochastic EM) by
 labels drawn from the posteriors, and returns the best iterate it visited. A component whose
 M-step weight falls below ``max(minprior * nobs, what its GLM needs)`` is dropped
-(flexmix's ``minprior`` rule) and the drop is recorded in :attr:`EMFit.notes`.
+(flexmix's ``minprior`` rule) and the drop is recorded in :attr:`EMFit.drops` (with the llf
+before it and after the M-step that follows: the only place the history may fall) and
+:attr:`EMFit.notes`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from emglm.engine import accel
 from emglm.engine.state import (
     ACCEL_METHODS,
     EM_METHODS,
+    Drop,
+    DropLog,
     EMFit,
     EMOptions,
     MixtureParams,
@@ -197,14 +201,14 @@ def run_em(
     """
     method = options.method
     rng = np.random.default_rng() if rng is None else rng
-    notes: list[str] = []
+    log = DropLog()
     if isinstance(start, MixtureParams):
         params = start
     else:
-        _, start = _drop_degenerate(data, model, None, start, options, 0, notes)
+        _, start = _drop_degenerate(data, model, None, start, options, 0, log)
         params = m_step(data, model, start)
     if options.accel == "squarem" and options.method == "em":
-        return _run_squarem(data, model, params, options, notes)
+        return _run_squarem(data, model, params, options, log)
     history: list[float] = []
     converged = False
     change = np.inf
@@ -212,6 +216,7 @@ def run_em(
     out = e_step_pass(data, model, params, linearise)
     llf, posterior = out.llf, out.posterior
     history.append(llf)
+    log.seen(llf)
     objective = _objective(data, method, llf, posterior)
     # SEM returns the best iterate it visited; the other methods keep no old posteriors.
     best = (llf, params, posterior) if method == "sem" else None
@@ -219,7 +224,7 @@ def run_em(
     n_iter = 0
     for n_iter in range(1, options.max_iter + 1):
         weights = m_step_weights(posterior, method, rng, data)
-        kept, weights = _drop_degenerate(data, model, params, weights, options, n_iter, notes)
+        kept, weights = _drop_degenerate(data, model, params, weights, options, n_iter, log)
         if kept is not None:
             params = kept
         first = out if weights is posterior else None  # no component dropped
@@ -232,6 +237,7 @@ def run_em(
         llf, posterior = out.llf, out.posterior
         del fused
         history.append(llf)
+        log.seen(llf)
         if best is not None:  # SEM: keep the best iterate; stop once it stops improving
             shrunk = best[1].n_components != params.n_components
             if shrunk or llf > best[0] + options.tol * abs(best[0]):
@@ -251,6 +257,7 @@ def run_em(
             break
     if best is not None:
         llf, params, posterior = best
+    notes, drops = log.finished()
     return EMFit(
         params=params,
         posterior=posterior,
@@ -259,7 +266,8 @@ def run_em(
         n_iter=n_iter,
         converged=converged,
         last_change=float(change),
-        notes=tuple(notes),
+        notes=notes,
+        drops=drops,
     )
 
 
@@ -268,7 +276,7 @@ def _run_squarem(
     model: MixtureModel,
     params: MixtureParams,
     options: EMOptions,
-    notes: list[str],
+    log: DropLog,
 ) -> EMFit:
     """EM accelerated by SQUAREM (:mod:`emglm.engine.accel`), from full parameters. The EM
     map is the plain loop's: drop degenerate components, then one M-step."""
@@ -281,7 +289,9 @@ def _run_squarem(
     def em_map(posterior: Array, current: MixtureParams, linearise: bool = True) -> MixtureParams:
         nonlocal n_maps
         n_maps += 1
-        kept, weights = _drop_degenerate(data, model, current, posterior, options, n_maps, notes)
+        if made and made[0].posterior is posterior:
+            log.last_llf = made[0].llf  # the llf of the posteriors this M-step uses
+        kept, weights = _drop_degenerate(data, model, current, posterior, options, n_maps, log)
         current = current if kept is None else kept
         first = None
         if made and made[0].posterior is posterior and weights is posterior:
@@ -300,6 +310,7 @@ def _run_squarem(
         ready.clear()
         made.clear()
         made.append(out)
+        log.seen(out.llf)
         return out.llf, out.posterior
 
     fit, _ = accel.squarem(
@@ -315,7 +326,8 @@ def _run_squarem(
         # Jumps the mixing M-step cannot start from are pulled back (accel's notes).
         feasible=lambda p: model.mixing.within_bound(data.unit_Z, p.gamma),
     )
-    return replace(fit, notes=tuple(notes))
+    notes, drops = log.finished()
+    return replace(fit, notes=notes, drops=drops)
 
 
 def m_step_weights(
@@ -368,7 +380,7 @@ def _drop_degenerate(
     weights: Array,
     options: EMOptions,
     n_iter: int,
-    notes: list[str],
+    log: DropLog,
 ) -> tuple[MixtureParams | None, Array]:
     """Drop components whose M-step weight is below ``max(minprior * nobs, need)``.
 
@@ -391,10 +403,12 @@ def _drop_degenerate(
     if not keep.any():
         keep[np.argmax(mass)] = True
     for k in np.flatnonzero(~keep):
-        notes.append(
+        prior = float(mass[k] / data.unit_nobs)
+        log.dropped(
+            Drop(n_iter, int(k) + 1, len(keep), float(mass[k]), prior, np.nan, np.nan),
             f"iteration {n_iter}: dropped component {k + 1} of {len(keep)}: its weight "
-            f"{mass[k]:.3g} (prior {mass[k] / data.unit_nobs:.3g}) fell below {threshold:.3g} "
-            f"= max(minprior={options.minprior:g} x nobs, {need:g} parameters)"
+            f"{mass[k]:.3g} (prior {prior:.3g}) fell below {threshold:.3g} "
+            f"= max(minprior={options.minprior:g} x nobs, {need:g} parameters)",
         )
     weights = weights[:, keep]
     total = weights.sum(axis=1, keepdims=True)

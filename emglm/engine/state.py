@@ -6,7 +6,7 @@ Kept apart from :mod:`emglm.engine.em` so that the EM loop and its accelerator
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -94,3 +94,46 @@ class EMFit:
     converged: bool
     last_change: float
     notes: tuple[str, ...] = field(default_factory=tuple)
+    drops: tuple[Drop, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Drop:
+    """A component dropped by the minprior rule before M-step ``iteration``: its number
+    (1-based, among ``of`` components then), M-step weight and prior, and the
+    log-likelihood before the drop and after the M-step that followed it (the only place
+    where ``llf_history`` may decrease)."""
+
+    iteration: int
+    component: int
+    of: int
+    weight: float
+    prior: float
+    llf_before: float
+    llf_after: float
+
+
+class DropLog:
+    """Collects the drops of one EM run: ``seen`` is told every log-likelihood the run
+    computes, in order, so that each drop gets the llf before it and after its M-step."""
+
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+        self.drops: list[Drop] = []
+        self._pending: list[Drop] = []
+        self.last_llf = float("nan")
+
+    def seen(self, llf: float) -> None:
+        """A log-likelihood the run computed (after the drops pending, if any)."""
+        self.drops += [replace(d, llf_after=float(llf)) for d in self._pending]
+        self._pending.clear()
+        self.last_llf = float(llf)
+
+    def dropped(self, drop: Drop, note: str) -> None:
+        """Record a drop (its ``llf_after`` comes with the next :meth:`seen`)."""
+        self._pending.append(replace(drop, llf_before=self.last_llf))
+        self.notes.append(note)
+
+    def finished(self) -> tuple[tuple[str, ...], tuple[Drop, ...]]:
+        """The notes and drops of the run."""
+        return tuple(self.notes), tuple(self.drops + self._pending)

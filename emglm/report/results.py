@@ -210,6 +210,16 @@ class EMGLMResults:
         return self.record.n_dropped
 
     @property
+    def drops(self) -> pd.DataFrame:
+        """Components dropped by the minprior rule during the long run, one row each:
+        ``iteration`` (before its M-step), ``component`` (its number among ``of`` then),
+        ``weight``, ``prior``, ``llf_before`` and ``llf_after`` (the llf after that M-step:
+        the only place ``llf_history`` may decrease)."""
+        cols = ["iteration", "component", "of", "weight", "prior", "llf_before", "llf_after"]
+        rows = [[getattr(d, c) for c in cols] for d in self.em.drops]
+        return pd.DataFrame(rows, columns=cols)
+
+    @property
     def k_params(self) -> int:
         """Free parameters: K*p coefficients, K dispersions (when estimated) and the
         (K-1)*q mixing parameters (q = 1 for constant proportions), as flexmix counts."""

@@ -270,6 +270,10 @@ def _notes(res: EMGLMResults) -> list[str]:
         notes.append(f"EM did NOT converge in {res.n_iter} iterations; estimates are not reliable.")
     if res.n_dropped:
         notes.append(f"{res.n_dropped} rows with missing values were dropped.")
+    n_lost = len(res.em.drops)
+    if n_lost:
+        asked = res.record.n_requested
+        notes.append(f"{asked} components requested, {n_lost} dropped (minprior rule; res.drops).")
     warm = res.warmup
     if warm is not None:
         llfs = warm.table.loc[warm.table.status == "ok", "llf"]
