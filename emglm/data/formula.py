@@ -505,6 +505,29 @@ def _check_finite(columns: dict[Any, Array], what: str) -> None:
             )
 
 
+def new_response(design: Design, newdata: pd.DataFrame, family: Family) -> tuple[Array, Array]:
+    """The response (and binomial trials) of new rows, from the fitted formula's left-hand
+    side (for posteriors of new data). Missing or non-finite values raise, naming the
+    response."""
+    if not isinstance(newdata, pd.DataFrame):
+        raise InputTypeError(f"newdata must be a pandas DataFrame, not {type(newdata).__name__}")
+    frame = columns.prepare(newdata.reset_index(drop=True), design.formula, None, ())
+    desc = _parse(design.formula)
+    _check_names(design.formula, desc.lhs_termlist, frame, design.eval_env)
+    info = _design_info(design.formula, desc.lhs_termlist, frame, design.eval_env)
+    try:
+        with _raising():
+            (mat,) = patsy.build_design_matrices([info], frame, NA_action="raise")
+    except patsy.PatsyError as exc:
+        raise InputError(
+            f"newdata's response {design.response_name!r} cannot be built: {exc.message}; "
+            "posteriors of new rows need the response in every row"
+        ) from None
+    y, trials = _response(design.formula, info, np.asarray(mat, dtype=float), family)
+    columns.refuse_non_finite({design.response_name: y}, "response")
+    return y, trials
+
+
 def new_arrays(
     design: Design,
     newdata: pd.DataFrame,

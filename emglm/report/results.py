@@ -16,8 +16,10 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
+from emglm.components.base import e_step_from_log_densities
 from emglm.components.shared import SharedGLMComponents
 from emglm.data import formula
+from emglm.data.arrays import MixtureData
 from emglm.engine import em
 from emglm.engine.warmup import seed_sequence
 from emglm.exceptions import InputError
@@ -363,10 +365,32 @@ class EMGLMResults:
             return pd.Series(np.sum(prior * mu, axis=1), index=index, name="predicted")
         if newdata is None:
             return self.posterior
-        raise InputError(
-            "which='posterior' on newdata needs the response; refit with start=res.params "
-            "and max_iter=1 on the new data, or use which='prob'"
+        return self._new_posterior(view, newdata, X, off, Z, index)
+
+    def _new_posterior(
+        self, view: ResponseView, newdata: pd.DataFrame, X: Array, off: Array, Z: Array,
+        index: pd.Index,
+    ) -> pd.DataFrame:  # fmt: skip
+        """Posteriors of new rows given their response, from the fitted priors (with the
+        new rows' concomitant covariates): each row on its own."""
+        rec = self.record
+        if rec.several or rec.data.groups is not None or self._point_masses:
+            raise InputError(
+                "which='posterior' on newdata is for a single-response, ungrouped GLM "
+                "mixture; use which='prob' for the prior probabilities"
+            )
+        y, trials = formula.new_response(view.design, newdata, view.family)
+        # The family's check of the fit, on the new responses beside the fitted ones (which
+        # passed it, so only values outside the support can fail).
+        fitted = view.data
+        view.family.check_response(
+            np.r_[y, fitted.y], np.r_[trials, fitted.trials], view.design.response_name
         )
+        new = MixtureData(y, X, off, trials, np.ones(y.shape[0]), Z)
+        log_dens = view.glm.log_densities(new, view.params)
+        log_prior = rec.mixture.mixing.log_prior(Z, self.em.params.gamma)
+        post = e_step_from_log_densities(new, log_dens, log_prior).posterior
+        return pd.DataFrame(post, index=index, columns=self.component_names)
 
     # --- residuals -------------------------------------------------------------------------
     def resid(
