@@ -52,12 +52,9 @@ def is_constant(Z: Array) -> bool:
 
 
 def log_prior(Z: Array, gamma: Array) -> Array:
-    """Log prior class probabilities, shape (n, K), or (1, K) for the constant model."""
-    if is_constant(Z):
-        eta = gamma[:1]
-    else:
-        eta = Z @ gamma
-    return eta - logsumexp(eta, axis=1, keepdims=True)
+    """Log prior class probabilities, shape (n, K), or (1, K) for the constant model
+    (:meth:`ConstantMixing.log_prior` of :func:`mixing_model` ``(Z)``)."""
+    return mixing_model(Z).log_prior(Z, gamma)
 
 
 def gamma_from_proportions(pi: Array) -> Array:
@@ -68,10 +65,7 @@ def gamma_from_proportions(pi: Array) -> Array:
 
 def proportions(Z: Array, gamma: Array, w: Array) -> Array:
     """Average prior class probabilities (weighted by case weights ``w``), shape (K,)."""
-    prior = np.exp(log_prior(Z, gamma))
-    if prior.shape[0] == 1:
-        return prior[0]
-    return np.asarray((w @ prior) / w.sum())
+    return mixing_model(Z).proportions(Z, gamma, w)
 
 
 def m_step_mixing(Z: Array, wtau: Array, gamma: Array, max_iter: int = 25) -> Array:
@@ -101,10 +95,7 @@ def m_step_mixing(Z: Array, wtau: Array, gamma: Array, max_iter: int = 25) -> Ar
     >>> np.exp(log_prior(Z, m_step_mixing(Z, wtau, np.zeros((1, 2))))).round(2)
     array([[0.75, 0.25]])
     """
-    if is_constant(Z):
-        mass = column_sums(wtau)
-        return gamma_from_proportions(mass / mass.sum())
-    return _newton_multinomial(Z, wtau, gamma, max_iter)
+    return mixing_model(Z).m_step(Z, wtau, gamma, max_iter)
 
 
 def initial_gamma(Z: Array, wtau: Array) -> Array:
@@ -115,13 +106,7 @@ def initial_gamma(Z: Array, wtau: Array) -> Array:
     same way), so one-hot labels that happen to be separated by z do not send ``gamma`` to
     the bound before EM has begun. The constant model gets the exact proportions.
     """
-    n_comp = wtau.shape[1]
-    gamma0 = np.zeros((Z.shape[1], n_comp))
-    if is_constant(Z):
-        return m_step_mixing(Z, wtau, gamma0)
-    row_w = wtau.sum(axis=1, keepdims=True)
-    shrunk = (1.0 - START_SHRINK) * wtau + START_SHRINK * row_w / n_comp
-    return m_step_mixing(Z, shrunk, gamma0)
+    return mixing_model(Z).initial(Z, wtau)
 
 
 def max_logodds(Z: Array, gamma: Array) -> float:
@@ -133,7 +118,7 @@ def max_logodds(Z: Array, gamma: Array) -> float:
 
 def at_logodds_bound(Z: Array, gamma: Array) -> bool:
     """Whether a concomitant fit ended on the log-odds bound (separation)."""
-    return not is_constant(Z) and max_logodds(Z, gamma) >= MAX_LOGODDS * (1.0 - 1e-6)
+    return mixing_model(Z).at_bound(Z, gamma)
 
 
 def within_bound(Z: Array, gamma: Array) -> bool:
@@ -143,7 +128,7 @@ def within_bound(Z: Array, gamma: Array) -> bool:
     extrapolated point, say) it cannot promise a higher objective than at the start. The
     constant model's M-step is closed form and any ``gamma`` will do.
     """
-    return is_constant(Z) or max_logodds(Z, gamma) <= MAX_LOGODDS
+    return mixing_model(Z).within_bound(Z, gamma)
 
 
 def _into_bound(Z: Array, gamma: Array) -> Array:
@@ -243,8 +228,8 @@ class ConstantMixing:
         pi = np.exp(self.log_prior(Z, gamma))
         return np.broadcast_to(pi, (Z.shape[0], gamma.shape[1]))
 
-    def m_step(self, Z: Array, wtau: Array, gamma: Array) -> Array:
-        """The weighted share of each component."""
+    def m_step(self, Z: Array, wtau: Array, gamma: Array, max_iter: int = 25) -> Array:
+        """The weighted share of each component (closed form: ``max_iter`` is unused)."""
         mass = column_sums(wtau)
         return gamma_from_proportions(mass / mass.sum())
 
@@ -343,13 +328,17 @@ class MultinomialMixing(ConstantMixing):
         """Prior probabilities of every row, (n, K)."""
         return np.exp(self.log_prior(Z, gamma))
 
-    def m_step(self, Z: Array, wtau: Array, gamma: Array) -> Array:
-        """Weighted multinomial logit by Newton, warm-started at ``gamma``."""
-        return _newton_multinomial(Z, wtau, gamma, 25)
+    def m_step(self, Z: Array, wtau: Array, gamma: Array, max_iter: int = 25) -> Array:
+        """Weighted multinomial logit by at most ``max_iter`` Newton steps, warm-started at
+        ``gamma``."""
+        return _newton_multinomial(Z, wtau, gamma, max_iter)
 
     def initial(self, Z: Array, wtau: Array) -> Array:
         """Logits fitted to posteriors shrunk towards uniform (see :func:`initial_gamma`)."""
-        return initial_gamma(Z, wtau)
+        n_comp = wtau.shape[1]
+        row_w = wtau.sum(axis=1, keepdims=True)
+        shrunk = (1.0 - START_SHRINK) * wtau + START_SHRINK * row_w / n_comp
+        return self.m_step(Z, shrunk, np.zeros((Z.shape[1], n_comp)))
 
     def proportions(self, Z: Array, gamma: Array, w: Array) -> Array:
         """Average prior probabilities weighted by the case weights, (K,)."""
