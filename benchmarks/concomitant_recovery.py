@@ -1,7 +1,7 @@
 """Repeated simulation of a two-component Poisson mixture with a concomitant model.
 
 Reports the bias and spread of the concomitant coefficients over replicates, and how often
-a fit ended on the log-odds bound. Run from the repository root:
+a fit warned of separation. Run from the repository root:
 
     PYTHONPATH=$PWD python benchmarks/concomitant_recovery.py [n_rep] [n]
 """
@@ -44,7 +44,7 @@ def main(n_rep: int = 200, n: int = 400) -> None:
     mean = est_arr.mean(axis=0)
     print(f"mean estimate {mean.round(4)}, bias {(mean - GAMMA).round(4)}")
     print(f"empirical sd {est_arr.std(axis=0, ddof=1).round(4)}")
-    print(f"fits on the log-odds bound: {sum(sep)}")
+    print(f"fits warned of separation: {sum(sep)}")
 
 
 if __name__ == "__main__":

@@ -45,10 +45,10 @@ class BootstrapWarning(EMGLMWarning):
 
 
 class SeparationWarning(NumericalWarning):
-    """Separation: the concomitant covariates separate the components (the mixing logits
-    diverge, and the fit stopped on the log-odds bound ``emglm.mixing.MAX_LOGODDS``), or a
-    binomial component's covariates separate its responses (fitted probabilities
-    numerically 0 or 1; its coefficients diverge)."""
+    """Separation: the concomitant covariates separate the components (the log-likelihood
+    still rises as the mixing logits grow without bound, so they diverge and are reported
+    where EM stopped), or a binomial component's covariates separate its responses (fitted
+    probabilities numerically 0 or 1; its coefficients diverge)."""
 
 
 class InputError(ValueError):

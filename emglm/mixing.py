@@ -5,14 +5,16 @@ whose concomitant design ``Z`` is a single column of ones, and then the M-step i
 form ``pi_k = sum_i w_i tau_ik / sum_i w_i``. ``gamma`` has shape (q, K); column 0 (comp1) is
 the reference and is held at zero.
 
-Separation. When the concomitant covariates separate the components (the posteriors of a
-component are ~0 on one side of a hyperplane in z and ~1 on the other), the likelihood
-keeps rising as ``gamma`` grows without bound. The mixing M-step is therefore maximised
-over the bounded set ``|z_i' gamma_k| <= MAX_LOGODDS`` for every fitted row i and component
-k >= 2 (log-odds against comp1): a convex set, so each M-step still never lowers the
-objective, every prior probability stays above about ``exp(-MAX_LOGODDS) / K`` and the
-log-likelihood stays finite. :func:`at_logodds_bound` tells whether a fit ended on that
-bound, which the model reports with a :class:`~emglm.exceptions.SeparationWarning`.
+Separation. The mixing M-step is solved to convergence, by Newton with step-halving on the
+weighted multinomial log-likelihood (as ``nnet::multinom`` does for flexmix's
+``FLXPmultinom``), with no bound on the logits: a maximum whose log-odds are large at a
+row with an extreme ``z`` is still an interior maximum and is reached. Prior probabilities
+come from log-sum-exp and are floored at ``1e-300``, so they stay finite and positive
+however far the logits go. When the concomitant covariates really separate the components,
+the likelihood keeps rising as ``gamma`` grows without bound and EM follows it until the
+likelihood no longer changes; :meth:`MultinomialMixing.separates` recognises such a fit by
+exactly that (the log-likelihood does not fall as the fitted log-odds grow further), and the
+model reports it with a :class:`~emglm.exceptions.SeparationWarning`.
 
 The engine sees a mixing model as an object chosen once per data set by
 :func:`mixing_model`: :class:`ConstantMixing` or :class:`MultinomialMixing`, with the same
@@ -24,11 +26,11 @@ Everything here works on NumPy arrays only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import logsumexp
 
 from emglm.data.arrays import column_sums
 
@@ -37,10 +39,13 @@ Array = NDArray[np.float64]
 # Smallest mixing proportion represented: keeps log(pi) finite for an emptied component.
 _LOG_PI_MIN = np.log(1e-300)
 
-#: Largest fitted log-odds ``|z_i' gamma_k|`` (component k against comp1) allowed: priors
-#: stay in about [1e-13, 1 - 1e-13], where 1 - pi is still exact enough in double
-#: precision. Reached when z separates components (or at a row with an extreme z).
-MAX_LOGODDS = 30.0
+#: Prior probability below which a concomitant fit is checked for separation
+#: (:meth:`MultinomialMixing.separates`): separated components have priors near 0 or 1.
+SEPARATION_PRIOR = 1e-10
+
+# Growth factors of the fitted log-odds at which a separated fit's log-likelihood must not
+# fall: twice and ten times the fitted ones.
+_GROWTH = (1.0, 9.0)
 
 #: Share of uniform probability mixed into starting posteriors before the first mixing fit.
 START_SHRINK = 0.1
@@ -68,7 +73,7 @@ def proportions(Z: Array, gamma: Array, w: Array) -> Array:
     return mixing_model(Z).proportions(Z, gamma, w)
 
 
-def m_step_mixing(Z: Array, wtau: Array, gamma: Array, max_iter: int = 25) -> Array:
+def m_step_mixing(Z: Array, wtau: Array, gamma: Array, max_iter: int = 100) -> Array:
     """Maximise ``sum_ik wtau_ik log pi_ik(gamma)`` over ``gamma``.
 
     Parameters
@@ -103,52 +108,19 @@ def initial_gamma(Z: Array, wtau: Array) -> Array:
 
     The first M-step from user posteriors or labels fits the mixing model to
     ``(1 - START_SHRINK) tau + START_SHRINK / K`` (flexmix starts labels at 0.9 / 0.1 the
-    same way), so one-hot labels that happen to be separated by z do not send ``gamma`` to
-    the bound before EM has begun. The constant model gets the exact proportions.
+    same way), so one-hot labels that happen to be separated by z do not send ``gamma`` far
+    out before EM has begun. The constant model gets the exact proportions.
     """
     return mixing_model(Z).initial(Z, wtau)
 
 
-def max_logodds(Z: Array, gamma: Array) -> float:
-    """Largest fitted ``|z_i' gamma_k|`` over rows i and components k >= 2."""
-    if gamma.shape[1] < 2:
-        return 0.0
-    return float(np.max(np.abs(Z @ gamma[:, 1:]), initial=0.0))
-
-
-def at_logodds_bound(Z: Array, gamma: Array) -> bool:
-    """Whether a concomitant fit ended on the log-odds bound (separation)."""
-    return mixing_model(Z).at_bound(Z, gamma)
-
-
-def within_bound(Z: Array, gamma: Array) -> bool:
-    """Whether ``gamma`` satisfies the log-odds bound: where the mixing M-step may start.
-
-    The M-step maximises over that bounded set, so from a start outside it (an
-    extrapolated point, say) it cannot promise a higher objective than at the start. The
-    constant model's M-step is closed form and any ``gamma`` will do.
-    """
-    return mixing_model(Z).within_bound(Z, gamma)
-
-
-def _into_bound(Z: Array, gamma: Array) -> Array:
-    """Shrink ``gamma`` towards zero until it satisfies the log-odds bound."""
-    largest = max_logodds(Z, gamma)
-    if largest <= MAX_LOGODDS:
-        return gamma
-    return gamma * (MAX_LOGODDS / largest)
-
-
-def _step_limit(eta: Array, eta_step: Array) -> float:
-    """Largest t in [0, 1] keeping ``|eta + t eta_step| <= MAX_LOGODDS`` entrywise."""
-    limit = 1.0
-    up = eta_step > 0
-    if np.any(up):
-        limit = min(limit, float(np.min((MAX_LOGODDS - eta[up]) / eta_step[up])))
-    down = eta_step < 0
-    if np.any(down):
-        limit = min(limit, float(np.min((-MAX_LOGODDS - eta[down]) / eta_step[down])))
-    return max(limit, 0.0)
+def _log_softmax(eta: Array) -> Array:
+    """``log softmax`` of each row of logits, by log-sum-exp (no overflow at any finite
+    logit), floored at the smallest represented log proportion: a prior probability is
+    then never 0, nor its logarithm infinite, however far the logits go."""
+    out = eta - eta.max(axis=1, keepdims=True)
+    out -= np.log(np.exp(out).sum(axis=1, keepdims=True))
+    return np.maximum(out, _LOG_PI_MIN, out=out)
 
 
 def mixing_objective(Z: Array, wtau: Array, gamma: Array) -> float:
@@ -157,17 +129,17 @@ def mixing_objective(Z: Array, wtau: Array, gamma: Array) -> float:
 
 
 def _newton_multinomial(Z: Array, wtau: Array, gamma: Array, max_iter: int) -> Array:
-    """Weighted multinomial logit with fractional outcomes, by Newton with step-halving.
-
-    Steps are cut back to stay within the log-odds bound (see the module notes); Newton
-    stops when a step gains less than 1e-12 of the objective, or cannot move.
+    """Weighted multinomial logit with fractional outcomes, by Newton with step-halving,
+    solved to convergence: until a step gains less than 1e-12 of the objective, or
+    cannot move.
     """
     q, n_comp = gamma.shape
-    gamma = _into_bound(Z, gamma - gamma[:, :1])
+    gamma = gamma - gamma[:, :1]
     row_w = wtau.sum(axis=1)
-    objective = mixing_objective(Z, wtau, gamma)
+    log_pi = _log_softmax(Z @ gamma)
+    objective = float(np.sum(wtau * log_pi))
     for _ in range(max_iter):
-        pi = np.exp(log_prior(Z, gamma))
+        pi = np.exp(log_pi)
         grad = Z.T @ (wtau[:, 1:] - row_w[:, None] * pi[:, 1:])  # (q, K-1)
         hess = np.empty((q * (n_comp - 1), q * (n_comp - 1)))
         for a in range(1, n_comp):
@@ -180,17 +152,17 @@ def _newton_multinomial(Z: Array, wtau: Array, gamma: Array, max_iter: int) -> A
         step_vec = np.linalg.lstsq(hess, grad.T.ravel(), rcond=None)[0]
         step = np.zeros_like(gamma)
         step[:, 1:] = step_vec.reshape(n_comp - 1, q).T
-        step *= _step_limit(Z @ gamma[:, 1:], Z @ step[:, 1:])
         for _halving in range(30):
             cand = gamma + step
-            obj = mixing_objective(Z, wtau, cand)
+            cand_log_pi = _log_softmax(Z @ cand)
+            obj = float(np.sum(wtau * cand_log_pi))
             if np.isfinite(obj) and obj >= objective:
                 break
             step *= 0.5
         else:
             return gamma
         gain = obj - objective
-        gamma, objective = cand, obj
+        gamma, objective, log_pi = cand, obj, cand_log_pi
         if gain <= 1e-12 * (abs(objective) + 1.0):
             break
     return gamma
@@ -220,15 +192,14 @@ class ConstantMixing:
 
     def log_prior(self, Z: Array, gamma: Array) -> Array:
         """Log prior probabilities, (1, K): the same for every row."""
-        eta = gamma[:1]
-        return np.asarray(eta - logsumexp(eta, axis=1, keepdims=True))
+        return _log_softmax(gamma[:1])
 
     def prior(self, Z: Array, gamma: Array) -> Array:
         """Prior probabilities broadcast to every row, (n, K)."""
         pi = np.exp(self.log_prior(Z, gamma))
         return np.broadcast_to(pi, (Z.shape[0], gamma.shape[1]))
 
-    def m_step(self, Z: Array, wtau: Array, gamma: Array, max_iter: int = 25) -> Array:
+    def m_step(self, Z: Array, wtau: Array, gamma: Array, max_iter: int = 100) -> Array:
         """The weighted share of each component (closed form: ``max_iter`` is unused)."""
         mass = column_sums(wtau)
         return gamma_from_proportions(mass / mass.sum())
@@ -241,14 +212,10 @@ class ConstantMixing:
         """Mixing proportions (K,)."""
         return np.asarray(np.exp(self.log_prior(Z, gamma))[0])
 
-    def at_bound(self, Z: Array, gamma: Array) -> bool:
-        """Whether the fit ended on the log-odds bound: never for constant proportions."""
+    def separates(self, Z: Array, gamma: Array, llf_at: Callable[[Array], float]) -> bool:
+        """Whether the concomitant covariates separate the components: never for constant
+        proportions."""
         return False
-
-    def within_bound(self, Z: Array, gamma: Array) -> bool:
-        """Whether the M-step can start from ``gamma`` (:func:`within_bound`): any
-        logits will do for the closed-form constant model."""
-        return True
 
     def take(self, gamma: Array, keep: NDArray[np.bool_] | NDArray[np.intp]) -> Array:
         """The logits of the kept (or reordered) components, comp1 the reference again."""
@@ -321,14 +288,13 @@ class MultinomialMixing(ConstantMixing):
 
     def log_prior(self, Z: Array, gamma: Array) -> Array:
         """Log prior probabilities of every row, (n, K)."""
-        eta = Z @ gamma
-        return np.asarray(eta - logsumexp(eta, axis=1, keepdims=True))
+        return _log_softmax(Z @ gamma)
 
     def prior(self, Z: Array, gamma: Array) -> Array:
         """Prior probabilities of every row, (n, K)."""
         return np.exp(self.log_prior(Z, gamma))
 
-    def m_step(self, Z: Array, wtau: Array, gamma: Array, max_iter: int = 25) -> Array:
+    def m_step(self, Z: Array, wtau: Array, gamma: Array, max_iter: int = 100) -> Array:
         """Weighted multinomial logit by at most ``max_iter`` Newton steps, warm-started at
         ``gamma``."""
         return _newton_multinomial(Z, wtau, gamma, max_iter)
@@ -344,14 +310,55 @@ class MultinomialMixing(ConstantMixing):
         """Average prior probabilities weighted by the case weights, (K,)."""
         return np.asarray((w @ self.prior(Z, gamma)) / w.sum())
 
-    def at_bound(self, Z: Array, gamma: Array) -> bool:
-        """Whether the fit ended on the log-odds bound (separation)."""
-        return max_logodds(Z, gamma) >= MAX_LOGODDS * (1.0 - 1e-6)
+    def separates(self, Z: Array, gamma: Array, llf_at: Callable[[Array], float]) -> bool:
+        """Whether the concomitant covariates separate the components at the fitted logits
+        ``gamma``: the log-likelihood ``llf_at(gamma)`` still does not fall when the fitted
+        log-odds grow further without bound.
 
-    def within_bound(self, Z: Array, gamma: Array) -> bool:
-        """Whether ``gamma`` satisfies the log-odds bound, where the Newton M-step may
-        start (:func:`within_bound`)."""
-        return max_logodds(Z, gamma) <= MAX_LOGODDS
+        Only a fit with a prior probability below :data:`SEPARATION_PRIOR` is checked.
+        The directions tried are the log-odds of every component against every other (all
+        of ``gamma``) and, with three or more components, each component's log-odds against
+        the others' average: the directions along which a separated fit keeps its
+        classification while its prior probabilities approach 0 and 1. An interior
+        maximum loses likelihood along each of them, however large its log-odds are at a
+        row with an extreme ``z``.
+
+        Examples
+        --------
+        Labels split at z = 0 (separation) and labels that z does not separate:
+
+        >>> Z = np.c_[np.ones(6), np.arange(6.0) - 2.5]
+        >>> mix = mixing_model(Z)
+        >>> def llf_for(wtau):
+        ...     return lambda g: mixing_objective(Z, wtau, g)
+        >>> split = np.eye(2)[[0, 0, 0, 1, 1, 1]]
+        >>> mix.separates(Z, mix.m_step(Z, split, np.zeros((2, 2))), llf_for(split))
+        True
+        >>> mixed = np.eye(2)[[0, 1, 0, 1, 0, 1]]
+        >>> mix.separates(Z, mix.m_step(Z, mixed, np.zeros((2, 2))), llf_for(mixed))
+        False
+        """
+        if np.exp(self.log_prior(Z, gamma)).min() >= SEPARATION_PRIOR:
+            return False
+        llf = llf_at(gamma)
+        slack = 1e-9 * (abs(llf) + 1.0)
+        return any(
+            all(llf_at(gamma + t * d) >= llf - slack for t in _GROWTH)
+            for d in _growth_directions(gamma)
+        )
+
+
+def _growth_directions(gamma: Array) -> list[Array]:
+    """Directions (q, K), comp1 the reference, that make the fitted log-odds grow: all of
+    them together, and (K >= 3) each component's against the mean of the others'."""
+    directions = [gamma - gamma[:, :1]]
+    n_comp = gamma.shape[1]
+    if n_comp >= 3:
+        for k in range(n_comp):
+            d = np.zeros_like(gamma)
+            d[:, k] = gamma[:, k] - np.delete(gamma, k, axis=1).mean(axis=1)
+            directions.append(d - d[:, :1])
+    return directions
 
 
 def mixing_model(Z: Array) -> ConstantMixing:

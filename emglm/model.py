@@ -39,7 +39,6 @@ from emglm.exceptions import (
 from emglm.families import Family, get_family
 from emglm.inference import bootstrap as boot
 from emglm.inference import standard_errors
-from emglm.mixing import MAX_LOGODDS
 from emglm.options import MINPRIOR as MINPRIOR
 from emglm.options import FitOptions
 from emglm.report.record import FitRecord
@@ -697,14 +696,18 @@ def _warn_about_fit(
             f"change of the log-likelihood was {fit.last_change:.3g} (tol={options.tol:g}); "
             "raise max_iter or start from better values (select_best)"
         )
-    if mixture.mixing.at_bound(data.Z, fit.params.gamma):
+
+    def llf_at(gamma: np.ndarray) -> float:
+        return em.e_step(data, mixture, dataclasses.replace(fit.params, gamma=gamma))[0]
+
+    if mixture.mixing.separates(data.unit_Z, fit.params.gamma, llf_at):
         found.setdefault(SeparationWarning, []).append(
-            "the concomitant covariates separate the components: the fitted mixing "
-            f"log-odds reached the bound +-{MAX_LOGODDS:g} at some rows (prior "
-            "probabilities near 0 or 1), so the concomitant coefficients (res.mixing_params) "
-            "are not identified and are reported on that bound; drop or coarsen the "
-            "concomitant terms, check for rows with extreme concomitant values, or fit "
-            "fewer components."
+            "the concomitant covariates separate the components: the log-likelihood still "
+            "rises (or stays level) as the fitted mixing log-odds grow without bound, and "
+            "some prior probabilities are numerically 0 or 1, so the concomitant "
+            "coefficients (res.mixing_params) have no finite maximum-likelihood estimate "
+            "and are reported where EM stopped, with meaningless standard errors; drop or "
+            "coarsen the separating concomitant terms, or fit fewer components."
         )
     posterior = fit.posterior[:, first - 1 :]
     separated = [s for g, d, q in parts for s in g.separated(d, q, posterior)]

@@ -198,9 +198,9 @@ def test_permuting_rows_with_permuted_start_gives_the_same_llf(problem: Problem,
     assert second.K == first.K
     separated = any(r.category is emglm.SeparationWarning for r in [*rec1, *rec2])
     if separated:
-        # Documented: on the separation bound the mixing logits are not identified and the
-        # mixing M-step stops on the bound's face where rounding leads it, so the llf agrees
-        # only to about 1e-6 (docs/reliability.md).
+        # Documented: under separation the mixing logits have no finite optimum and EM
+        # stops where their gains fall below rounding, which the row order can move, so the
+        # llf agrees only to about 1e-6 (docs/reliability.md).
         assert second.llf == pytest.approx(first.llf, rel=1e-5)
         return
     assert second.llf == pytest.approx(first.llf, rel=1e-7, abs=1e-7)

@@ -9,11 +9,8 @@ import pytest
 from hypothesis import given
 
 import emglm
-from helpers import glm_model, glm_params
-
 from emglm import mixing
-from emglm.data.arrays import MixtureData
-from emglm.engine import accel, em
+from emglm.engine import accel
 from tests.test_properties import PROPERTY, Problem, _drop_iterations, fit_or_documented, problems
 
 # Recorded llfs may differ by rounding, nothing more: the tolerance of
@@ -38,8 +35,8 @@ def _concomitant_repro() -> pd.DataFrame:
 
 
 def test_concomitant_gaussian_history_does_not_fall() -> None:
-    """The reported case: a SQUAREM jump beyond the log-odds bound was shrunk into it by the
-    mixing M-step, and the llf fell by 0.03 at iteration 23."""
+    """The reported case: a SQUAREM jump beyond the log-odds bound the mixing model once
+    had was shrunk into it by the mixing M-step, and the llf fell by 0.03 at iteration 23."""
     df = _concomitant_repro()
     res = emglm.em_glm(
         "y ~ x", df, "gaussian", 3, concomitant="~ z", random_state=287, n_starts=3, se=None
@@ -62,41 +59,19 @@ def test_squarem_history_never_falls_with_a_concomitant_model(problem: Problem) 
     _assert_monotone(res, _drop_iterations(res))
 
 
-def test_jump_beyond_the_log_odds_bound_is_pulled_back_inside() -> None:
-    Z = np.column_stack([np.ones(5), np.linspace(-3.0, 3.0, 5)])
-    like = glm_params(np.zeros((2, 1)), np.ones(2), np.zeros((2, 2)))
-    data = MixtureData(np.arange(5.0), np.ones((5, 1)), np.zeros(5), np.ones(5), np.ones(5), Z)
-    model = glm_model("poisson", data)
-    x0 = model.pack(like)
-
-    def unpack(vec: np.ndarray, like: em.MixtureParams) -> em.MixtureParams:
-        return model.unpack(data, vec, like)
-
-    r = np.zeros_like(x0)
-    r[-1] = 2.0  # comp2's logit slope: the jump has slope 2 a r = 4 a, |z' gamma| = 12 a
-    v = np.zeros_like(x0)
-
-    def inside(p: em.MixtureParams) -> bool:
-        return mixing.within_bound(Z, p.gamma)
-
-    jump = accel._feasible_jump(x0, r, v, 16.0, like, unpack, inside)
-    assert jump is not None and inside(jump)
-    # a = 16, 8.5, 4.75, 2.875 give 12 a > 30; a = 1.9375 is the first inside.
-    assert jump.gamma[1, 1] == pytest.approx(4.0 * 1.9375)
-    assert accel._feasible_jump(x0, r, v, 16.0, like, unpack, lambda p: False) is None
-
-
-def test_mixing_m_step_from_inside_the_bound_never_lowers_its_objective() -> None:
+def test_mixing_m_step_from_anywhere_never_lowers_its_objective() -> None:
+    """SQUAREM's jumps land anywhere, far-out logits included: the mixing M-step started
+    there must still not lower its objective (the logits have no bound to leave)."""
     rng = np.random.default_rng(3)
     Z = np.column_stack([np.ones(200), 3.0 * rng.normal(size=200)])
-    for _ in range(20):
-        wtau = rng.dirichlet(np.ones(3) * 0.3, size=200)
-        gamma = np.c_[np.zeros(2), rng.normal(0, 4, size=(2, 2))]
-        if not mixing.within_bound(Z, gamma):
-            continue
-        new = mixing.m_step_mixing(Z, wtau, gamma)
-        assert mixing.within_bound(Z, new)
-        assert mixing.mixing_objective(Z, wtau, new) >= mixing.mixing_objective(Z, wtau, gamma)
+    for scale in (0.1, 4.0, 50.0, 1e4):
+        for _ in range(5):
+            wtau = rng.dirichlet(np.ones(3) * 0.3, size=200)
+            gamma = np.c_[np.zeros(2), rng.normal(0, scale, size=(2, 2))]
+            new = mixing.m_step_mixing(Z, wtau, gamma)
+            assert np.all(np.isfinite(new))
+            before = mixing.mixing_objective(Z, wtau, gamma)
+            assert mixing.mixing_objective(Z, wtau, new) >= before
 
 
 def test_distance_estimate_is_exact_for_linear_convergence() -> None:

@@ -11,14 +11,10 @@ then takes one EM step from there. ``a = 1`` is plain EM (``p_new = p2``).
 
 Safeguard: the jump is kept only when the log-likelihood at ``p_new`` is at least the one at
 ``p2``; otherwise the cycle ends at ``p2`` and the largest step allowed shrinks back. The
-EM step taken from an accepted jump cannot lower the log-likelihood either, so every
-recorded log-likelihood is at least the previous one (to rounding), exactly as for plain EM.
-
-Feasible jumps: an M-step only promises not to lower its objective from a start inside the
-parameter space it maximises over (the mixing model's log-odds bound,
-:data:`emglm.mixing.MAX_LOGODDS`). A jump outside it is pulled back along the SQUAREM path,
-``a -> (a + 1) / 2``, towards ``p2`` (``a = 1``), which is an M-step's output and so inside;
-the log-likelihood is then scored at the point the next M-step really starts from.
+EM step taken from an accepted jump cannot lower the log-likelihood either (every M-step
+maximises over the whole parameter space, so it never lowers its objective from wherever
+the jump landed), so every recorded log-likelihood is at least the previous one (to
+rounding), exactly as for plain EM.
 
 Stopping: a relative change of the log-likelihood below ``tol`` over one EM step does not
 say how far the optimum is when EM is slow (its rate ``rho`` near 1), and SQUAREM's path,
@@ -56,8 +52,6 @@ Array = NDArray[np.float64]
 _STEP_MAX0 = 1.0
 _STEP_GROWTH = 4.0
 
-# Most pull-backs of an infeasible jump towards p2: a then is within 2**-8 of plain EM's 1.
-_MAX_PULLBACK = 8
 # Once the llf criterion is met, the parameters may go this many M-steps (or as many as it
 # took to meet it, if more) without halving their distance estimate before the run stops.
 _MIN_REFINE = 10
@@ -66,7 +60,6 @@ EStep = Callable[[MixtureParams], tuple[float, Array]]
 MStep = Callable[[Array, MixtureParams], MixtureParams]
 Pack = Callable[[MixtureParams], Array]
 Unpack = Callable[[Array, MixtureParams], MixtureParams]
-Feasible = Callable[[MixtureParams], bool]
 
 
 def distance_to_fixed_point(x0: Array, x1: Array, x2: Array) -> float:
@@ -93,26 +86,6 @@ def distance_to_fixed_point(x0: Array, x1: Array, x2: Array) -> float:
     return float(np.max(np.abs(r) / (1.0 + np.abs(x1)))) * max(sr / sv, 1.0)
 
 
-def _feasible_jump(
-    x0: Array,
-    r: Array,
-    v: Array,
-    alpha: float,
-    like: MixtureParams,
-    unpack: Unpack,
-    feasible: Feasible | None,
-) -> MixtureParams | None:
-    """The SQUAREM point ``x0 + 2 a r + a**2 v`` at ``a = alpha``, pulled back towards
-    ``a = 1`` while ``feasible`` refuses it; ``None`` if it never accepts one with
-    ``a > 1``."""
-    for _ in range(_MAX_PULLBACK + 1):
-        jump = unpack(x0 + 2.0 * alpha * r + alpha**2 * v, like)
-        if feasible is None or feasible(jump):
-            return jump
-        alpha = 0.5 * (alpha + 1.0)
-    return None
-
-
 def squarem(
     params: MixtureParams,
     e_step: EStep,
@@ -122,7 +95,6 @@ def squarem(
     pack: Pack,
     unpack: Unpack,
     m_step_before_jump: MStep | None = None,
-    feasible: Feasible | None = None,
 ) -> tuple[EMFit, int]:
     """Run EM accelerated by SQUAREM from full parameters.
 
@@ -151,9 +123,6 @@ def squarem(
         The M-step to use for the second EM step of a cycle (default ``m_step``), after
         which an extrapolation usually follows: the caller can skip work that only the next
         M-step from that point would use.
-    feasible : callable, optional
-        ``params -> bool``: whether ``params`` lies where ``m_step`` can start without
-        lowering its objective (default: everywhere). Jumps outside are pulled back.
 
     Returns
     -------
@@ -219,9 +188,7 @@ def squarem(
         if alpha <= 1.0:  # no better than plain EM: p2 already is that point
             step_max *= _STEP_GROWTH if at_bound else 1.0
             continue
-        jump = _feasible_jump(x0, r, v, alpha, p2, unpack, feasible)
-        if jump is None:
-            continue
+        jump = unpack(x0 + 2.0 * alpha * r + alpha**2 * v, p2)
         llf_j, post_j = e_step(jump)
         if not np.isfinite(llf_j) or llf_j < llf2:
             step_max = max(_STEP_MAX0, step_max / _STEP_GROWTH)

@@ -323,8 +323,6 @@ def _run_squarem(
         lambda vec, like: model.unpack(data, vec, like),
         # The M-step from p2 mostly gives way to a jump: linearising there is wasted.
         lambda posterior, current: em_map(posterior, current, linearise=False),
-        # Jumps the mixing M-step cannot start from are pulled back (accel's notes).
-        feasible=lambda p: model.mixing.within_bound(data.unit_Z, p.gamma),
     )
     notes, drops = log.finished()
     return replace(fit, notes=notes, drops=drops)
