@@ -23,6 +23,7 @@ from emglm.exceptions import (
     SeparationWarning,
     SingularInformationWarning,
 )
+from emglm.lrt import LRTResult, lrt_bootstrap
 from emglm.model import EMGLM
 from emglm.options import FitOptions
 from emglm.report.results import EMGLMResults
@@ -43,6 +44,7 @@ __all__ = [
     "FormulaError",
     "InputError",
     "InputTypeError",
+    "LRTResult",
     "NumericalWarning",
     "SeparationWarning",
     "SelectKResult",
@@ -50,6 +52,7 @@ __all__ = [
     "SingularInformationWarning",
     "datasets",
     "em_glm",
+    "lrt_bootstrap",
     "select_best",
     "select_k",
     "small_em",

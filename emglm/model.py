@@ -25,8 +25,7 @@ from emglm.components.zero_inflated import ZeroInflatedComponents, ZIParams, che
 from emglm.data import formula as formula_mod
 from emglm.data import sharing as sharing_mod
 from emglm.data.arrays import Grouping, MixtureData, ResponseArrays
-from emglm.engine import em, warmup
-from emglm.engine import starts as engine_starts
+from emglm.engine import em, multistart, warmup
 from emglm.engine.em import MixtureModel, MixtureParams
 from emglm.exceptions import (
     ConvergenceWarning,
@@ -275,6 +274,7 @@ class EMGLM:
         se: str | None = FitOptions.se,
         n_boot: int = FitOptions.n_boot,
         bootstrap: str = FitOptions.bootstrap,
+        bootstrap_start: str = FitOptions.bootstrap_start,
         random_state: int | np.random.Generator | None = None,
         n_starts: int = FitOptions.n_starts,
         minprior: float | None = FitOptions.minprior,
@@ -316,6 +316,11 @@ class EMGLM:
             Bootstrap replicates, for ``se="bootstrap"``.
         bootstrap : {"nonparametric", "parametric"}
             Resample the rows, or simulate responses from the fit.
+        bootstrap_start : {"fit", "random"}
+            Where each bootstrap replicate's EM starts: from the fit (default), or from
+            the same warm-up of random starts as a fit without ``start`` (``n_starts``
+            runs of ``init``; flexmix's ``boot``), which shows other modes of the
+            likelihood in the spread. See ``docs/inference.md``.
         random_state : int or numpy Generator, optional
             Seed for the starts, SEM's draws and the bootstrap; the same seed gives the
             same fit.
@@ -352,6 +357,7 @@ class EMGLM:
             se=se,
             n_boot=n_boot,
             bootstrap=bootstrap,
+            bootstrap_start=bootstrap_start,
             n_starts=n_starts,
             minprior=minprior,
             n_jobs=n_jobs,
@@ -378,41 +384,26 @@ class EMGLM:
                 boot.require_tqdm()
         # Independent streams: starts, SEM draws, bootstrap replicates.
         start_seed, em_seed, boot_seed = warmup.seed_sequence(random_state).spawn(3)
-        start_value: MixtureParams | np.ndarray
-        warm = None
-        if start is not None:
-            start_value = self._resolve_start(start)
-        elif options.n_starts == 1 or self.n_total == 1:
-            rng = np.random.default_rng(start_seed)
-            start_value = engine_starts.make_start(
-                options.init, self.data, self.mixture, self.n_total, rng
-            )
-        else:
-            warm = SmallEMResult.of(
-                warmup.run_starts(
-                    self.data,
-                    self.mixture,
-                    self.n_total,
-                    repeats=options.n_starts,
-                    options=options.warmup_options(),
-                    init=options.init,
-                    seed=start_seed,
-                    n_jobs=options.n_jobs,
-                    progress=options.progress,
-                )
-            )
-            start_value = warm.best_params()
         em_rng = np.random.default_rng(em_seed)
         mixture = self.mixture
-        fit = em.run_em(self.data, mixture, start_value, options.em_options(), em_rng)
-        if warm is not None and fit.params.n_components < self.n_total:
-            # The long run lost a component: the next best warm-up runs that kept all of
-            # them start it again, until one keeps them.
-            for run in _next_starts(warm):
-                retry = em.run_em(self.data, mixture, run, options.em_options(), em_rng)
-                if retry.params.n_components == self.n_total:
-                    fit = retry
-                    break
+        warm = None
+        if start is not None:
+            fit = em.run_em(
+                self.data, mixture, self._resolve_start(start), options.em_options(), em_rng
+            )
+        else:
+            fit, warm_runs = multistart.fit_from_starts(
+                self.data,
+                mixture,
+                self.n_total,
+                options.start_plan(),
+                options.em_options(),
+                seed=start_seed,
+                em_rng=em_rng,
+                n_jobs=options.n_jobs,
+                progress=options.progress,
+            )
+            warm = None if warm_runs is None else SmallEMResult.of(warm_runs)
         mean_prop = mixture.mixing.proportions(self.data.Z, fit.params.gamma, self.data.weights)
         fit = em.permute(mixture, fit, em.canonical_order(mixture, fit.params, mean_prop))
         parts = self._parts(fit.params.components)
@@ -434,6 +425,8 @@ class EMGLM:
                 random_state=np.random.default_rng(boot_seed),
                 n_jobs=options.n_jobs,
                 progress=bool(options.progress),
+                start=options.bootstrap_start,
+                plan=options.start_plan(),
             )
         record = FitRecord(
             data=self.data,
@@ -601,13 +594,6 @@ def _without_point_mass(
         return mixture, fit
     plain = MixtureModel(glm, mixture.mixing)
     return plain, dataclasses.replace(fit, params=MixtureParams(comp.glm, fit.params.gamma))
-
-
-def _next_starts(warm: SmallEMResult) -> list[MixtureParams]:
-    """The warm-up's successful runs after the best, by decreasing llf (each run kept all
-    its components: a run that lost one failed)."""
-    ok = sorted((r for r in warm.runs if r.status == "ok"), key=lambda r: -r.llf)
-    return [r.params for r in ok[1:] if r.params is not None]
 
 
 def _check_aliased(design: formula_mod.Design, arrays: formula_mod.ModelArrays) -> None:

@@ -15,9 +15,10 @@ from typing import Any
 
 from emglm.checks import check_choice, check_n_jobs, check_positive_int, check_tol
 from emglm.engine.em import ACCEL_METHODS, EM_METHODS, EMOptions
+from emglm.engine.multistart import StartPlan
 from emglm.engine.starts import INIT_METHODS
 from emglm.exceptions import InputError, InputTypeError
-from emglm.inference.bootstrap import BOOTSTRAP_KINDS
+from emglm.inference.bootstrap import BOOTSTRAP_KINDS, BOOTSTRAP_STARTS
 
 SE_METHODS = ("louis", "bootstrap", None)
 
@@ -56,6 +57,7 @@ class FitOptions:
     se: str | None = "louis"
     n_boot: int = 200
     bootstrap: str = "nonparametric"
+    bootstrap_start: str = "fit"
     n_starts: int = 10
     minprior: float | None = None
     n_jobs: int = 1
@@ -71,6 +73,7 @@ class FitOptions:
         check_choice("accel", self.accel, ACCEL_METHODS)
         check_choice("se", self.se, SE_METHODS)
         check_choice("bootstrap", self.bootstrap, BOOTSTRAP_KINDS)
+        check_choice("bootstrap_start", self.bootstrap_start, BOOTSTRAP_STARTS)
         for name in ("max_iter", "n_boot", "n_starts", "m_step_iter"):
             object.__setattr__(self, name, check_positive_int(name, getattr(self, name)))
         object.__setattr__(self, "tol", check_tol(self.tol))
@@ -127,6 +130,10 @@ class FitOptions:
             accel=self.accel,
             minprior=MINPRIOR if self.minprior is None else self.minprior,
         )
+
+    def start_plan(self) -> StartPlan:
+        """How a fit without a start begins (the warm-up), as the engine takes it."""
+        return StartPlan(n_starts=self.n_starts, init=self.init, warmup=self.warmup_options())
 
     def warmup_options(self) -> EMOptions:
         """The settings of each short warm-up run."""

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import emglm
-from emglm.model import _next_starts
+from emglm.engine.multistart import next_starts as _next_starts
 
 
 def _two_process(seed: int = 0, n: int = 600) -> pd.DataFrame:

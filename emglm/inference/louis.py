@@ -202,6 +202,7 @@ class Covariance:
     n_boot : bootstrap replicates asked for.
     n_failed : replicates that failed and were left out.
     kind : ``"nonparametric"`` or ``"parametric"`` for the bootstrap.
+    start : where the bootstrap's refits started: ``"fit"`` or ``"random"``.
     """
 
     cov_type: str
@@ -211,6 +212,7 @@ class Covariance:
     n_boot: int = 0
     n_failed: int = 0
     kind: str = ""
+    start: str = ""
 
 
 def louis_covariance(

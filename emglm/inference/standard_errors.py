@@ -7,6 +7,7 @@ import numpy as np
 
 from emglm.data.arrays import MixtureData
 from emglm.engine.em import EMOptions, MixtureModel, MixtureParams
+from emglm.engine.multistart import StartPlan
 from emglm.inference import bootstrap as boot
 from emglm.inference import louis
 
@@ -26,9 +27,12 @@ def covariance(
     random_state: np.random.Generator | None = None,
     n_jobs: int = 1,
     progress: bool = False,
+    start: str = "fit",
+    plan: StartPlan | None = None,
 ) -> louis.Covariance:
     """The covariance of the packed parameters by ``se`` (``"louis"`` or ``"bootstrap"``;
-    bootstrap replicates rerun EM with ``em_options`` from ``params``)."""
+    bootstrap replicates rerun EM with ``em_options``, from ``params`` or, with
+    ``start="random"``, from the random starts of ``plan``)."""
     if se == "louis":
         names = louis.param_names(model, z_names, params.n_components)
         return louis.louis_covariance(data, model, params, names)
@@ -43,4 +47,6 @@ def covariance(
         random_state=random_state,
         n_jobs=n_jobs,
         progress=progress,
+        start=start,
+        plan=plan,
     )

@@ -521,6 +521,7 @@ class EMGLMResults:
         *,
         n_boot: int = 200,
         bootstrap: str = "nonparametric",
+        bootstrap_start: str = "fit",
         random_state: int | np.random.Generator | None = None,
         n_jobs: int = 1,
     ) -> EMGLMResults:
@@ -533,6 +534,10 @@ class EMGLMResults:
             Louis' observed information, or ``n_boot`` bootstrap replicates (``bootstrap``:
             ``"nonparametric"`` or ``"parametric"``), each refitted from this fit with its
             own EM settings.
+        bootstrap_start : {"fit", "random"}
+            Each replicate starts from this fit, or from the default warm-up of random
+            starts (:class:`~emglm.options.FitOptions`' ``n_starts`` and ``init``), as
+            ``em_glm(..., bootstrap_start=...)``.
         random_state, n_jobs
             The bootstrap's seed and worker processes.
 
@@ -550,7 +555,10 @@ class EMGLMResults:
                 f"se={se!r} is not allowed; choose one of "
                 + ", ".join(map(repr, standard_errors.SE_KINDS))
             )
-        options = FitOptions(se=se, n_boot=n_boot, bootstrap=bootstrap, n_jobs=n_jobs)
+        options = FitOptions(
+            se=se, n_boot=n_boot, bootstrap=bootstrap, bootstrap_start=bootstrap_start,
+            n_jobs=n_jobs,
+        )  # fmt: skip
         rec = self.record
         cov = standard_errors.covariance(
             se,
@@ -563,6 +571,8 @@ class EMGLMResults:
             n_boot=options.n_boot,
             random_state=np.random.default_rng(seed_sequence(random_state)),
             n_jobs=options.n_jobs,
+            start=options.bootstrap_start,
+            plan=options.start_plan(),
         )
         return replace(self, covariance=cov)
 

@@ -307,7 +307,8 @@ def _notes(res: EMGLMResults) -> list[str]:
     else:
         notes.append(
             f"Standard errors from {cov.n_boot - cov.n_failed} {cov.kind} bootstrap replicates "
-            f"({cov.n_failed} failed and were left out); intervals shown are Wald intervals, "
+            + ("refitted from random starts " if cov.start == "random" else "")
+            + f"({cov.n_failed} failed and were left out); intervals shown are Wald intervals, "
             "percentile intervals: res.conf_int(method='percentile')."
         )
     return notes
