@@ -25,7 +25,7 @@ from emglm.components.zero_inflated import ZeroInflatedComponents, ZIParams, che
 from emglm.data import formula as formula_mod
 from emglm.data import sharing as sharing_mod
 from emglm.data.arrays import Grouping, MixtureData, ResponseArrays
-from emglm.engine import em, warmup
+from emglm.engine import em, emem, warmup
 from emglm.engine import starts as engine_starts
 from emglm.engine.em import MixtureModel, MixtureParams
 from emglm.exceptions import (
@@ -278,6 +278,7 @@ class EMGLM:
         bootstrap: str = FitOptions.bootstrap,
         random_state: int | np.random.Generator | None = None,
         n_starts: int = FitOptions.n_starts,
+        n_long: int = FitOptions.n_long,
         minprior: float | None = FitOptions.minprior,
         n_jobs: int = FitOptions.n_jobs,
         progress: bool | None = FitOptions.progress,
@@ -292,8 +293,9 @@ class EMGLM:
             Starting values: coefficients (K x p array, list of K vectors or a ``params``
             DataFrame), posteriors (n x K), labels 0..K-1 (length n).
             Or the output of :func:`emglm.select_best`. When given, no warm-up is run.
-        init : {"random", "fit", "quantile", "cem"}
-            How random starts are drawn when ``start`` is not given: a random partition of
+        init : {"mixed", "random", "fit", "quantile", "cem"}
+            How random starts are drawn when ``start`` is not given: ``"mixed"`` (default)
+            takes ``"quantile"``, ``"fit"`` and ``"random"`` in turn; a random partition of
             the rows, a perturbed single-GLM fit, the sorted residuals of a single GLM cut
             into random blocks, or a random partition refined by classification EM (see
             :mod:`emglm.engine.starts` and ``docs/warmup.md``).
@@ -320,10 +322,14 @@ class EMGLM:
         random_state : int or numpy Generator, optional
             Seed for the starts, SEM's draws and the bootstrap; the same seed gives the
             same fit.
-        n_starts : int, default 10
+        n_starts : int, default 15
             Without ``start``: the number of short warm-up runs (``WARMUP_ITER`` iterations,
-            tolerance ``WARMUP_TOL``, as :func:`emglm.small_em`) whose best run starts the
-            long run; the table is kept as ``results.warmup``. ``1`` runs a single start.
+            tolerance ``WARMUP_TOL``, as :func:`emglm.small_em`); the table is kept as
+            ``results.warmup``. ``1`` runs a single start and no warm-up.
+        n_long : int, default 3
+            EM is run to convergence from the ``n_long`` best warm-up runs that classify
+            the rows differently, and the best of those fits that keeps all components is
+            returned (em-EM; ``results.warmup.long_table``). ``1``: the best run only.
         minprior : float, optional
             Default ``emglm.options.default_minprior(K)``: 0.05 (flexmix's), or ``1 / (2K)``
             when that is smaller (K > 10), so that it is valid for any K. A component whose prior (its share of the M-step weight) falls below
@@ -354,6 +360,7 @@ class EMGLM:
             n_boot=n_boot,
             bootstrap=bootstrap,
             n_starts=n_starts,
+            n_long=n_long,
             minprior=minprior,
             n_jobs=n_jobs,
             progress=progress,
@@ -402,18 +409,18 @@ class EMGLM:
                     progress=options.progress,
                 )
             )
-            start_value = warm.best_params()
+            warm.best_run()  # raises FitError when every run failed
         em_rng = np.random.default_rng(em_seed)
         mixture = self.mixture
-        fit = em.run_em(self.data, mixture, start_value, options.em_options(), em_rng)
-        if warm is not None and fit.params.n_components < self.n_total:
-            # The long run lost a component: the next best warm-up runs that kept all of
-            # them start it again, until one keeps them.
-            for run in _next_starts(warm):
-                retry = em.run_em(self.data, mixture, run, options.em_options(), em_rng)
-                if retry.params.n_components == self.n_total:
-                    fit = retry
-                    break
+        if warm is not None:
+            # em-EM: long runs from the best distinct short runs, the best one kept.
+            fit, long_runs = emem.best_long_run(
+                self.data, mixture, warm.runs, self.n_total, options.n_long,
+                options.em_options(), em_rng,
+            )  # fmt: skip
+            warm = dataclasses.replace(warm, long=long_runs)
+        else:
+            fit = em.run_em(self.data, mixture, start_value, options.em_options(), em_rng)
         mean_prop = mixture.mixing.proportions(self.data.Z, fit.params.gamma, self.data.weights)
         fit = em.permute(mixture, fit, em.canonical_order(mixture, fit.params, mean_prop))
         parts = self._parts(fit.params.components)
@@ -602,13 +609,6 @@ def _without_point_mass(
         return mixture, fit
     plain = MixtureModel(glm, mixture.mixing)
     return plain, dataclasses.replace(fit, params=MixtureParams(comp.glm, fit.params.gamma))
-
-
-def _next_starts(warm: SmallEMResult) -> list[MixtureParams]:
-    """The warm-up's successful runs after the best, by decreasing llf (each run kept all
-    its components: a run that lost one failed)."""
-    ok = sorted((r for r in warm.runs if r.status == "ok"), key=lambda r: -r.llf)
-    return [r.params for r in ok[1:] if r.params is not None]
 
 
 def _check_aliased(design: formula_mod.Design, arrays: formula_mod.ModelArrays) -> None:

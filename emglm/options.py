@@ -49,14 +49,15 @@ class FitOptions:
     emglm.exceptions.InputTypeError: select_k got unknown option(s) ['n_start']; allowed: ...
     """
 
-    init: str = "random"
+    init: str = "mixed"
     method: str = "em"
     max_iter: int = 1000
     tol: float = 1e-8
     se: str | None = "louis"
     n_boot: int = 200
     bootstrap: str = "nonparametric"
-    n_starts: int = 10
+    n_starts: int = 15
+    n_long: int = 3
     minprior: float | None = None
     n_jobs: int = 1
     progress: bool | None = None
@@ -71,7 +72,7 @@ class FitOptions:
         check_choice("accel", self.accel, ACCEL_METHODS)
         check_choice("se", self.se, SE_METHODS)
         check_choice("bootstrap", self.bootstrap, BOOTSTRAP_KINDS)
-        for name in ("max_iter", "n_boot", "n_starts", "m_step_iter"):
+        for name in ("max_iter", "n_boot", "n_starts", "n_long", "m_step_iter"):
             object.__setattr__(self, name, check_positive_int(name, getattr(self, name)))
         object.__setattr__(self, "tol", check_tol(self.tol))
         object.__setattr__(self, "n_jobs", check_n_jobs(self.n_jobs))
