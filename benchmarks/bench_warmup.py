@@ -16,8 +16,15 @@ n, K, the best llf and how it was found, each strategy's success rate and the me
 seconds per fit.
 
     python benchmarks/bench_warmup.py --quick                # 3 seeds, default only
-    nice python benchmarks/bench_warmup.py --seeds 50        # the documented table
-    nice python benchmarks/bench_warmup.py --seeds 30 --strategies
+    # the table of docs/warmup.md:
+    nice python benchmarks/bench_warmup.py --seeds 20 --configs --out /tmp/a.json \
+        --cases doctorvisits nmes1988 recreation biochemists sim_close
+    nice python benchmarks/bench_warmup.py --seeds 10 --configs "old default" \
+        --out /tmp/b.json --cases faithful galaxies boston quine sim_unequal \
+        sim_k4_poisson sim_variances sim_k5_gaussian sim_binomial_k3
+    python benchmarks/bench_warmup.py --rescore /tmp/a.json /tmp/b.json
+    # the screen of candidate strategies:
+    nice python benchmarks/bench_warmup.py --seeds 8 --strategies --cases nmes1988 recreation
 """
 
 from __future__ import annotations

@@ -10,7 +10,14 @@ next distinct optima are written to ``benchmarks/warmup_suite/best.json``.
 
     python benchmarks/warmup_search.py --export-sims /tmp/warmup_sims   # data for R
     Rscript benchmarks/warmup_suite/flexmix_search.R /tmp/warmup_sims 30
-    nice python benchmarks/warmup_search.py --seeds 60                  # ~15 min, 1 core
+    nice python benchmarks/warmup_search.py --seeds 50 --cases doctorvisits nmes1988 \
+        recreation biochemists faithful galaxies boston quine sim_close
+    nice python benchmarks/warmup_search.py --seeds 15 --cases sim_unequal sim_k4_poisson \
+        sim_k5_gaussian sim_variances sim_binomial_k3
+    nice python benchmarks/warmup_search.py --big-seeds 4 --cases quine recreation galaxies boston
+    nice python benchmarks/warmup_search.py --big-seeds 3 --cases faithful sim_unequal \
+        sim_variances sim_k5_gaussian
+    nice python benchmarks/warmup_search.py --flexmix-only       # add flexmix.json, once
 """
 
 from __future__ import annotations
