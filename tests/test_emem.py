@@ -90,3 +90,16 @@ def test_n_long_one_is_the_old_best_short_run_strategy() -> None:
     assert len(long) == 1 and long.from_run.iloc[0] == ok.llf.idxmax()
     with pytest.raises(emglm.InputError, match="n_long"):
         emglm.em_glm("y ~ x", df, "poisson", K=2, n_long=0)
+
+
+def test_a_start_with_an_empty_component_gives_floored_logits_without_a_numpy_warning() -> None:
+    # A grouped model's quantile start can leave a component without rows.
+    import warnings
+
+    from emglm import mixing
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gamma = mixing.gamma_from_proportions(np.array([0.5, 0.0, 0.5]))
+    assert gamma[0, 0] == 0.0 and gamma[0, 2] == 0.0
+    assert gamma[0, 1] == pytest.approx(mixing._LOG_PI_MIN - np.log(0.5))
