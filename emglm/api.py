@@ -50,6 +50,7 @@ def em_glm(
     bootstrap_start: str = FitOptions.bootstrap_start,
     random_state: int | np.random.Generator | None = None,
     n_starts: int = FitOptions.n_starts,
+    n_long: int = FitOptions.n_long,
     minprior: float | None = FitOptions.minprior,
     n_jobs: int = FitOptions.n_jobs,
     progress: bool | None = FitOptions.progress,
@@ -82,6 +83,7 @@ def em_glm(
         bootstrap=bootstrap,
         bootstrap_start=bootstrap_start,
         n_starts=n_starts,
+        n_long=n_long,
         minprior=minprior,
         n_jobs=n_jobs,
         progress=progress,
@@ -148,8 +150,9 @@ def small_em(
         EM iterations per run.
     tol : float, default 1e-4
         A run stops early when the relative change of its objective is below ``tol``.
-    init : {"random", "fit", "quantile", "cem"}
-        How each run starts; see :mod:`emglm.engine.starts`.
+    init : {"mixed", "random", "fit", "quantile", "cem"}
+        How each run starts (``"mixed"``, as in :func:`em_glm`: ``"quantile"``, ``"fit"``
+        and ``"random"`` in turn); see :mod:`emglm.engine.starts`.
     sample_size : int, optional
         Fit each run on its own random subsample of this many rows (drawn without
         replacement from the run's stream); its llf and BIC are still computed on all rows.

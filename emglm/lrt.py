@@ -136,6 +136,7 @@ def lrt_bootstrap(
     zero_inflated: bool = False,
     safe_formula: bool = False,
     n_starts: int = FitOptions.n_starts,
+    n_long: int = FitOptions.n_long,
     init: str = FitOptions.init,
     max_iter: int = FitOptions.max_iter,
     tol: float = FitOptions.tol,
@@ -149,7 +150,7 @@ def lrt_bootstrap(
     """Test ``K0`` against ``K1`` components by the parametric bootstrap likelihood ratio.
 
     Fits the data with ``K0`` and ``K1`` components (each as :func:`emglm.em_glm` without a
-    start: the warm-up of ``n_starts`` random starts, then the long run), then draws
+    start: the warm-up of ``n_starts`` starts, then em-EM's ``n_long`` long runs), then draws
     ``n_boot`` data sets from the ``K0`` fit and fits both models to each in the same way.
     The statistic is ``2 (llf_K1 - llf_K0)``; the p-value is the share of replicates at or
     above it, ``(1 + #{LR* >= LR}) / (1 + B)``. See ``docs/inference.md``.
@@ -166,7 +167,7 @@ def lrt_bootstrap(
         The model, as for :func:`emglm.em_glm` (``nested`` fixes K, so it has no place
         here). Case weights must be integers (frequency weights): the replicates are
         drawn for the expanded observations.
-    n_starts, init, max_iter, tol, minprior, accel, m_step_iter
+    n_starts, n_long, init, max_iter, tol, minprior, accel, m_step_iter
         How every fit runs, as for :func:`emglm.em_glm`. A ``K1`` fit that drops a
         component by the ``minprior`` rule keeps the llf it reached with fewer.
     random_state : int or numpy Generator, optional
@@ -202,7 +203,8 @@ def lrt_bootstrap(
     if not isinstance(progress, bool):
         raise InputTypeError(f"progress must be True or False, not {progress!r}")
     options = FitOptions(
-        init=init, max_iter=max_iter, tol=tol, se=None, n_starts=n_starts, minprior=minprior,
+        init=init, max_iter=max_iter, tol=tol, se=None, n_starts=n_starts, n_long=n_long,
+        minprior=minprior,
         n_jobs=n_jobs, accel=accel, m_step_iter=m_step_iter,
     )  # fmt: skip
     if progress:

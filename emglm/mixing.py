@@ -64,7 +64,8 @@ def log_prior(Z: Array, gamma: Array) -> Array:
 
 def gamma_from_proportions(pi: Array) -> Array:
     """Logits (1, K) of the constant model, comp1 the reference."""
-    log_pi = np.maximum(np.log(np.maximum(pi, 0.0)), _LOG_PI_MIN)
+    with np.errstate(divide="ignore"):  # an empty component: log 0 = -inf, floored below
+        log_pi = np.maximum(np.log(np.maximum(pi, 0.0)), _LOG_PI_MIN)
     return (log_pi - log_pi[0])[None, :]
 
 

@@ -277,6 +277,7 @@ class EMGLM:
         bootstrap_start: str = FitOptions.bootstrap_start,
         random_state: int | np.random.Generator | None = None,
         n_starts: int = FitOptions.n_starts,
+        n_long: int = FitOptions.n_long,
         minprior: float | None = FitOptions.minprior,
         n_jobs: int = FitOptions.n_jobs,
         progress: bool | None = FitOptions.progress,
@@ -291,8 +292,9 @@ class EMGLM:
             Starting values: coefficients (K x p array, list of K vectors or a ``params``
             DataFrame), posteriors (n x K), labels 0..K-1 (length n).
             Or the output of :func:`emglm.select_best`. When given, no warm-up is run.
-        init : {"random", "fit", "quantile", "cem"}
-            How random starts are drawn when ``start`` is not given: a random partition of
+        init : {"mixed", "random", "fit", "quantile", "cem"}
+            How random starts are drawn when ``start`` is not given: ``"mixed"`` (default)
+            takes ``"quantile"``, ``"fit"`` and ``"random"`` in turn; a random partition of
             the rows, a perturbed single-GLM fit, the sorted residuals of a single GLM cut
             into random blocks, or a random partition refined by classification EM (see
             :mod:`emglm.engine.starts` and ``docs/warmup.md``).
@@ -324,10 +326,14 @@ class EMGLM:
         random_state : int or numpy Generator, optional
             Seed for the starts, SEM's draws and the bootstrap; the same seed gives the
             same fit.
-        n_starts : int, default 10
+        n_starts : int, default 15
             Without ``start``: the number of short warm-up runs (``WARMUP_ITER`` iterations,
-            tolerance ``WARMUP_TOL``, as :func:`emglm.small_em`) whose best run starts the
-            long run; the table is kept as ``results.warmup``. ``1`` runs a single start.
+            tolerance ``WARMUP_TOL``, as :func:`emglm.small_em`); the table is kept as
+            ``results.warmup``. ``1`` runs a single start and no warm-up.
+        n_long : int, default 3
+            EM is run to convergence from the ``n_long`` best warm-up runs that classify
+            the rows differently, and the best of those fits that keeps all components is
+            returned (em-EM; ``results.warmup.long_table``). ``1``: the best run only.
         minprior : float, optional
             Default ``emglm.options.default_minprior(K)``: 0.05 (flexmix's), or ``1 / (2K)``
             when that is smaller (K > 10), so that it is valid for any K. A component whose prior (its share of the M-step weight) falls below
@@ -359,6 +365,7 @@ class EMGLM:
             bootstrap=bootstrap,
             bootstrap_start=bootstrap_start,
             n_starts=n_starts,
+            n_long=n_long,
             minprior=minprior,
             n_jobs=n_jobs,
             progress=progress,

@@ -50,7 +50,7 @@ class FitOptions:
     emglm.exceptions.InputTypeError: select_k got unknown option(s) ['n_start']; allowed: ...
     """
 
-    init: str = "random"
+    init: str = "mixed"
     method: str = "em"
     max_iter: int = 1000
     tol: float = 1e-8
@@ -58,7 +58,8 @@ class FitOptions:
     n_boot: int = 200
     bootstrap: str = "nonparametric"
     bootstrap_start: str = "fit"
-    n_starts: int = 10
+    n_starts: int = 15
+    n_long: int = 3
     minprior: float | None = None
     n_jobs: int = 1
     progress: bool | None = None
@@ -74,7 +75,7 @@ class FitOptions:
         check_choice("se", self.se, SE_METHODS)
         check_choice("bootstrap", self.bootstrap, BOOTSTRAP_KINDS)
         check_choice("bootstrap_start", self.bootstrap_start, BOOTSTRAP_STARTS)
-        for name in ("max_iter", "n_boot", "n_starts", "m_step_iter"):
+        for name in ("max_iter", "n_boot", "n_starts", "n_long", "m_step_iter"):
             object.__setattr__(self, name, check_positive_int(name, getattr(self, name)))
         object.__setattr__(self, "tol", check_tol(self.tol))
         object.__setattr__(self, "n_jobs", check_n_jobs(self.n_jobs))
@@ -133,7 +134,12 @@ class FitOptions:
 
     def start_plan(self) -> StartPlan:
         """How a fit without a start begins (the warm-up), as the engine takes it."""
-        return StartPlan(n_starts=self.n_starts, init=self.init, warmup=self.warmup_options())
+        return StartPlan(
+            n_starts=self.n_starts,
+            init=self.init,
+            warmup=self.warmup_options(),
+            n_long=self.n_long,
+        )
 
     def warmup_options(self) -> EMOptions:
         """The settings of each short warm-up run."""

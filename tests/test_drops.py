@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 import emglm
-from emglm.engine.multistart import next_starts as _next_starts
 
 
 def _two_process(seed: int = 0, n: int = 600) -> pd.DataFrame:
@@ -48,15 +47,6 @@ def test_squarem_records_drops_and_falls_only_there() -> None:
     after = set(drops.llf_after)
     for i in np.flatnonzero(np.diff(history) < -1e-12 * np.abs(history[1:])):
         assert history[i + 1] in after  # a fall lands on the llf right after a drop
-
-
-def test_retry_order_is_the_next_best_warm_up_runs() -> None:
-    warm = emglm.small_em("y ~ x", _two_process(), "poisson", K=2, repeats=5, random_state=0)
-    nxt = _next_starts(warm)
-    ok = warm.table[warm.table.status == "ok"].sort_values("llf", ascending=False)
-    assert len(nxt) == len(ok) - 1
-    expected = [warm.runs[r - 1].params for r in ok.index[1:]]
-    assert all(a is b for a, b in zip(nxt, expected, strict=True))
 
 
 def test_no_drop_no_record() -> None:

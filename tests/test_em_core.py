@@ -182,5 +182,7 @@ def test_summary_notes_warmup(poisson_df: pd.DataFrame) -> None:
     assert "Clusters: size = rows assigned" in text and f"{tab.ratio.iloc[0]:.4f}" in text
     assert tab["size"].sum() == len(poisson_df)
     assert f"{ok.llf.max():.4f}" in text
+    # Every short run here is in one basin: one long run, and no note about several.
+    assert len(res.warmup.long_table) == 1 and "best distinct" not in text
     given = emglm.em_glm("y ~ x", poisson_df, "poisson", K=2, start=poisson_df.label, se=None)
     assert "Started from the given start." in str(given.summary())

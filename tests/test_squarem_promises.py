@@ -38,15 +38,14 @@ def test_concomitant_gaussian_history_does_not_fall() -> None:
     """The reported case: a SQUAREM jump beyond the log-odds bound the mixing model once
     had was shrunk into it by the mixing M-step, and the llf fell by 0.03 at iteration 23."""
     df = _concomitant_repro()
-    res = emglm.em_glm(
-        "y ~ x", df, "gaussian", 3, concomitant="~ z", random_state=287, n_starts=3, se=None
-    )
+    # The reported path: three random starts, the best continued.
+    path = {"random_state": 287, "n_starts": 3, "init": "random", "n_long": 1, "se": None}
+    res = emglm.em_glm("y ~ x", df, "gaussian", 3, concomitant="~ z", **path)
     assert res.converged
     _assert_monotone(res)
     plain = emglm.em_glm(
-        "y ~ x", df, "gaussian", 3, concomitant="~ z", random_state=287, n_starts=3, se=None,
-        accel=None, tol=1e-12,
-    )  # fmt: skip
+        "y ~ x", df, "gaussian", 3, concomitant="~ z", **path, accel=None, tol=1e-12
+    )
     assert res.llf >= plain.llf - 1e-9 * abs(plain.llf)
 
 

@@ -140,9 +140,12 @@ def test_sim1_two_components_collapse(minprior):
     df = load_sim1()
     glm = smf.glm(F, df, family=sm.families.Poisson()).fit()
     two = emglm.em_glm(F, df, "poisson", K=2, random_state=1, se=None, minprior=minprior)
-    # Documented behaviour: each copy keeps about half the weight, so minprior does not drop
-    # either; both sit on the single GLM's coefficients.
-    assert two.K == 2 and two.mixing.min() > 0.4
+    # Documented behaviour: neither copy has little weight (the default's em-EM finds the
+    # optimum at shares 0.72 / 0.28, llf -7222.627, above the -7222.785 of the best of ten
+    # random starts), so minprior does not drop either; both sit on the single GLM's
+    # coefficients.
+    assert two.K == 2 and two.mixing.min() > 0.2
+    assert two.llf > -7222.7
     est = two.params.to_numpy()
     assert np.max(np.abs(est[:, 0] - est[:, 1])) < 0.05
     assert np.max(np.abs(est - glm.params.to_numpy()[:, None])) < 0.05

@@ -169,8 +169,8 @@ fig.suptitle("two-component mixture")
 # ## 4. Too many components: sim1 with K=2
 #
 # `sim1` has the same design but a single Poisson process. Fitting two components does not
-# find two processes: both components land on (nearly) the same coefficients, each with
-# about half of the weight, and the log-likelihood gains almost nothing. Neither component
+# find two processes: both components land on (nearly) the same coefficients (shares of
+# about 0.7 and 0.3 here), and the log-likelihood gains almost nothing. Neither component
 # has little weight, so the `minprior` rule (drop a component whose weight falls below 5% of
 # the rows, flexmix's default) does not fire; the fit keeps two copies of one GLM.
 # Standard errors are not requested (`se=None`): two identical components are not

@@ -265,8 +265,12 @@ class GLMComponents:
         return self.family.linkinv(data.linear_predictor(params.coef))
 
     def pooled_fit(self, data: MixtureData) -> Array:
-        """Coefficients (p,) of one GLM fitted to all rows (with their case weights)."""
-        return irls.fit_glm(self.component_data(data), self.family, data.weights)
+        """Coefficients (p,) of one GLM fitted to all rows (with their case weights); made
+        once per data (every ``"fit"`` and ``"quantile"`` start of a warm-up uses it)."""
+        key = f"pooled GLM {type(self).__name__} {self.family.name} {self.x_names}"
+        return data.derived(
+            key, lambda: irls.fit_glm(self.component_data(data), self.family, data.weights)
+        )
 
     def random_start(
         self, method: str, data: MixtureData, n_comp: int, rng: np.random.Generator

@@ -6,6 +6,8 @@ posterior probabilities (EM begins with an M-step).
 
 Random starts (:func:`make_start`, ``init=``):
 
+* ``"mixed"``: the warm-up's runs take ``"quantile"``, ``"fit"`` and ``"random"`` in turn
+  (:func:`run_init`); different kinds of start reach different basins;
 * ``"random"``: a random partition of the rows (flexmix's default start);
 * ``"cem"``: a random partition refined by classification EM until its objective settles
   (at most ``CEM_INIT_ITER`` iterations), as flexmix's ``initMethod = "cem.em"``; when hard
@@ -33,7 +35,9 @@ Array = NDArray[np.float64]
 
 #: Starts the engine makes itself; the others come from the component model.
 ENGINE_STARTS = ("random", "cem")
-INIT_METHODS = ("random", "fit", "quantile", "cem")
+INIT_METHODS = ("mixed", "random", "fit", "quantile", "cem")
+#: ``init="mixed"``: warm-up run r (from 0) starts by ``MIXED_INITS[r % 3]``.
+MIXED_INITS = ("quantile", "fit", "random")
 
 # Most classification-EM iterations of init="cem".
 CEM_INIT_ITER = 50
@@ -69,10 +73,21 @@ def random_partition(n: int, n_comp: int, rng: np.random.Generator, min_rows: in
     return np.eye(n_comp)[labels]
 
 
+def run_init(method: str, run: int) -> str:
+    """The start method of warm-up run ``run`` (0-based): ``method`` itself, or for
+    ``"mixed"`` the methods of :data:`MIXED_INITS` in turn.
+
+    >>> [run_init("mixed", r) for r in range(4)], run_init("cem", 3)
+    (['quantile', 'fit', 'random', 'quantile'], 'cem')
+    """
+    return MIXED_INITS[run % len(MIXED_INITS)] if method == "mixed" else method
+
+
 def make_start(
     method: str, data: MixtureData, model: MixtureModel, n_comp: int, rng: np.random.Generator
 ) -> MixtureParams | Array:
-    """A random start by ``method`` (one of :data:`INIT_METHODS`), drawn from ``rng``.
+    """A random start by ``method`` (one of :data:`INIT_METHODS`; ``"mixed"`` is its first
+    method), drawn from ``rng``.
 
     Examples
     --------
@@ -87,6 +102,7 @@ def make_start(
     >>> make_start("fit", data, model, 3, np.random.default_rng(0)).components.coef.shape
     (3, 1)
     """
+    method = run_init(method, 0)
     if method not in ENGINE_STARTS:
         start = model.components.random_start(method, data, n_comp, rng)
         if isinstance(start, np.ndarray):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from emglm.blas_threads import single_blas_thread
 from emglm.checks import check_choice
@@ -29,6 +30,10 @@ from emglm.exceptions import FitError, InputError, InputTypeError
 from emglm.parallel import worker_pool
 
 CRITERIA = ("llf", "bic")
+
+#: Two warm-up runs are the same start when their hard classifications agree (after the
+#: best matching of components) on at least this share of the rows' weight.
+SAME_CLASSES = 0.95
 
 # Failures a start may meet; anything else is a bug and propagates.
 _RUN_ERRORS = (np.linalg.LinAlgError, FloatingPointError, ValueError, ZeroDivisionError)
@@ -53,6 +58,19 @@ class StartRun:
     params: em.MixtureParams | None
 
 
+@dataclass(frozen=True)
+class LongRun:
+    """A long EM run from a warm-up run (em-EM, :mod:`emglm.engine.emem`): the warm-up
+    run it started from, its iterations, llf, number of components at the end, and
+    whether it is the reported fit."""
+
+    run: int
+    n_iter: int
+    llf: float
+    n_components: int
+    chosen: bool
+
+
 @dataclass(frozen=True, eq=False)
 class Warmup:
     """The short runs of a warm-up; :class:`emglm.report.warmup.SmallEMResult` adds the
@@ -62,6 +80,8 @@ class Warmup:
     K: int
     method: str
     sample_size: int | None
+    # The long runs em_glm made from the best distinct runs (empty for small_em).
+    long: tuple[LongRun, ...] = ()
 
     @property
     def params(self) -> list[em.MixtureParams | None]:
@@ -161,7 +181,7 @@ def run_starts(
     Run ``r`` draws its start (and subsample, and SEM labels) from ``seed.spawn(repeats)[r]``.
     """
     tasks = [
-        _Task(r + 1, data, model, n_comp, init, options, sample_size, child)
+        _Task(r + 1, data, model, n_comp, starts.run_init(init, r), options, sample_size, child)
         for r, child in enumerate(seed.spawn(repeats))
     ]
     bar = progress_wrapper(progress, repeats, "warm-up")
@@ -203,3 +223,37 @@ def _one_run(task: _Task) -> StartRun:
 
 def _failed(task: _Task, reason: str, n_iter: int = 0) -> StartRun:
     return StartRun(task.run, task.init, n_iter, np.nan, np.nan, False, "failed", reason, None)
+
+
+def distinct_runs(
+    data: MixtureData, model: MixtureModel, runs: list[StartRun], n: int
+) -> list[int]:
+    """Positions in ``runs`` (successful runs, best first) of the first ``n`` whose hard
+    classifications differ from those of every run chosen before them.
+
+    Two short runs that classify the rows alike (:data:`SAME_CLASSES` of the weight, after
+    matching components) are in one basin and would lead a long run to one optimum, so only
+    the better is kept; the long runs of em-EM then start from different basins.
+    """
+    chosen: list[int] = []
+    labels: list[np.ndarray] = []
+    weights = data.weights / data.weights.sum()
+    for i, run in enumerate(runs):
+        if len(chosen) >= n:
+            break
+        assert run.params is not None  # only successful runs are passed
+        lab = np.argmax(em.e_step(data, model, run.params)[1], axis=1)
+        if all(_agreement(lab, other, weights, run.params.n_components) < SAME_CLASSES
+               for other in labels):  # fmt: skip
+            chosen.append(i)
+            labels.append(lab)
+    return chosen
+
+
+def _agreement(a: np.ndarray, b: np.ndarray, weights: np.ndarray, n_comp: int) -> float:
+    """Weighted share of rows with the same label in ``a`` and ``b`` under the best
+    one-to-one matching of their components."""
+    table = np.zeros((n_comp, n_comp))
+    np.add.at(table, (a, b), weights)
+    rows, cols = linear_sum_assignment(-table)
+    return float(table[rows, cols].sum())

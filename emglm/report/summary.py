@@ -284,6 +284,13 @@ def _notes(res: EMGLMResults) -> list[str]:
             f"Started from the best of {len(warm.runs)} short warm-up runs "
             f"({warm.n_failed} failed{took}){spread}; table: res.warmup."
         )
+        if len(warm.long) > 1:
+            llf = [r.llf for r in warm.long]
+            notes.append(
+                f"EM was run to convergence from the {len(warm.long)} best distinct of them "
+                f"(llf {min(llf):.4f} to {max(llf):.4f}); this fit is the best that kept "
+                "all components."
+            )
     else:
         notes.append(f"Started from {'the given start' if res.init == 'start' else res.init}.")
     notes.append(

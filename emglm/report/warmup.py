@@ -22,7 +22,10 @@ class SmallEMResult(Warmup):
     @classmethod
     def of(cls, warm: Warmup) -> SmallEMResult:
         """The table view of a warm-up."""
-        return cls(runs=warm.runs, K=warm.K, method=warm.method, sample_size=warm.sample_size)
+        return cls(
+            runs=warm.runs, K=warm.K, method=warm.method, sample_size=warm.sample_size,
+            long=warm.long,
+        )  # fmt: skip
 
     @cached_property
     def table(self) -> pd.DataFrame:
@@ -42,6 +45,18 @@ class SmallEMResult(Warmup):
         ]
         return pd.DataFrame(rows).set_index("run")
 
+    @cached_property
+    def long_table(self) -> pd.DataFrame:
+        """The long EM runs of em-EM (empty for :func:`emglm.small_em`): the warm-up run
+        each started from, n_iter, llf, K at the end, and which one is the fit."""
+        rows = [
+            {"from_run": r.run, "n_iter": r.n_iter, "llf": r.llf, "K": r.n_components,
+             "chosen": r.chosen}
+            for r in self.long
+        ]  # fmt: skip
+        columns = ["from_run", "n_iter", "llf", "K", "chosen"]
+        return pd.DataFrame(rows, columns=columns)
+
     def to_frame(self) -> pd.DataFrame:
         """The table as a new DataFrame."""
         return self.table.copy()
@@ -53,7 +68,14 @@ class SmallEMResult(Warmup):
             + f", {self.n_failed} failed; llf and BIC on the full data"
         )
         shown = self.table.drop(columns="reason" if self.n_failed == 0 else [])
-        return head + "\n" + shown.to_string(float_format=lambda v: f"{v:.4f}")
+        text = head + "\n" + shown.to_string(float_format=lambda v: f"{v:.4f}")
+        if self.long:
+            text += (
+                f"\nLong runs from the {len(self.long)} best distinct short runs "
+                "(the chosen one is the fit):\n"
+                + self.long_table.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+            )
+        return text
 
     def __repr__(self) -> str:
         return str(self)
