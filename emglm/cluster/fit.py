@@ -293,15 +293,10 @@ def _fit(
         spec=spec,
         sums=sums,
         head=sample.iloc[:5],
-        n_passes=census_passes(run),
+        n_passes=run.n_passes,
+        pass_seconds=tuple(run.seconds),
         sample_rows=len(sample),
     )
-
-
-def census_passes(run: PassRunner) -> int:
-    """Passes over the data of the fit (the census and the decision to keep the blocks
-    not counted)."""
-    return run.n_passes
 
 
 def _start(

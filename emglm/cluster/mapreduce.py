@@ -13,6 +13,7 @@ sums come out the same, in the same order.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -45,6 +46,7 @@ class PassRunner:
         self.futures = client.futures_of(self.parts) if persisted else None
         self.model = model
         self.n_passes = 0
+        self.seconds: list[float] = []  # wall time of each pass
         self._kept: OrderedDict[bytes, Stats] = OrderedDict()
 
     def __call__(self, jobs: Sequence[Job]) -> list[Stats]:
@@ -65,6 +67,7 @@ class PassRunner:
         """One map-reduce over every partition; one result dictionary per job. The tree's
         last level (at most ``SPLIT_EVERY`` partial sums) is added on the client."""
         self.n_passes += 1
+        began = time.perf_counter()
         client = self.client
         if self.futures is not None:
             # The model travels inside each task (it is small): data scattered to workers
@@ -81,4 +84,6 @@ class PassRunner:
                 client.submit(combine, *pieces[i : i + SPLIT_EVERY], pure=False)
                 for i in range(0, len(pieces), SPLIT_EVERY)
             ]
-        return split(combine(*client.gather(pieces)), len(jobs))
+        total = combine(*client.gather(pieces))
+        self.seconds.append(time.perf_counter() - began)
+        return split(total, len(jobs))

@@ -53,6 +53,7 @@ class DaskEMGLMResults(EMGLMResults):
     sums: RowSums | None = None
     head: pd.DataFrame | None = None
     n_passes: int = 0
+    pass_seconds: tuple[float, ...] = ()
     sample_rows: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
 
