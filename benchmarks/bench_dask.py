@@ -24,10 +24,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -76,6 +76,28 @@ def start() -> MixtureParams:
     return MixtureParams(GLMParams(coef, np.ones(3)), (gamma - gamma[0])[None, :])
 
 
+def _watch_memory(dask_worker: Any) -> None:
+    """On a worker: sample its resident memory every 50 ms into the worker object
+    (``ru_maxrss`` would report the parent's, inherited across the spawn)."""
+    import threading
+
+    import psutil
+
+    worker, proc = dask_worker, psutil.Process()
+    worker.peak_rss = 0  # type: ignore[attr-defined]
+
+    def loop() -> None:
+        while True:
+            worker.peak_rss = max(worker.peak_rss, proc.memory_info().rss)  # type: ignore[attr-defined]
+            time.sleep(0.05)
+
+    threading.Thread(target=loop, daemon=True).start()
+
+
+def _peak_memory(dask_worker: Any) -> int:
+    return int(dask_worker.peak_rss)
+
+
 def fit_dask(files: list[str], workers: int, memory: str, iters: int) -> dict[str, float]:
     import dask.dataframe as dd
     from distributed import Client, LocalCluster
@@ -88,11 +110,12 @@ def fit_dask(files: list[str], workers: int, memory: str, iters: int) -> dict[st
         Client(cluster) as client,
     ):  # fmt: skip
         pids = client.run(os.getpid)
+        client.run(_watch_memory)
         ddf = dd.read_parquet(files)
         t0 = time.perf_counter()
         res = emglm.em_glm(FORMULA, ddf, "poisson", 3, start=start(), max_iter=iters, se=None)
         seconds = time.perf_counter() - t0
-        peak = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+        peak = client.run(_peak_memory)
         same = client.run(os.getpid) == pids
     return {
         "seconds": seconds,

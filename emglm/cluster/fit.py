@@ -134,7 +134,10 @@ def cluster_client() -> Iterator[Client]:
     if current is not None:
         yield current
         return
-    with LocalCluster(processes=True, threads_per_worker=1) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(processes=True, threads_per_worker=1, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+    ):
         yield client
 
 
