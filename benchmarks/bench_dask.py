@@ -16,7 +16,7 @@ Every fit starts from the same parameters (near the truth) and runs a bounded nu
 iterations (``--iters``, SQUAREM's M-steps), ``se=None``: the point is the cost per pass.
 Run it with ``nice``:
 
-    nice -n 10 python benchmarks/bench_dask.py --out /tmp/emglm-bench > bench_dask.json
+    nice -n 10 python benchmarks/bench_dask.py --out /tmp/emglm-bench
 """
 
 from __future__ import annotations
