@@ -90,6 +90,19 @@ def em_glm(
         accel=accel,
         m_step_iter=m_step_iter,
     )
+    if _is_dask_frame(data):  # a partitioned data set: fitted on a Dask cluster
+        from emglm.cluster.fit import fit_distributed
+
+        named = dict(
+            offset=offset, exposure=exposure, weights=weights, concomitant=concomitant,
+            groups=groups, fixed=fixed, nested=nested, equal_scale=equal_scale,
+            zero_inflated=zero_inflated,
+        )  # fmt: skip
+        return fit_distributed(
+            formula, data, family, K, named=named, safe_formula=safe_formula,
+            eval_env=formula_mod.capture_env(1), options=options, start=start,
+            random_state=random_state,
+        )  # fmt: skip
     model = EMGLM.from_formula(
         formula,
         data,
@@ -108,6 +121,11 @@ def em_glm(
         safe_formula=safe_formula,
     )
     return model.fit_with(options, start=start, random_state=random_state)
+
+
+def _is_dask_frame(data: Any) -> bool:
+    """Whether ``data`` is a Dask DataFrame (told without importing Dask)."""
+    return type(data).__module__.split(".")[0] == "dask" and hasattr(data, "to_delayed")
 
 
 def small_em(

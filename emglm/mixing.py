@@ -339,14 +339,22 @@ class MultinomialMixing(ConstantMixing):
         >>> mix.separates(Z, mix.m_step(Z, mixed, np.zeros((2, 2))), llf_for(mixed))
         False
         """
-        if np.exp(self.log_prior(Z, gamma)).min() >= SEPARATION_PRIOR:
+        if np.exp(self.log_prior(Z, gamma)).min(initial=1.0) >= SEPARATION_PRIOR:
             return False
-        llf = llf_at(gamma)
-        slack = 1e-9 * (abs(llf) + 1.0)
-        return any(
-            all(llf_at(gamma + t * d) >= llf - slack for t in _GROWTH)
-            for d in _growth_directions(gamma)
-        )
+        return grows_without_bound(gamma, llf_at)
+
+
+def grows_without_bound(gamma: Array, llf_at: Callable[[Array], float]) -> bool:
+    """Whether ``llf_at`` does not fall (beyond rounding) along any direction that makes the
+    fitted log-odds ``gamma`` grow: the likelihood half of
+    :meth:`MultinomialMixing.separates`, for callers that have checked the smallest prior
+    probability themselves (a fit on partitions)."""
+    llf = llf_at(gamma)
+    slack = 1e-9 * (abs(llf) + 1.0)
+    return any(
+        all(llf_at(gamma + t * d) >= llf - slack for t in _GROWTH)
+        for d in _growth_directions(gamma)
+    )
 
 
 def _growth_directions(gamma: Array) -> list[Array]:

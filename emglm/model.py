@@ -651,6 +651,17 @@ def _check_enough_data(
     )
 
 
+# What a fit whose concomitant covariates separate the components is told.
+CONCOMITANT_SEPARATION = (
+    "the concomitant covariates separate the components: the log-likelihood still "
+    "rises (or stays level) as the fitted mixing log-odds grow without bound, and "
+    "some prior probabilities are numerically 0 or 1, so the concomitant "
+    "coefficients (res.mixing_params) have no finite maximum-likelihood estimate "
+    "and are reported where EM stopped, with meaningless standard errors; drop or "
+    "coarsen the separating concomitant terms, or fit fewer components."
+)
+
+
 def _warn_about_fit(
     data: MixtureData,
     mixture: MixtureModel,
@@ -694,14 +705,7 @@ def _warn_about_fit(
         return em.e_step(data, mixture, dataclasses.replace(fit.params, gamma=gamma))[0]
 
     if mixture.mixing.separates(data.unit_Z, fit.params.gamma, llf_at):
-        found.setdefault(SeparationWarning, []).append(
-            "the concomitant covariates separate the components: the log-likelihood still "
-            "rises (or stays level) as the fitted mixing log-odds grow without bound, and "
-            "some prior probabilities are numerically 0 or 1, so the concomitant "
-            "coefficients (res.mixing_params) have no finite maximum-likelihood estimate "
-            "and are reported where EM stopped, with meaningless standard errors; drop or "
-            "coarsen the separating concomitant terms, or fit fewer components."
-        )
+        found.setdefault(SeparationWarning, []).append(CONCOMITANT_SEPARATION)
     posterior = fit.posterior[:, first - 1 :]
     separated = [s for g, d, q in parts for s in g.separated(d, q, posterior)]
     if separated:

@@ -179,8 +179,13 @@ def build(
     eval_env: EvalEnvironment | None = None,
     groups: ArrayLike | str | None = None,
     exclude: Sequence[str] = (),
+    infos: _Infos | None = None,
 ) -> tuple[Design, ModelArrays]:
     """Evaluate ``formula`` on ``data`` and validate everything the fit will use.
+
+    ``infos`` (:func:`learned_infos` of an earlier build) re-applies design information
+    learned elsewhere instead of learning it on ``data``: one partition of a larger data
+    set is then built exactly as the whole would be, and may have no rows left.
 
     ``groups`` (a column name or one label per row), or a grouping term ``| g`` at the end
     of the formula, says which rows share one latent class (:mod:`emglm.data.groups`).
@@ -198,7 +203,7 @@ def build(
     """
     if not isinstance(data, pd.DataFrame):
         raise InputTypeError(f"data must be a pandas DataFrame, not {type(data).__name__}")
-    if len(data) == 0:
+    if len(data) == 0 and infos is None:
         raise InputError("data has no rows")
     if not isinstance(formula, str):
         raise InputTypeError(
@@ -222,7 +227,9 @@ def build(
         data.reset_index(drop=True), formula, concomitant, (offset, exposure, weights)
     )
 
-    infos = _design_infos(formula, concomitant, frame, env)
+    relearned = infos is not None
+    if infos is None:
+        infos = _design_infos(formula, concomitant, frame, env)
     columns.refuse_factor_offsets(formula, infos.offsets)
     pieces = [infos.lhs, infos.rhs, *infos.offsets] + ([infos.z] if infos.z is not None else [])
 
@@ -241,7 +248,7 @@ def build(
             built, rows = design_chunks.build_arrays(pieces, frame, allowed, _NA)
     except patsy.PatsyError as exc:
         raise _evaluation_error(formula, exc) from None
-    if rows.size == 0:
+    if rows.size == 0 and not relearned:
         raise InputError(
             "every row has a missing value in a variable the model uses; nothing is left to fit"
         )
@@ -304,12 +311,49 @@ def build(
 @dataclass(frozen=True)
 class _Infos:
     """The design information of a formula's pieces (and of the concomitant formula),
-    learned on all rows of one DataFrame."""
+    learned on all rows of one DataFrame. Picklable as plain data
+    (:mod:`emglm.data.formula_pickle`), so that it can be sent to other processes."""
 
     lhs: patsy.DesignInfo
     rhs: patsy.DesignInfo
     offsets: list[patsy.DesignInfo]
     z: patsy.DesignInfo | None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "lhs": formula_pickle.freeze(self.lhs, _KNOWN),
+            "rhs": formula_pickle.freeze(self.rhs, _KNOWN),
+            "offsets": [formula_pickle.freeze(i, _KNOWN) for i in self.offsets],
+            "z": None if self.z is None else formula_pickle.freeze(self.z, _KNOWN),
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        thaw = formula_pickle.thaw
+        object.__setattr__(self, "lhs", thaw(state["lhs"], _KNOWN))
+        object.__setattr__(self, "rhs", thaw(state["rhs"], _KNOWN))
+        object.__setattr__(self, "offsets", [thaw(i, _KNOWN) for i in state["offsets"]])
+        z = state["z"]
+        object.__setattr__(self, "z", None if z is None else thaw(z, _KNOWN))
+
+
+def learned_infos(
+    formula: str,
+    data: pd.DataFrame,
+    *,
+    concomitant: str | None = None,
+    eval_env: EvalEnvironment | None = None,
+    used: Sequence[str] = (),
+) -> _Infos:
+    """The design information :func:`build` learns on ``data`` (levels, transforms'
+    state), to re-apply to other rows with ``build(..., infos=...)``. ``used`` names
+    the columns given as offset, exposure, weights or groups (R's ``.`` leaves them out)."""
+    formula, _ = split_groups(formula)
+    formula = r_syntax(formula, data.columns, list(used))
+    if isinstance(concomitant, str):
+        concomitant = concomitant.replace("^", "**")
+    env = capture_env(1) if eval_env is None else eval_env
+    frame = columns.prepare(data.reset_index(drop=True), formula, concomitant, ())
+    return _design_infos(formula, concomitant, frame, env)
 
 
 def _design_infos(

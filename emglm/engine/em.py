@@ -396,18 +396,10 @@ def _drop_degenerate(
         threshold = max(options.minprior * data.unit_nobs, need)
         keep = (unit_mass >= options.minprior * data.unit_nobs) & (mass >= need)
         mass = unit_mass
-    if keep.all():
+    kept = record_drops(keep, mass, threshold, need, data.unit_nobs, options, n_iter, log)
+    if kept is None:
         return params, weights
-    if not keep.any():
-        keep[np.argmax(mass)] = True
-    for k in np.flatnonzero(~keep):
-        prior = float(mass[k] / data.unit_nobs)
-        log.dropped(
-            Drop(n_iter, int(k) + 1, len(keep), float(mass[k]), prior, np.nan, np.nan),
-            f"iteration {n_iter}: dropped component {k + 1} of {len(keep)}: its weight "
-            f"{mass[k]:.3g} (prior {prior:.3g}) fell below {threshold:.3g} "
-            f"= max(minprior={options.minprior:g} x nobs, {need:g} parameters)",
-        )
+    keep = kept
     weights = weights[:, keep]
     total = weights.sum(axis=1, keepdims=True)
     # A row whose weight sat only on dropped components is spread evenly.
@@ -415,6 +407,36 @@ def _drop_degenerate(
     if params is None:
         return None, weights
     return model.take(params, keep), weights
+
+
+def record_drops(
+    keep: NDArray[np.bool_],
+    mass: Array,
+    threshold: float,
+    need: float,
+    unit_nobs: float,
+    options: EMOptions,
+    n_iter: int,
+    log: DropLog,
+) -> NDArray[np.bool_] | None:
+    """The minprior rule's verdict from the components' M-step weights ``mass``: ``None``
+    when every component stays, else the mask of those kept (at least the heaviest), each
+    drop recorded in ``log``. Shared by every data backend (the weights may be sums over
+    partitions)."""
+    if keep.all():
+        return None
+    keep = keep.copy()
+    if not keep.any():
+        keep[np.argmax(mass)] = True
+    for k in np.flatnonzero(~keep):
+        prior = float(mass[k] / unit_nobs)
+        log.dropped(
+            Drop(n_iter, int(k) + 1, len(keep), float(mass[k]), prior, np.nan, np.nan),
+            f"iteration {n_iter}: dropped component {k + 1} of {len(keep)}: its weight "
+            f"{mass[k]:.3g} (prior {prior:.3g}) fell below {threshold:.3g} "
+            f"= max(minprior={options.minprior:g} x nobs, {need:g} parameters)",
+        )
+    return keep
 
 
 def canonical_order(model: MixtureModel, params: MixtureParams, proportions: Array) -> Array:

@@ -1,0 +1,96 @@
+"""The EM loop over partitioned data: parameters on the client, sums from the workers.
+
+The EM map is the in-memory one (:func:`emglm.engine.em.run_em`): drop degenerate
+components (minprior), the mixing M-step, the components' M-step; SQUAREM is the engine's
+own :func:`emglm.engine.accel.squarem`, handed the E-step and M-step of
+:mod:`emglm.cluster.steps` (it never looks inside the posteriors it passes along, so a
+:class:`~emglm.cluster.steps.Posterior` stands in for them). The stopping rule is the same.
+
+Everything here works on NumPy arrays only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from emglm.cluster import steps
+from emglm.cluster.steps import DataFacts, Posterior, Run
+from emglm.engine import accel
+from emglm.engine.em import MixtureModel, MixtureParams
+from emglm.engine.state import DropLog, EMFit, EMOptions
+
+
+def run_em(
+    run: Run, model: MixtureModel, start: MixtureParams, facts: DataFacts, options: EMOptions
+) -> EMFit:
+    """EM (``options.method == "em"``) from full parameters; ``EMFit.posterior`` holds the
+    final :class:`~emglm.cluster.steps.Posterior` (by reference)."""
+    log = DropLog()
+    n_maps = 0
+
+    def em_map(post: Posterior, current: MixtureParams) -> MixtureParams:
+        nonlocal n_maps
+        n_maps += 1
+        log.last_llf = post.llf
+        current, src, mass = steps.drop_degenerate(
+            run, model, current, post, facts.nobs, facts.n_columns, options, n_maps, log
+        )
+        return steps.m_step(run, model, src, mass, current, options.m_step_iter, facts)
+
+    def e_step_at(p: MixtureParams) -> tuple[float, Posterior]:
+        post = steps.e_step(run, model, p)
+        log.seen(post.llf)
+        return post.llf, post
+
+    if options.accel == "squarem":
+        fit, _ = accel.squarem(
+            start,
+            e_step_at,  # type: ignore[arg-type]  # posteriors by reference
+            em_map,  # type: ignore[arg-type]
+            options.tol,
+            options.max_iter,
+            model.pack,
+            lambda vec, like: _unpack(model, vec, like, facts.floor),
+        )
+    else:
+        fit = _plain(start, e_step_at, em_map, options)
+    notes, drops = log.finished()
+    return replace(fit, notes=notes, drops=drops)
+
+
+def _plain(start: MixtureParams, e_step_at, em_map, options: EMOptions) -> EMFit:  # type: ignore[no-untyped-def]
+    """Plain EM, as the in-memory loop without acceleration."""
+    params = start
+    llf, post = e_step_at(params)
+    history = [llf]
+    converged, change, n_iter = False, np.inf, 0
+    for step in range(1, options.max_iter + 1):
+        n_iter = step
+        params = em_map(post, params)
+        new_llf, post = e_step_at(params)
+        history.append(new_llf)
+        change = (new_llf - llf) / max(abs(llf), 1e-300)
+        llf = new_llf
+        if abs(change) < options.tol:
+            converged = True
+            break
+    return EMFit(params, post, llf, np.asarray(history), n_iter, converged, float(change))  # type: ignore[arg-type]
+
+
+def _unpack(
+    model: MixtureModel, vec: np.ndarray, like: MixtureParams, floor: float
+) -> MixtureParams:
+    """:meth:`MixtureModel.unpack` without the data: dispersions kept above ``floor``."""
+    glm = steps.glm_of(model)
+    size = glm.pack(like.components).shape[0]
+    n_comp, p = like.components.coef.shape
+    block = np.asarray(vec[:size], dtype=float).reshape(n_comp, glm.per_component(p))
+    if glm.family.has_scale:
+        scale = np.maximum(glm.family.dispersion_from_free(block[:, p]), floor)
+    else:
+        scale = np.ones(n_comp)
+    comp = type(like.components)(block[:, :p].copy(), np.asarray(scale, dtype=float))
+    gamma = model.mixing.unpack(vec[size:], like.gamma.shape[0], like.n_components)
+    return MixtureParams(comp, gamma)

@@ -1,0 +1,301 @@
+"""The E- and M-steps of a GLM mixture from sums over partitions, on the client.
+
+The in-memory engine holds the (n, K) posteriors between steps; here they exist only on
+the workers. What the EM loop holds instead is a :class:`Posterior`: the parameters that
+make the posteriors, their log-likelihood and the column sums of the M-step weights. Every
+quantity the in-memory M-step reads from the rows (IRLS normal equations, step-halving
+checks, residual sums of squares, the multinomial mixing model's gradient, Hessian and
+objective) is one job of a pass (:mod:`emglm.cluster.jobs`), and the
+decisions taken from them follow :mod:`emglm.components.irls` and :mod:`emglm.mixing` step
+for step (the same constants, the same order), so the iterates are the in-memory ones to
+rounding. A pass also computes, speculatively, what the next step will ask for (the E-step
+at the proposals the step-halving check tests: the in-memory fused pass); the runner keeps
+results by job, so a request already answered costs no pass.
+
+Everything here works on NumPy arrays only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from emglm.cluster.jobs import (
+    CheckJob,
+    EStepJob,
+    Job,
+    LeastSquaresJob,
+    LinJob,
+    MixingJob,
+    RSSJob,
+    Source,
+    Stats,
+)
+from emglm.components import irls
+from emglm.components.glm import GLMComponents, GLMParams
+from emglm.engine.em import MixtureModel, MixtureParams, record_drops
+from emglm.engine.state import DropLog, EMOptions
+from emglm.mixing import gamma_from_proportions
+
+Array = NDArray[np.float64]
+Run = Callable[[Sequence[Job]], list[Stats]]
+
+# The in-memory IRLS's constants (emglm.components.irls): the same decisions here.
+_MAX_HALVINGS = irls._MAX_HALVINGS
+_ROUNDING = irls._ROUNDING
+_COLD_ITER = irls._COLD_ITER
+_FAR_GAIN = irls._FAR_GAIN
+# Newton steps of the multinomial mixing M-step (emglm.mixing.MultinomialMixing.m_step).
+_MIXING_ITER = 100
+
+
+@dataclass(frozen=True)
+class DataFacts:
+    """What the steps need to know of the whole data set: observations (sum of case
+    weights), design columns and the dispersion floor."""
+
+    nobs: float
+    n_columns: int
+    floor: float
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """Posteriors by reference: their source (parameters), llf and ``sum_i w_i tau_ik``."""
+
+    src: Source
+    llf: float
+    mass: Array
+
+
+def glm_of(model: MixtureModel) -> GLMComponents:
+    """The model's GLM driver (the only component model fitted on partitions so far)."""
+    comps = model.components
+    assert isinstance(comps, GLMComponents)
+    return comps
+
+
+def estep_jobs(model: MixtureModel, params: MixtureParams) -> list[Job]:
+    """The E-step at ``params`` and what the M-step from its posteriors asks first (its
+    first IRLS linearisation or least-squares equations, the mixing model's Newton pieces
+    ): all from one pass."""
+    src = Source(params)
+    glm = glm_of(model)
+    comp: GLMParams = params.components
+    cols = tuple(range(params.n_components))
+    jobs: list[Job] = [EStepJob(src)]
+    if glm.family.least_squares:
+        jobs.append(LeastSquaresJob(src, cols))
+    else:
+        jobs.append(LinJob(src, cols, comp.coef, comp.scale))
+    if model.mixing.varies_by_row:
+        gamma = params.gamma - params.gamma[:, :1]
+        jobs.append(MixingJob(src, gamma))
+    return jobs
+
+
+def e_step(run: Run, model: MixtureModel, params: MixtureParams) -> Posterior:
+    """The E-step at ``params`` (llf and weight sums; the posteriors stay on the workers)."""
+    src = Source(params)
+    first = run(estep_jobs(model, params))[0]
+    return Posterior(src, float(first["llf"]), np.asarray(first["mass"], dtype=float))
+
+
+def drop_degenerate(
+    run: Run,
+    model: MixtureModel,
+    params: MixtureParams,
+    post: Posterior,
+    nobs: float,
+    n_columns: int,
+    options: EMOptions,
+    n_iter: int,
+    log: DropLog,
+) -> tuple[MixtureParams, Source, Array]:
+    """The minprior rule (:func:`emglm.engine.em.record_drops`) on the posteriors' weight
+    sums; returns the kept parameters, the source of the M-step weights and their sums."""
+    need = float(glm_of(model).per_component(n_columns))
+    threshold = max(options.minprior * nobs, need)
+    keep = record_drops(post.mass >= threshold, post.mass, threshold, need, nobs, options,
+                        n_iter, log)  # fmt: skip
+    if keep is None:
+        return params, post.src, post.mass
+    src = Source(post.src.params, keep)
+    mass = np.asarray(run([EStepJob(src)])[0]["mass"], dtype=float)
+    return model.take(params, keep), src, mass
+
+
+def m_step(
+    run: Run,
+    model: MixtureModel,
+    src: Source,
+    mass: Array,
+    params: MixtureParams,
+    m_step_iter: int,
+    facts: DataFacts,
+) -> MixtureParams:
+    """One M-step from the weights of ``src`` (sums ``mass``), warm-started at ``params``:
+    the mixing model first, then the components (as
+    :func:`emglm.engine.em.m_step_and_e_step`)."""
+    gamma = mixing_m_step(run, model, src, mass, params.gamma)
+    comp = glm_m_step(run, model, src, mass, params.components, m_step_iter, facts.floor, gamma)
+    return MixtureParams(comp, gamma)
+
+
+def mixing_m_step(run: Run, model: MixtureModel, src: Source, mass: Array, gamma: Array) -> Array:
+    """The mixing model's M-step: closed form for constant proportions, else the Newton
+    steps with step-halving of :func:`emglm.mixing._newton_multinomial` on partition sums,
+    to convergence (no bound on the log-odds, as in memory)."""
+    if not model.mixing.varies_by_row:
+        return gamma_from_proportions(mass / mass.sum())
+    q, n_comp = gamma.shape
+    gamma = gamma - gamma[:, :1]
+    now = run([MixingJob(src, gamma)])[0]
+    objective = float(now["obj"])
+    for _ in range(_MIXING_ITER):
+        step_vec = np.linalg.lstsq(now["hess"], now["grad"].T.ravel(), rcond=None)[0]
+        step = np.zeros_like(gamma)
+        step[:, 1:] = step_vec.reshape(n_comp - 1, q).T
+        for _halving in range(30):
+            cand = gamma + step
+            tried = run([MixingJob(src, cand)])[0]
+            obj = float(tried["obj"])
+            if np.isfinite(obj) and obj >= objective:
+                break
+            step *= 0.5
+        else:
+            return gamma
+        gain = obj - objective
+        gamma, objective, now = cand, obj, tried
+        if gain <= 1e-12 * (abs(objective) + 1.0):
+            break
+    return gamma
+
+
+def glm_m_step(
+    run: Run,
+    model: MixtureModel,
+    src: Source,
+    mass: Array,
+    params: GLMParams,
+    max_iter: int,
+    floor: float,
+    gamma_next: Array,
+) -> GLMParams:
+    """The components' M-step (:func:`irls.m_step_components_and_e_step`): the E-step at
+    the proposals is computed with their check when it may be the next E-step."""
+    family = glm_of(model).family
+    active = mass > 0
+    scale = np.array(params.scale, dtype=float, copy=True)
+    coef = np.array(params.coef, dtype=float, copy=True)
+    cols = np.arange(coef.shape[0])
+    if irls.shares_passes(family) and active.all():
+        coef = _warm_coef(run, model, src, cols, coef, scale, max_iter, gamma_next)
+        return GLMParams(coef, np.maximum(scale, floor))
+    if active.any():
+        coef[active] = _warm_coef(
+            run, model, src, cols[active], coef[active], scale[active], max_iter
+        )
+    if family.has_scale:
+        rss = run([RSSJob(src, coef)])[0]["rss"]
+        scale = np.where(active, rss / np.where(active, mass, 1.0), scale)
+    return GLMParams(coef, np.maximum(scale, floor))
+
+
+def _warm_coef(
+    run: Run,
+    model: MixtureModel,
+    src: Source,
+    cols: NDArray[np.intp],
+    coef: Array,
+    scale: Array,
+    max_iter: int,
+    gamma_next: Array | None = None,
+) -> Array:
+    """:func:`irls._warm_coef` on partition sums: monotone IRLS steps of components
+    ``cols`` (closed form for least squares)."""
+    family = glm_of(model).family
+    if family.least_squares:
+        eqs = run([LeastSquaresJob(src, tuple(int(c) for c in cols))])[0]
+        pairs = zip(eqs["grams"], eqs["rhs"], strict=True)
+        return np.array([irls.solve_normal(g, r) for g, r in pairs])
+    moving = np.ones(coef.shape[0], dtype=bool)
+    lin: tuple[Array, Array, Array] | None = None
+    for step in range(1, max(max_iter, _COLD_ITER) + 1):
+        idx = np.flatnonzero(moving)
+        if lin is None:
+            got = run([LinJob(src, tuple(int(c) for c in cols[idx]), coef[idx], scale[idx])])[0]
+            lin = (got["grams"], got["rhs"], got["obj"])
+        grams, rhs, objective = lin
+        proposal = np.array([irls.solve_normal(g, r) for g, r in zip(grams, rhs, strict=True)])
+        fuse = gamma_next if (moving.all() and step >= max_iter) else None
+        ahead = fuse is None and step < max_iter
+        delta = proposal - coef[idx]
+        predicted = 0.5 * np.einsum("ki,kij,kj->k", delta, grams, delta)
+        settled = predicted <= _ROUNDING * (np.abs(objective) + 1.0)
+        accepted, gained, lin_ahead = _halve_all(
+            run, model, src, cols[idx], scale[idx], coef[idx], proposal, objective, fuse, ahead,
+            settled,
+        )  # fmt: skip
+        coef[idx] = accepted
+        size = np.abs(objective) + 1.0
+        still = gained > (1e-10 if step < max_iter else _FAR_GAIN) * size
+        moving[idx] = still
+        if not moving.any():
+            break
+        lin = None
+        if lin_ahead is not None:
+            lin = (lin_ahead[0][still], lin_ahead[1][still], lin_ahead[2][still])
+    return coef
+
+
+def _halve_all(
+    run: Run,
+    model: MixtureModel,
+    src: Source,
+    cols: NDArray[np.intp],
+    scale: Array,
+    coef: Array,
+    proposal: Array,
+    objective: Array,
+    gamma_next: Array | None,
+    ahead: bool,
+    settled: NDArray[np.bool_],
+) -> tuple[Array, Array, tuple[Array, Array, Array] | None]:
+    """:func:`irls._halve_all` on partition sums. With ``gamma_next`` the full steps'
+    check pass also computes the E-step there (kept by the runner for the next E-step)."""
+    step = proposal - coef
+    accepted = coef.copy()
+    gained = np.zeros(coef.shape[0])
+    todo = np.arange(coef.shape[0])
+    lin: tuple[Array, Array, Array] | None = None
+    for halving in range(_MAX_HALVINGS):
+        cand = coef[todo] + step[todo]
+        ctodo = tuple(int(c) for c in cols[todo])
+        if halving == 0 and gamma_next is not None:
+            ahead_params = MixtureParams(GLMParams(cand, scale), gamma_next)
+            jobs: list[Job] = [CheckJob(src, ctodo, cand, scale[todo])]
+            obj = run(jobs + estep_jobs(model, ahead_params))[0]["obj"]
+        elif halving == 0 and ahead:
+            got = run([LinJob(src, ctodo, cand, scale)])[0]
+            lin = (got["grams"], got["rhs"], got["obj"])
+            obj = lin[2]
+        else:
+            obj = run([CheckJob(src, ctodo, cand, scale[todo])])[0]["obj"]
+        good = np.isfinite(obj) & (obj >= objective[todo])
+        if halving == 0:
+            slack = _ROUNDING * (np.abs(objective[todo]) + 1.0)
+            good |= settled[todo] & np.isfinite(obj) & (obj >= objective[todo] - slack)
+        if not good.all():
+            lin = None
+        accepted[todo[good]] = cand[good]
+        gained[todo[good]] = obj[good] - objective[todo[good]]
+        retry = ~good if halving > 0 else ~good & ~settled[todo]
+        todo = todo[retry]
+        if todo.size == 0:
+            break
+        step[todo] *= 0.5
+    return accepted, gained, lin
