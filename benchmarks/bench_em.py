@@ -94,6 +94,7 @@ except ImportError:  # the engine before it (for --compare)
 
 
 K, P = 3, 6
+ACCEL_ONLY = False  # --accel-only, passed on to the processes of the cases
 COEF = {
     "poisson": [
         [1.0, 0.5, -0.5, 0.3, 0.0, 0.2],
@@ -289,13 +290,22 @@ def _flexmix(
 
 
 def run_case(
-    family: str, n: int, tol: float, with_r: bool, r_iter: int = 100000, threads: bool = True
+    family: str,
+    n: int,
+    tol: float,
+    with_r: bool,
+    r_iter: int = 100000,
+    threads: bool = True,
+    plain: bool = True,
 ) -> dict:
     """One row of the table (run in a fresh process)."""
     data, start = simulate(family, n)
     design_bytes = data.X.nbytes
     on, first_on, loop_on, mem_on = _fit(data, family, start, "squarem", tol)
-    off, first_off, loop_off, mem_off = _fit(data, family, start, None, tol)
+    if plain:
+        off, first_off, loop_off, mem_off = _fit(data, family, start, None, tol)
+    else:  # --accel-only: the plain columns repeat the accelerated fit
+        off, first_off, loop_off, mem_off = on, first_on, loop_on, mem_on
     t_on, t_off = first_on + loop_on, first_off + loop_off
     gram = _gram_time(data, on.posterior)
     floor = floor_pieces(data.X, K, family)
@@ -451,6 +461,7 @@ def main() -> None:
     ap.add_argument(
         "--scaling", action="store_true", help="the K x p table of one fused pass at n=1e6"
     )
+    ap.add_argument("--accel-only", action="store_true", help="skip the plain EM fits")
     ap.add_argument("--scaling-case", nargs=2, type=int, help=argparse.SUPPRESS)
     ap.add_argument("--r-iter", type=int, default=100000, help=argparse.SUPPRESS)
     ap.add_argument(
@@ -460,10 +471,12 @@ def main() -> None:
     ap.add_argument("--case", nargs=2, metavar=("FAMILY", "N"), help=argparse.SUPPRESS)
     ap.add_argument("--with-r", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    global ACCEL_ONLY
+    ACCEL_ONLY = args.accel_only
     if args.case:
         row = run_case(
             args.case[0], int(float(args.case[1])), args.tol, args.with_r, args.r_iter,
-            not args.no_threads,
+            not args.no_threads, not args.accel_only,
         )  # fmt: skip
         print(json.dumps(row))
         return
@@ -506,6 +519,8 @@ def _run_subprocess(
     """One case in a fresh process (on the engine of checkout ``engine``, if given)."""
     cmd = [sys.executable, __file__, "--case", family, str(n), "--tol", repr(tol)]
     cmd += ["--r-iter", str(r_iter)]
+    if ACCEL_ONLY:
+        cmd.append("--accel-only")
     if with_r:
         cmd.append("--with-r")
     if no_threads:
