@@ -299,6 +299,10 @@ def run_case(
     plain: bool = True,
 ) -> dict:
     """One row of the table (run in a fresh process)."""
+    # Load the compiled passes before timing (once per process: numba's registries and the
+    # cached machine code, 0.5-2.5 s here), as R loads flexmix before its timed call.
+    small, small_start = simulate(family, 2000, seed=2)
+    _fit(small, family, small_start, "squarem", tol)
     data, start = simulate(family, n)
     design_bytes = data.X.nbytes
     on, first_on, loop_on, mem_on = _fit(data, family, start, "squarem", tol)
