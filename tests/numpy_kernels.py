@@ -1,13 +1,13 @@
-"""Passes over the rows of the design: the hot loops of EM, blocked for the cache.
+"""The NumPy passes over the design as they were before the compiled ones: the oracle of
+tests/test_compiled_kernels.py (the package keeps NumPy passes only for families without a
+compiled kernel, in emglm/components/kernels.py). Kept as written then; not imported by
+the package.
+
+Passes over the rows of the design: the hot loops of EM, blocked for the cache.
 
 One EM iteration reads the design ``X`` (n, p) a few times. Each function here reads it
 once, in blocks of rows small enough to stay in the CPU cache, and does all the work for
-all K components on a block before moving on: the (block, K) temporaries (linear
-predictors, means, working weights) never reach main memory and are allocated once per
-pass, not once per component and step. Matrix products go through BLAS (``@``); the sums
-over blocks are exact in the sense of floating point re-association only.
-
-Everything here works on NumPy arrays only.
+all K components on a block before moving on. Matrix products go through BLAS (``@``).
 """
 
 from __future__ import annotations
