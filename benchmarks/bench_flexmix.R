@@ -1,5 +1,5 @@
 # Fit the data written by bench_em.py with R flexmix from the same starting labels.
-# Usage: Rscript bench_flexmix.R <data.bin> <family> <tolerance>
+# Usage: Rscript bench_flexmix.R <data.bin> <family> <tolerance> [<max iterations>]
 # Prints one line: "iterations seconds logLik".
 suppressPackageStartupMessages(library(flexmix))
 args <- commandArgs(trailingOnly = TRUE)
@@ -13,6 +13,7 @@ trials <- readBin(con, "double", n)
 close(con)
 family <- args[2]
 tol <- as.numeric(args[3])
+max_iter <- if (length(args) >= 4) as.integer(args[4]) else 100000L
 
 d <- data.frame(X[, -1, drop = FALSE])
 names(d) <- paste0("x", seq_len(p - 1))
@@ -25,7 +26,7 @@ if (family == "binomial") {
   d$y <- y
   fo <- as.formula(paste("y ~", rhs))
 }
-ctrl <- list(tolerance = tol, iter.max = 100000, minprior = 0)
+ctrl <- list(tolerance = tol, iter.max = max_iter, minprior = 0)
 elapsed <- system.time(
   m <- flexmix(fo, data = d, k = 3, cluster = lab, model = FLXMRglm(family = family),
                control = ctrl)

@@ -411,7 +411,7 @@ def _cold_m_step(
                 data.y,
                 data.pass_offset,
                 data.pass_trials,
-                None,
+                data.loglik_constant(family),  # cached: the warm steps below need it too
                 family,
                 W,
                 coef[active],

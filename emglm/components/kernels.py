@@ -1,24 +1,29 @@
-"""Passes over the rows of the design: the hot loops of EM, blocked for the cache.
+"""Passes over the rows of the design: the hot loops of EM.
 
 One EM iteration reads the design ``X`` (n, p) a few times. Each function here reads it
-once, in blocks of rows small enough to stay in the CPU cache, and does all the work for
-all K components on a block before moving on: the (block, K) temporaries (linear
-predictors, means, working weights) never reach main memory and are allocated once per
-pass, not once per component and step. Matrix products go through BLAS (``@``); the sums
-over blocks are exact in the sense of floating point re-association only.
+once and does all the work for all K components on a block of rows while it is in the CPU
+cache. For Poisson/log, binomial/logit and Gaussian/identity components (the families'
+:attr:`~emglm.families.Family.fast_path`) the passes are compiled
+(:mod:`emglm.components.compiled`): they run on every core without the GIL and give the
+same result whatever the number of threads. Other families (any statsmodels family and
+link) take the NumPy path below: blocks of about 512 KB of ``X`` with reused (K, block)
+temporaries, matrix products through BLAS.
 
 Everything here works on NumPy arrays only.
 """
 
 from __future__ import annotations
 
+import sys
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from emglm.data.arrays import column_sums
+from emglm.components import compiled
+from emglm.data.arrays import column_sums, record_column_sums
 from emglm.families import Family
 
 __all__ = [
@@ -41,6 +46,78 @@ _MIN_BLOCK = 512
 def block_rows(p: int) -> int:
     """Rows per block for a design with ``p`` columns."""
     return max(_MIN_BLOCK, _BLOCK_BYTES // (8 * max(p, 1)))
+
+
+# --- the compiled path ----------------------------------------------------------------------
+_EMPTY = np.empty(0)
+
+
+def _code(family: Family) -> int | None:
+    """The compiled kernel of ``family``, or ``None`` for the NumPy path."""
+    name = family.fast_path
+    return None if name is None else compiled.FAMILY_CODES.get(name)
+
+
+def _rows(p: int) -> int:
+    """Rows per compiled block (fewer when :data:`_BLOCK_BYTES` is lowered, as in tests)."""
+    return min(compiled.block_rows(p), block_rows(p))
+
+
+def _design(X: Array) -> Array:
+    """``X`` as the compiled passes take it: float64, C- or Fortran-contiguous."""
+    if X.dtype == np.float64 and (X.flags.f_contiguous or X.flags.c_contiguous):
+        return X
+    return np.asfortranarray(X, dtype=np.float64)
+
+
+def _vec(a: Array | None) -> Array:
+    """An optional row vector: ``None`` is the empty array."""
+    return _EMPTY if a is None else np.ascontiguousarray(a, dtype=np.float64)
+
+
+def _by_component(W: Array) -> Array:
+    """(n, K) weights as a C-contiguous (K, n) array (a view of Fortran-ordered ``W``)."""
+    Wt = W.T
+    if Wt.flags.c_contiguous and Wt.dtype == np.float64:
+        return Wt
+    return np.ascontiguousarray(Wt, dtype=np.float64)
+
+
+def _per_component(values: Array | float, n_comp: int) -> Array:
+    return np.ascontiguousarray(
+        np.broadcast_to(np.asarray(values, dtype=np.float64).reshape(-1), (n_comp,))
+    )
+
+
+def _constant(family: Family, y: Array, trials: Array | None, const: Array | None) -> Array:
+    """The data constant the compiled log-densities add (computed when not given)."""
+    if const is None:
+        const = family.loglik_constant(y, np.ones_like(y) if trials is None else trials)
+    return _vec(const)
+
+
+# Posterior buffers of each design, reused once nothing outside refers to them: a fresh
+# (n, K) array costs its page faults at every E-step (30-80 ms at n=1e7, K=3).
+_POOL: dict[int, list[Array]] = {}
+_POOL_SIZE = 4
+
+
+def _posterior_buffer(X: Array, n: int, n_comp: int) -> Array:
+    """A writeable Fortran-ordered (n, K) array for the posteriors of a pass over ``X``."""
+    key = id(X)
+    bufs = _POOL.get(key)
+    if bufs is None:
+        bufs = _POOL[key] = []
+        weakref.finalize(X, _POOL.pop, key, None)
+    for buf in bufs:
+        # Referred to by the list, the loop variable and getrefcount's argument only.
+        if buf.shape == (n, n_comp) and sys.getrefcount(buf) <= 3:
+            buf.flags.writeable = True
+            return buf
+    out = np.empty((n, n_comp), order="F")
+    if len(bufs) < _POOL_SIZE:
+        bufs.append(out)
+    return out
 
 
 def row_blocks(n: int, p: int) -> Iterator[slice]:
@@ -187,11 +264,8 @@ def weighted_grams(X: Array, W: Array, ones_col: int | None = None) -> Array:
     >>> np.allclose(weighted_grams(X, W)[1], (X.T * W[:, 1]) @ X)
     True
     """
-    n, p = X.shape
-    acc = _Grams(p, W.shape[1], min(block_rows(p), n), ones_col)
-    for sl, XbT in _blocks(X):
-        acc.add(XbT, np.ascontiguousarray(W[sl].T))
-    return acc.result()
+    X = _design(X)
+    return np.asarray(compiled.grams(X, _by_component(W), _rows(X.shape[1])))
 
 
 def _linear_predictor(XbT: Array, coef: Array, offb: Array | None) -> Array:
@@ -233,6 +307,16 @@ def weighted_loglik(
     ``offset=None`` means no offset and ``trials=None`` one trial per row, in this function
     and the other passes here.
     """
+    code = _code(family)
+    if code is not None:
+        X = _design(X)
+        n_comp = coef.shape[0]
+        _, _, obj = compiled.irls_equations(
+            X, _vec(y), _vec(offset), _vec(trials), _constant(family, y, trials, const),
+            code, _by_component(W), np.ascontiguousarray(coef, dtype=np.float64),
+            _per_component(scale, n_comp), _EMPTY, False, _rows(X.shape[1]),
+        )  # fmt: skip
+        return np.asarray(obj)
     out = np.zeros(coef.shape[0])
     scale_col = _as_column(scale)
     for sl, XbT in _blocks(X):
@@ -258,6 +342,15 @@ def log_densities(
     n = X.shape[0]
     out = np.empty((n, coef.shape[0]), order="F")
     out_t = out.T
+    code = _code(family)
+    if code is not None:
+        X = _design(X)
+        compiled.log_densities(
+            X, _vec(y), _vec(offset), _vec(trials), _constant(family, y, trials, const),
+            code, np.ascontiguousarray(coef, dtype=np.float64),
+            _per_component(scale, coef.shape[0]), out_t, _rows(X.shape[1]),
+        )  # fmt: skip
+        return out
     scale_col = _as_column(scale)
     for sl, XbT in _blocks(X):
         eta = _linear_predictor(XbT, coef, _offset_rows(offset, sl))
@@ -294,6 +387,15 @@ def irls_normal_equations(
     """
     n, p = X.shape
     n_comp = coef.shape[0]
+    code = _code(family)
+    if code is not None:
+        X = _design(X)
+        grams, rhs, obj = compiled.irls_equations(
+            X, _vec(y), _vec(offset), _vec(trials), _constant(family, y, trials, const),
+            code, _by_component(W), np.ascontiguousarray(coef, dtype=np.float64),
+            _per_component(scale, n_comp), _vec(eta0), True, _rows(p),
+        )  # fmt: skip
+        return np.asarray(grams), np.asarray(rhs), np.asarray(obj)
     acc = _Grams(p, n_comp, min(block_rows(p), n), ones_col)
     objective = np.zeros(n_comp)
     scale_col = _as_column(scale)
@@ -353,17 +455,11 @@ def least_squares_equations(
 ) -> tuple[Array, Array]:
     """Weighted least-squares normal equations of every component, in one pass:
     ``X' A_k X`` (K, p, p) and ``X' A_k (y - offset)`` (K, p) with ``A_k = W_k t``."""
-    n, p = X.shape
-    n_comp = W.shape[1]
-    acc = _Grams(p, n_comp, min(block_rows(p), n), ones_col)
-    for sl, XbT in _blocks(X):
-        c = XbT.shape[1]
-        A = acc.lhs[:n_comp, :c]
-        np.multiply(W[sl].T, _trial_rows(trials, sl), out=A)
-        resp = y[sl] if offset is None else y[sl] - offset[sl]
-        np.multiply(A, resp, out=acc.lhs[n_comp:, :c])
-        acc.add_stacked(XbT, c)
-    return acc.result(), acc.rhs
+    X = _design(X)
+    grams, rhs = compiled.least_squares(
+        X, _vec(y), _vec(offset), _vec(trials), _by_component(W), True, _rows(X.shape[1])
+    )
+    return np.asarray(grams), np.asarray(rhs)
 
 
 def weighted_rss(
@@ -376,6 +472,14 @@ def weighted_rss(
     coef: Array,
 ) -> Array:
     """``sum_i W_ik t_i (y_i - mu_ik)^2`` for every component, shape (K,)."""
+    if family.fast_path == "gaussian_identity":
+        X = _design(X)
+        return np.asarray(
+            compiled.gaussian_rss(
+                X, _vec(y), _vec(offset), _vec(trials), _by_component(W),
+                np.ascontiguousarray(coef, dtype=np.float64), _rows(X.shape[1]),
+            )
+        )  # fmt: skip
     out = np.zeros(coef.shape[0])
     for sl, XbT in _blocks(X):
         resid = y[sl] - family.linkinv(_linear_predictor(XbT, coef, _offset_rows(offset, sl)))
@@ -428,6 +532,9 @@ class EStepPass:
     posterior: Array
     check: Array | None
     linearisation: tuple[Array, Array, Array] | None
+    #: (K,) column sums of the M-step weights ``weights * posterior``, when the pass formed
+    #: them.
+    weight_sums: Array | None = None
 
 
 def e_step_pass(
@@ -452,8 +559,39 @@ def e_step_pass(
     these coefficients. With ``linearise`` it also gives the first IRLS linearisation of the
     next M-step (:func:`irls_normal_equations` at ``coef`` with the M-step weights
     ``weights * posterior``), formed on each block as soon as its posteriors are known.
-    See :func:`posterior_pass` for the E-step itself. The posteriors are Fortran-ordered.
+    See :func:`posterior_pass` for the E-step itself. The posteriors are Fortran-ordered
+    and, from the compiled pass, read-only (their column sums are recorded for
+    :func:`column_sums`; the buffer is reused once nothing refers to it).
     """
+    code = _code(family)
+    if code is not None:
+        return _compiled_e_step(
+            X, y, offset, trials, const, weights, family, code, coef, scale, log_prior,
+            check_weights, linearise,
+        )  # fmt: skip
+    return _numpy_e_step(
+        X, y, offset, trials, const, weights, family, coef, scale, log_prior, check_weights,
+        linearise, ones_col,
+    )  # fmt: skip
+
+
+@np.errstate(divide="ignore")  # log(0) = -inf of an impossible row, once for the pass
+def _numpy_e_step(
+    X: Array,
+    y: Array,
+    offset: Array | None,
+    trials: Array | None,
+    const: Array | None,
+    weights: Array | None,
+    family: Family,
+    coef: Array,
+    scale: Array,
+    log_prior: Array,
+    check_weights: Array | None,
+    linearise: bool,
+    ones_col: int | None,
+) -> EStepPass:
+    """:func:`e_step_pass` for families without a compiled kernel."""
     n, p = X.shape
     n_comp = coef.shape[0]
     # Fortran order: each block's (K, c) posteriors are written along contiguous columns
@@ -493,8 +631,7 @@ def e_step_pass(
         jb -= top
         np.exp(jb, out=jb)
         total = jb.sum(axis=0)
-        with np.errstate(divide="ignore"):
-            norm = np.log(total)
+        norm = np.log(total)  # -inf where total is 0 (log of 0 warnings are off)
         norm += top
         if const is not None:
             norm += const[sl]
@@ -515,3 +652,40 @@ def e_step_pass(
             _linearise_block(acc, XbT, eta, mu, mw, yb, tb, offb, family, scale_col)
     lin = None if acc is None else (acc.result(), acc.rhs, objective)
     return EStepPass(llf, posterior, None if check_weights is None else check, lin)
+
+
+def _compiled_e_step(
+    X: Array,
+    y: Array,
+    offset: Array | None,
+    trials: Array | None,
+    const: Array | None,
+    weights: Array | None,
+    family: Family,
+    code: int,
+    coef: Array,
+    scale: Array,
+    log_prior: Array,
+    check_weights: Array | None,
+    linearise: bool,
+) -> EStepPass:
+    """:func:`e_step_pass` by the compiled pass (:func:`compiled.e_step`)."""
+    n, p = X.shape
+    n_comp = coef.shape[0]
+    X = _design(X)
+    posterior = _posterior_buffer(X, n, n_comp)
+    check_t = np.empty((n_comp, 0)) if check_weights is None else _by_component(check_weights)
+    llf, sums, check, grams, rhs, objective = compiled.e_step(
+        X, _vec(y), _vec(offset), _vec(trials), _constant(family, y, trials, const),
+        _vec(weights), code, np.ascontiguousarray(coef, dtype=np.float64),
+        _per_component(scale, n_comp), np.ascontiguousarray(log_prior, dtype=np.float64),
+        check_t, linearise, posterior.T, _rows(p),
+    )  # fmt: skip
+    posterior.flags.writeable = False
+    sums = np.asarray(sums)
+    if weights is None:
+        record_column_sums(posterior, sums)
+    lin = (np.asarray(grams), np.asarray(rhs), np.asarray(objective)) if linearise else None
+    return EStepPass(
+        float(llf), posterior, None if check_weights is None else np.asarray(check), lin, sums
+    )

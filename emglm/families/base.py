@@ -118,6 +118,13 @@ class Family:
         return cls.sm_class()
 
     @property
+    def fast_path(self) -> str | None:
+        """Name of the compiled kernel for this family and link (``"poisson_log"``,
+        ``"binomial_logit"``, ``"gaussian_identity"``), or ``None``: the passes over the
+        design then use the NumPy methods of this class."""
+        return None
+
+    @property
     def name(self) -> str:
         """Lower-case family name, e.g. ``"poisson"`` or ``"gamma"``."""
         return self.family_name or type(self.sm_family).__name__.lower()

@@ -27,6 +27,10 @@ class BinomialFamily(Family):
     two_column_response = True
     can_separate = True
 
+    @property
+    def fast_path(self) -> str | None:
+        return "binomial_logit" if type(self) is BinomialFamily and self._logit_link else None
+
     def linkinv(self, eta: Array) -> Array:
         mu = super().linkinv(eta)
         # The log link's mean is not bounded by 1 (other links are clipped already).

@@ -16,6 +16,10 @@ class GaussianFamily(Family):
     sm_class = smf.Gaussian
     dispersion_is_mean_square = True
 
+    @property
+    def fast_path(self) -> str | None:
+        return "gaussian_identity" if type(self) is GaussianFamily and self._identity_link else None
+
     def __init__(self, sm_family: smf.Family | None = None) -> None:
         super().__init__(sm_family)
         self._identity_link = self.link_name == "identity"

@@ -24,6 +24,10 @@ class PoissonFamily(Family):
     has_scale = False
     has_zero_mass = True
 
+    @property
+    def fast_path(self) -> str | None:
+        return "poisson_log" if type(self) is PoissonFamily and self._log_link else None
+
     def loglik(self, y: Array, mu: Array, scale: Array | float, trials: Array | float) -> Array:
         return np.asarray(special.xlogy(y, mu) - mu - special.gammaln(y + 1.0))
 
