@@ -62,7 +62,9 @@ print(f"P(chi2 on {glm.df_resid:.0f} df >= {glm.pearson_chi2:.1f}) = {p_over:.3g
 # %%
 one = emglm.em_glm(formula, df, "poisson", K=1)
 print(f"llf: statsmodels {glm.llf:.4f}, emglm K=1 {one.llf:.4f}")
-print("largest coefficient difference:", f"{np.max(np.abs(one.params['comp1'] - glm.params)):.1e}")
+# Equal up to rounding (the last digits depend on the BLAS and kernels, so print the bound).
+gap = np.max(np.abs(one.params["comp1"] - glm.params))
+print(f"largest coefficient difference below 1e-10: {gap < 1e-10}")
 print(one.dispersion_test())
 fig = ep.plot_qq(one)
 fig.axes[0].set_title("single Poisson GLM")
