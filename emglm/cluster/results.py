@@ -162,13 +162,7 @@ class DaskEMGLMResults(EMGLMResults):
         workers when the fit ended, for ``eps=1e-4`` only."""
         if eps != 1e-4:
             raise InputError(_not_yet("cluster_table(eps) with eps other than 1e-4"))
-        size, positive = self._sums().size, self._sums().positive
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(positive > 0, size / np.where(positive > 0, positive, 1.0), np.nan)
-        return pd.DataFrame(
-            {"prior": self.mixing.to_numpy(), "size": size, "post>0": positive, "ratio": ratio},
-            index=self.component_names,
-        )
+        return self._cluster_frame(self._sums().size, self._sums().positive)
 
     def with_se(
         self,

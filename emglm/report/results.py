@@ -507,7 +507,10 @@ class EMGLMResults:
         post = self.em.posterior
         w = self.record.data.weights
         size = np.bincount(post.argmax(axis=1), weights=w, minlength=self.K)
-        positive = w @ (post > eps)
+        return self._cluster_frame(size, w @ (post > eps))
+
+    def _cluster_frame(self, size: np.ndarray, positive: np.ndarray) -> pd.DataFrame:
+        """The cluster table from each component's size and rows with posterior > eps."""
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(positive > 0, size / np.where(positive > 0, positive, 1.0), np.nan)
         return pd.DataFrame(
