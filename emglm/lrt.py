@@ -225,10 +225,7 @@ def lrt_bootstrap(
         eval_env=formula_mod.capture_env(1),
         safe_formula=safe_formula,
     )
-    alt_model = EMGLM(
-        null_model.design, null_model.arrays, null_model.family, K1, null_model.more,
-        null_model.glms[0], zero_inflated=zero_inflated,
-    )  # fmt: skip
+    alt_model = null_model.with_K(K1)
     boot.check_bootstrap("parametric", null_model.data)
     # Both models get their options checked (minprior < 1/K) before anything is fitted.
     null_options = options.check_for(null_model.n_total)

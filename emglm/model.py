@@ -263,6 +263,16 @@ class EMGLM:
         driver = SharedGLMComponents(fam, tuple(design.x_names), sharing)
         return cls(design, arrays, fam, K, components=driver, zero_inflated=zero_inflated)
 
+    def with_K(self, K: int) -> EMGLM:
+        """The same model (data, designs, families, component driver, zero inflation) with
+        ``K`` components, checked as a new model is: what :func:`emglm.select_k` and
+        :func:`emglm.lrt_bootstrap` fit for each K."""
+        zero_inflated = isinstance(self.components, ZeroInflatedComponents)
+        return EMGLM(
+            self.design, self.arrays, self.family, K, self.more, self.glms[0],
+            zero_inflated=zero_inflated,
+        )  # fmt: skip
+
     def fit(
         self,
         *,

@@ -145,11 +145,7 @@ def select_k(
     n_rows = base.data.y.shape[0]
     if ks[-1] > n_rows:
         raise InputError(f"K={ks[-1]} is larger than the number of rows ({n_rows})")
-    models = [  # checks every K
-        EMGLM(base.design, base.arrays, base.family, k, base.more, base.glms[0],
-              zero_inflated=zero_inflated)
-        for k in ks
-    ]  # fmt: skip
+    models = [base.with_K(k) for k in ks]  # checks every K
     seeds = warmup.seed_sequence(random_state).spawn(len(ks))
     fits: dict[int, EMGLMResults] = {}
     rows = []
