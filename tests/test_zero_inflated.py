@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from statsmodels.tools.numdiff import approx_hess
+from statsmodels.tools.numdiff import approx_fprime, approx_hess
 
 import emglm
 from emglm.cli import main
@@ -424,3 +424,36 @@ def test_grouped_bootstrap_draws_whole_groups_from_the_point_mass() -> None:
                        zero_inflated=True, random_state=0, se="bootstrap", n_boot=12,
                        bootstrap="parametric")
     assert np.all(np.isfinite(fit.bse.to_numpy())) and np.all(fit.bse.to_numpy() > 0)
+
+
+def test_shared_coefficients_beside_the_point_mass() -> None:
+    # A covariate z with one coefficient (0.4) in both GLM components (fixed=) next to the
+    # point mass: the fit is a stationary point of the observed log-likelihood, Louis'
+    # information is its finite-difference Hessian, and the tables show the shared term.
+    df = _simulate(2000, seed=5)
+    rng = np.random.default_rng(6)
+    df["z"] = rng.normal(size=len(df))
+    df["y"] = np.where(df.y > 0, rng.poisson(np.maximum(df.y, 0.5) * np.exp(0.4 * df.z)), 0)
+    res = emglm.em_glm("y ~ x", df, "poisson", K=2, zero_inflated=True, fixed="~ z",
+                       tol=1e-12, start=df.label.to_numpy())  # fmt: skip
+    data, model, params = res.record.data, res.record.mixture, res.em.params
+    theta = model.pack(params)
+    names = louis.param_names(model, [], params.n_components)
+    assert [n for n in names if n[0] == "shared"] == [("shared", "z")]
+    assert len(theta) == res.k_params == 2 * 2 + 1 + 2
+    grad = approx_fprime(theta, louis.observed_loglike, args=(data, model, params))
+    assert np.abs(grad).max() < 1e-3
+    info = louis.louis_information(data, model, params)
+    hess = approx_hess(theta, louis.observed_loglike, args=(data, model, params))
+    np.testing.assert_allclose(info, -hess, rtol=1e-3, atol=1e-3 * np.abs(info).max())
+    assert list(res.params.columns) == ["comp2", "comp3"]
+    assert res.params.loc["z", "comp2"] == res.params.loc["z", "comp3"]
+    assert res.params.loc["z", "comp2"] == pytest.approx(0.4, abs=0.1)
+    assert res.bse.loc["z", "comp2"] == res.bse.loc["z", "comp3"] > 0
+    text = str(res.summary())
+    assert "Shared by all components" in text
+    rows = text.split("Shared by all components")[1].split("EM converged")[0].splitlines()
+    terms = [r.split()[0] for r in rows if r and r[0].isalpha() and "coef" not in r]
+    assert terms == ["z"]
+    comp3 = text.split("Component comp3")[1].split("Shared by")[0]
+    assert "Intercept" in comp3 and "\nz " not in comp3

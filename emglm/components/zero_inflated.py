@@ -35,6 +35,8 @@ Array = NDArray[np.float64]
 ZERO_LABEL = "zero"
 # Matching cost of a point mass with a GLM component in a bootstrap replicate: never chosen.
 _NO_MATCH = 1e12
+# A GLM component's owner in parameter names ("comp1", ...), as opposed to shared ones.
+_COMP_OWNER = re.compile(r"comp[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -159,9 +161,13 @@ class ZeroInflatedComponents:
         return self.glm.n_params(n_comp - 1)
 
     def param_names(self, n_comp: int) -> list[tuple[str, str]]:
-        """The GLM components' names, numbered from 2 (the point mass is component 1)."""
+        """The GLM components' names, numbered from 2 (the point mass is component 1);
+        shared coefficients keep their owners (``"shared"``, ``"group<g>"``)."""
         labels = self.component_labels(n_comp)
-        return [(labels[int(c[4:])], t) for c, t in self.glm.param_names(n_comp - 1)]
+        return [
+            (labels[int(owner[4:])] if _COMP_OWNER.fullmatch(owner) else owner, term)
+            for owner, term in self.glm.param_names(n_comp - 1)
+        ]
 
     def component_labels(self, n_comp: int) -> list[str]:
         """``["zero", "comp2", ..., "comp{n_comp}"]``."""

@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from emglm.components.base import e_step_from_log_densities
+from emglm.components.glm import GLMParams
 from emglm.components.shared import SharedGLMComponents
 from emglm.data import formula
 from emglm.data.arrays import MixtureData
@@ -169,6 +170,15 @@ class EMGLMResults:
     @cached_property
     def _views(self) -> list[ResponseView]:
         return self.record.views(self.em.params.components)
+
+    @cached_property
+    def _shared(self) -> tuple[SharedGLMComponents, GLMParams] | None:
+        """The shared-coefficient driver and its fitted parameters (beside a point mass at
+        zero too), or ``None`` when no coefficient is shared."""
+        views = self._views
+        if len(views) == 1 and isinstance(views[0].glm, SharedGLMComponents):
+            return views[0].glm, views[0].params
+        return None
 
     def _view(self, response: str | None) -> ResponseView:
         """One response's view; ``None`` is the only response of a single-response fit."""
@@ -598,12 +608,12 @@ class EMGLMResults:
                 return "scale"
             return "mixing" if term.startswith("mixing:") else "coef"
 
-        comps = self.record.mixture.components
-        if kind != "mixing" and isinstance(comps, SharedGLMComponents):
+        if kind != "mixing" and self._shared is not None:
             # Shared parameters sit once in the packed vector; -1: not in this component.
-            params = self.em.params.components
-            coef_pos, scale_pos = comps.positions(self.K, comps.groups_of(params))
-            k = self.component_names.index(comp)
+            driver, params = self._shared
+            n_glm = len(self.coef_names)
+            coef_pos, scale_pos = driver.positions(n_glm, driver.groups_of(params))
+            k = self.coef_names.index(comp)
             return list(coef_pos[k]) if kind == "coef" else [int(scale_pos[k])]
         return [i for i, (c, t) in enumerate(self._names) if c == comp and kind_of(t) == kind]
 
@@ -616,7 +626,7 @@ class EMGLMResults:
 
     def _coef_frame(self, values: Array, absent: float = np.nan) -> pd.DataFrame:
         comps = self.coef_names
-        if isinstance(self.record.mixture.components, SharedGLMComponents):
+        if self._shared is not None:
             # Shared parameters sit once in the packed vector; a nested term outside a
             # component's group (position -1) is ``absent`` there.
             def column(comp: str) -> Array:
@@ -752,7 +762,7 @@ class EMGLMResults:
             raise InputError(f"the {fam.name} family has no dispersion to estimate")
         cov = self._cov()
         term = view.prefix + fam.free_dispersion_name
-        if isinstance(self.record.mixture.components, SharedGLMComponents):
+        if self._shared is not None:
             idx = [self._positions(c, "scale")[0] for c in self.coef_names]
         else:
             idx = [int(self._names.get_loc((c, term))) for c in self.coef_names]  # type: ignore[arg-type]

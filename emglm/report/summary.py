@@ -20,8 +20,6 @@ from statsmodels.iolib.summary import Summary
 from statsmodels.iolib.table import SimpleTable
 from statsmodels.iolib.tableformatting import fmt_params
 
-from emglm.components.shared import SharedGLMComponents
-
 if TYPE_CHECKING:
     from emglm.report.results import EMGLMResults
 
@@ -165,8 +163,8 @@ def build_summary(res: EMGLMResults, alpha: float = 0.05) -> Summary:
         label = (f"{name}:" if several else "") + fam.dispersion_label
         sig_ci = None if tidy is None else _intervals(tidy, label, by="term")
         names, disp = list(res.coef_names), res.dispersion_of(key).to_numpy()
-        comps = res.record.mixture.components
-        if isinstance(comps, SharedGLMComponents) and comps.sharing.equal_scale:
+        driver = res._shared
+        if driver is not None and driver[0].sharing.equal_scale:
             # One common dispersion: one row.
             names, disp = ["shared"], disp[:1]
             sig_se = None if sig_se is None else sig_se[:1]
@@ -190,13 +188,13 @@ def coefficient_blocks(res: EMGLMResults) -> tuple[list[int], list[tuple[str, li
     """The rows of :attr:`params` each component's table shows, and the tables of shared
     coefficients (title, rows, a component that has them), for a driver that shares
     coefficients (:mod:`emglm.components.shared`)."""
-    comps = res.record.mixture.components
     every = list(range(len(res.params.index)))  # every row, in each component's table
-    if not isinstance(comps, SharedGLMComponents):
+    if res._shared is None:
         return every, []
-    blocks = comps.shared_blocks(res.em.params.components)
-    return list(comps.sharing.varying), [
-        (title, list(cols), res.component_names[k]) for title, cols, k in blocks
+    driver, params = res._shared
+    blocks = driver.shared_blocks(params)
+    return list(driver.sharing.varying), [
+        (title, list(cols), res.coef_names[k]) for title, cols, k in blocks
     ]
 
 
