@@ -49,3 +49,18 @@ def test_posteriors_need_the_response_and_its_support() -> None:
         res.predict(bad, which="posterior")
     with pytest.raises(emglm.InputError, match="must hold non-negative integer counts; found -1.5"):
         res.predict(df.iloc[:3].assign(y=[-1.5, 2.0, 3.0]), which="posterior")
+
+
+@pytest.mark.parametrize("options", [{"zero_inflated": True}, {"fixed": "~ z"},
+                                     {"zero_inflated": True, "fixed": "~ z"}])
+def test_point_mass_and_shared_coefficients_count_as_in_the_fit(options: dict) -> None:
+    df = _conc(seed=2, n=600)
+    df["y"] = np.where(np.random.default_rng(3).random(len(df)) < 0.25, 0, df.y)
+    res = emglm.em_glm("y ~ x", df, "poisson", K=2, random_state=0, se=None, **options)
+    new = df.iloc[::5]
+    got = res.predict(new, which="posterior")
+    assert list(got.columns) == res.component_names
+    np.testing.assert_allclose(got.to_numpy(), res.posterior.loc[new.index].to_numpy(),
+                               rtol=1e-10, atol=1e-12)
+    if "zero_inflated" in options:  # a positive count is never the point mass's
+        assert np.all(got["zero"].to_numpy()[new.y.to_numpy() > 0] == 0.0)

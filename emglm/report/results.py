@@ -382,12 +382,13 @@ class EMGLMResults:
         index: pd.Index,
     ) -> pd.DataFrame:  # fmt: skip
         """Posteriors of new rows given their response, from the fitted priors (with the
-        new rows' concomitant covariates): each row on its own."""
+        new rows' concomitant covariates): each row on its own. The component model's own
+        log-densities, so a point mass at zero and shared coefficients count as in the fit."""
         rec = self.record
-        if rec.several or rec.data.groups is not None or self._point_masses:
+        if rec.several or rec.data.groups is not None:
             raise InputError(
-                "which='posterior' on newdata is for a single-response, ungrouped GLM "
-                "mixture; use which='prob' for the prior probabilities"
+                "which='posterior' on newdata is for a single-response, ungrouped mixture; "
+                "use which='prob' for the prior probabilities"
             )
         y, trials = formula.new_response(view.design, newdata, view.family)
         # The family's check of the fit, on the new responses beside the fitted ones (which
@@ -397,7 +398,7 @@ class EMGLMResults:
             np.r_[y, fitted.y], np.r_[trials, fitted.trials], view.design.response_name
         )
         new = MixtureData(y, X, off, trials, np.ones(y.shape[0]), Z)
-        log_dens = view.glm.log_densities(new, view.params)
+        log_dens = rec.mixture.components.log_densities(new, self.em.params.components)
         log_prior = rec.mixture.mixing.log_prior(Z, self.em.params.gamma)
         post = e_step_from_log_densities(new, log_dens, log_prior).posterior
         return pd.DataFrame(post, index=index, columns=self.component_names)
