@@ -13,7 +13,9 @@ through its block structure: the kernels give every component's weighted Gram ma
 right-hand side on the one design in one pass, and :meth:`SharedGLMComponents._solve`
 adds them into the joint normal equations of the free coefficients. Step-halving on the
 summed objective keeps the M-step monotone; without a dispersion the check of the last
-step is the next E-step (the fused pass), as for the GLM driver.
+step is the next E-step (the fused pass), as for the GLM driver. The steps read their sums
+through a :class:`JointPasses` (the rows in memory, :class:`RowPasses`; partitions on a
+cluster), so every data backend takes the same decisions.
 
 Everything here works on NumPy arrays only.
 """
