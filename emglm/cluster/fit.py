@@ -39,6 +39,7 @@ from emglm.cluster.mapreduce import PassRunner
 from emglm.cluster.partition import PartitionSpec, build_partition
 from emglm.cluster.results import DaskEMGLMResults, RowSums
 from emglm.data import formula as formula_mod
+from emglm.data import sharing
 from emglm.engine import em, multistart, warmup
 from emglm.engine import starts as engine_starts
 from emglm.engine.em import MixtureParams
@@ -100,15 +101,13 @@ def _refuse_unsupported(
     """What the Dask backend does not do yet: a clear error before any data are read."""
     if several:
         raise InputError("several responses are not supported on a Dask DataFrame yet")
-    for name in ("groups", "fixed", "nested"):
-        if named[name] is not None:
-            raise InputError(
-                f"{name}= is not supported on a Dask DataFrame yet (plain GLM components "
-                "only); fit a pandas DataFrame"
-            )
-    for name in ("equal_scale", "zero_inflated"):
-        if named[name]:
-            raise InputError(f"{name}=True is not supported on a Dask DataFrame yet")
+    if named["groups"] is not None:
+        raise InputError(
+            "groups= is not supported on a Dask DataFrame yet (plain GLM components "
+            "only); fit a pandas DataFrame"
+        )
+    if named["zero_inflated"]:
+        raise InputError("zero_inflated=True is not supported on a Dask DataFrame yet")
     for name in ("offset", "exposure", "weights"):
         if named[name] is not None and not isinstance(named[name], str):
             raise InputTypeError(
@@ -119,6 +118,13 @@ def _refuse_unsupported(
         raise InputError(f"method={options.method!r} is not supported on Dask yet; use 'em'")
     if options.se == "bootstrap":
         raise InputError("se='bootstrap' is not supported on Dask yet; use 'louis' or None")
+    shares = named["fixed"] is not None or named["nested"] is not None or named["equal_scale"]
+    if shares and family.has_scale and not family.dispersion_is_mean_square:
+        raise InputError(
+            f"shared coefficients (fixed=, nested=, equal_scale=True) with the {family.name} "
+            "family are not supported on a Dask DataFrame yet (their dispersion update needs "
+            "every row); with shared coefficients Poisson, binomial and Gaussian are"
+        )
     if family.has_scale and not family.dispersion_is_mean_square:
         raise InputError(
             f"the {family.name} family is not supported on Dask yet (its dispersion update "
@@ -193,9 +199,12 @@ def fit_distributed(
     nested, equal_scale, zero_inflated)."""
     if not isinstance(formula, str):
         _refuse_unsupported(options, None, named, several=True)
-    check_frame(data, formula, named["concomitant"])
     fam = get_family(family)
     _refuse_unsupported(options, fam, named, several=False)
+    # The columns the shared terms use are checked with the formula's.
+    spec = sharing.check_sharing(named["fixed"], named["nested"], named["equal_scale"], fam)
+    text = formula if spec.is_plain else sharing.extend_formula(formula, spec)
+    check_frame(data, text, named["concomitant"])
     with cluster_client() as client:
         return _fit(client, formula, data, family, K, named, safe_formula, eval_env, options,
                     start, random_state)  # fmt: skip
@@ -220,7 +229,8 @@ def _fit(
     cols = {k: named[k] for k in ("offset", "exposure", "weights")}
     model = EMGLM.from_formula(
         formula, sample, family, K, concomitant=named["concomitant"], eval_env=eval_env,
-        safe_formula=safe_formula, **cols,
+        safe_formula=safe_formula, fixed=named["fixed"], nested=named["nested"],
+        equal_scale=named["equal_scale"], **cols,
     )  # fmt: skip
     design = model.design
     infos = formula_mod.learned_infos(

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from emglm.cluster import steps
+from emglm.cluster import shared_steps, steps
 from emglm.cluster.steps import DataFacts, Posterior, Run
 from emglm.engine import accel
 from emglm.engine.em import MixtureModel, MixtureParams
@@ -83,6 +83,9 @@ def _unpack(
     model: MixtureModel, vec: np.ndarray, like: MixtureParams, floor: float
 ) -> MixtureParams:
     """:meth:`MixtureModel.unpack` without the data: dispersions kept above ``floor``."""
+    shared = shared_steps.driver_of(model)
+    if shared is not None:
+        return shared_steps.unpack(shared, model, vec, like, floor)
     glm = steps.glm_of(model)
     size = glm.pack(like.components).shape[0]
     n_comp, p = like.components.coef.shape

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from emglm.cluster import shared_steps
 from emglm.cluster.jobs import (
     CheckJob,
     EStepJob,
@@ -72,7 +73,8 @@ class Posterior:
 
 
 def glm_of(model: MixtureModel) -> GLMComponents:
-    """The model's GLM driver (the only component model fitted on partitions so far)."""
+    """The model's GLM driver (plain, or with shared coefficients: the component models
+    fitted on partitions so far)."""
     comps = model.components
     assert isinstance(comps, GLMComponents)
     return comps
@@ -117,7 +119,10 @@ def drop_degenerate(
 ) -> tuple[MixtureParams, Source, Array]:
     """The minprior rule (:func:`emglm.engine.em.record_drops`) on the posteriors' weight
     sums; returns the kept parameters, the source of the M-step weights and their sums."""
-    need = float(glm_of(model).per_component(n_columns))
+    shared = shared_steps.driver_of(model)
+    need = (
+        float(glm_of(model).per_component(n_columns)) if shared is None else shared.needed_weight()
+    )
     threshold = max(options.minprior * nobs, need)
     keep = record_drops(post.mass >= threshold, post.mass, threshold, need, nobs, options,
                         n_iter, log)  # fmt: skip
@@ -186,7 +191,14 @@ def glm_m_step(
     gamma_next: Array,
 ) -> GLMParams:
     """The components' M-step (:func:`irls.m_step_components_and_e_step`): the E-step at
-    the proposals is computed with their check when it may be the next E-step."""
+    the proposals is computed with their check when it may be the next E-step. Shared
+    coefficients: :func:`emglm.cluster.shared_steps.m_step`."""
+    shared = shared_steps.driver_of(model)
+    if shared is not None:
+        return shared_steps.m_step(
+            run, shared, src, mass, params, max_iter, floor,
+            lambda comp: estep_jobs(model, MixtureParams(comp, gamma_next)),
+        )  # fmt: skip
     family = glm_of(model).family
     active = mass > 0
     scale = np.array(params.scale, dtype=float, copy=True)

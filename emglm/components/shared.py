@@ -13,7 +13,9 @@ through its block structure: the kernels give every component's weighted Gram ma
 right-hand side on the one design in one pass, and :meth:`SharedGLMComponents._solve`
 adds them into the joint normal equations of the free coefficients. Step-halving on the
 summed objective keeps the M-step monotone; without a dispersion the check of the last
-step is the next E-step (the fused pass), as for the GLM driver.
+step is the next E-step (the fused pass), as for the GLM driver. The steps read their sums
+through a :class:`JointPasses` (the rows in memory, :class:`RowPasses`; partitions on a
+cluster), so every data backend takes the same decisions.
 
 Everything here works on NumPy arrays only.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,8 +33,12 @@ from emglm.components import irls, kernels
 from emglm.components.base import NextEStep
 from emglm.components.glm import GLMComponents, GLMParams
 from emglm.data.arrays import MixtureData
+from emglm.families import Family
 
 Array = NDArray[np.float64]
+Linearisation = tuple[Array, Array, Array]
+#: What a fused check pass hands back beside the objective (the next E-step, in memory).
+Fused = TypeVar("Fused", covariant=True)
 
 # As the GLM driver's IRLS (emglm.components.irls).
 _MAX_HALVINGS = 30
@@ -66,6 +73,64 @@ class Sharing:
     nested: tuple[tuple[int, ...], ...] = ()
     sizes: tuple[int, ...] = ()
     equal_scale: bool = False
+
+
+class JointPasses(Protocol[Fused]):
+    """The sums over rows that the joint IRLS steps ask for, each at candidate coefficients
+    (K, p) with the M-step's weights and dispersions held fixed: from the kernels in
+    memory (:class:`RowPasses`), from passes over partitions on a cluster
+    (:mod:`emglm.cluster.shared_steps`). The steps' decisions
+    (:meth:`SharedGLMComponents._coef_steps`) are the same for both."""
+
+    def linearise(self, coef: Array) -> Linearisation:
+        """Every component's IRLS Gram matrix (K, p, p), right-hand side (K, p) and
+        weighted log-likelihood (K,) at ``coef``."""
+        ...
+
+    def objective(self, coef: Array) -> Array:
+        """Every component's weighted log-likelihood (K,) at ``coef``."""
+        ...
+
+    def objective_and_e_step(self, coef: Array) -> tuple[Array, Fused]:
+        """:meth:`objective` and, from the same pass, the next E-step at ``coef``."""
+        ...
+
+
+@dataclass(frozen=True)
+class RowPasses:
+    """:class:`JointPasses` over the rows in memory (``next_estep``: the E-step a fused
+    check computes)."""
+
+    cd: irls.ComponentData
+    family: Family
+    wtau: Array
+    scale: Array
+    next_estep: NextEStep | None = None
+
+    def linearise(self, coef: Array) -> Linearisation:
+        cd = self.cd
+        return kernels.irls_normal_equations(
+            cd.X, cd.y, cd.pass_offset, cd.pass_trials, cd.loglik_constant(self.family),
+            self.family, self.wtau, coef, self.scale, ones_col=cd.ones_col,
+        )  # fmt: skip
+
+    def objective(self, coef: Array) -> Array:
+        cd = self.cd
+        return kernels.weighted_loglik(
+            cd.X, cd.y, cd.pass_offset, cd.pass_trials, cd.loglik_constant(self.family),
+            self.family, self.wtau, coef, self.scale,
+        )  # fmt: skip
+
+    def objective_and_e_step(self, coef: Array) -> tuple[Array, kernels.EStepPass]:
+        cd, fuse = self.cd, self.next_estep
+        assert fuse is not None
+        fused = kernels.e_step_pass(
+            cd.X, cd.y, cd.pass_offset, cd.pass_trials, cd.loglik_constant(self.family),
+            fuse.weights, self.family, coef, self.scale, fuse.log_prior,
+            check_weights=self.wtau, linearise=fuse.linearise, ones_col=cd.ones_col,
+        )  # fmt: skip
+        assert fused.check is not None
+        return fused.check, fused
 
 
 @dataclass(frozen=True)
@@ -148,6 +213,10 @@ class SharedGLMComponents(GLMComponents):
 
     def min_weight(self, data: MixtureData) -> float:
         """A component needs as much weight as it has parameters of its own (at least 1)."""
+        return self.needed_weight()
+
+    def needed_weight(self) -> float:
+        """:meth:`min_weight`, which depends on no data."""
         return float(max(1, len(self.sharing.varying) + (1 if self.own_scale else 0)))
 
     def param_names(self, n_comp: int) -> list[tuple[str, str]]:
@@ -182,6 +251,10 @@ class SharedGLMComponents(GLMComponents):
 
     def unpack(self, data: MixtureData, vec: Array, like: GLMParams) -> SharedParams:
         """Inverse of :meth:`pack`; dispersions at least :meth:`scale_floor`."""
+        return self.unpack_above(vec, like, self.scale_floor(data))
+
+    def unpack_above(self, vec: Array, like: GLMParams, floor: float) -> SharedParams:
+        """:meth:`unpack` with dispersions at least ``floor`` (no data needed)."""
         vec = np.asarray(vec, dtype=float)
         n_comp = self.n_components(like)
         group = self.groups_of(like)
@@ -190,7 +263,7 @@ class SharedGLMComponents(GLMComponents):
         scale = np.ones(n_comp)
         if self.family.has_scale:
             free = vec[scale_pos]
-            scale = np.maximum(self.family.dispersion_from_free(free), self.scale_floor(data))
+            scale = np.maximum(self.family.dispersion_from_free(free), floor)
         return SharedParams(coef, np.asarray(scale, dtype=float), group)
 
     def groups_of(self, params: GLMParams) -> NDArray[np.intp]:
@@ -307,12 +380,21 @@ class SharedGLMComponents(GLMComponents):
         wtau: Array,
         params: SharedParams,
         next_estep: NextEStep | None,
-        lin: tuple[Array, Array, Array] | None,
+        lin: Linearisation | None,
         m_step_iter: int,
     ) -> tuple[SharedParams, kernels.EStepPass | None]:
+        cd, fam = self.component_data(data), self.family
         active = kernels.column_sums(wtau) > 0
-        fuse = next_estep if irls.shares_passes(self.family) and active.all() else None
-        coef, fused = self._coef_steps(data, wtau, params, active, m_step_iter, fuse, lin)
+        fuse = next_estep is not None and irls.shares_passes(fam) and bool(active.all())
+        fused: kernels.EStepPass | None = None
+        if fam.least_squares:  # closed form (Gaussian with the identity link)
+            grams, rhs = kernels.least_squares_equations(
+                cd.X, cd.y, cd.pass_offset, cd.pass_trials, wtau, cd.ones_col
+            )
+            coef = self._solve(grams, rhs, params, active)
+        else:
+            passes = RowPasses(cd, fam, wtau, params.scale, next_estep if fuse else None)
+            coef, fused = self._coef_steps(passes, params, active, m_step_iter, fuse, lin)
         scale = params.scale
         if self.family.has_scale:
             scale = self._update_scale(data, wtau, coef, params.scale, active)
@@ -360,33 +442,27 @@ class SharedGLMComponents(GLMComponents):
 
     def _coef_steps(
         self,
-        data: MixtureData,
-        wtau: Array,
+        passes: JointPasses[Fused],
         params: SharedParams,
         active: NDArray[np.bool_],
         m_step_iter: int,
-        fuse: NextEStep | None,
-        lin: tuple[Array, Array, Array] | None,
-    ) -> tuple[Array, kernels.EStepPass | None]:
-        """Monotone joint IRLS steps (closed form for Gaussian with the identity link)."""
-        cd, fam = self.component_data(data), self.family
-        X, y, off, tr, ones = cd.X, cd.y, cd.pass_offset, cd.pass_trials, cd.ones_col
+        fuse: bool,
+        lin: Linearisation | None,
+    ) -> tuple[Array, Fused | None]:
+        """Monotone joint IRLS steps from ``params`` on the sums ``passes`` gives; with
+        ``fuse``, a step that may be the last checks its proposal with the next E-step's
+        pass, which comes back when it was the last step and its full step was taken.
+        ``lin`` is the linearisation at ``params`` when it is already known."""
         coef, scale = np.array(params.coef, dtype=float), params.scale
-        if fam.least_squares:
-            grams, rhs = kernels.least_squares_equations(X, y, off, tr, wtau, ones)
-            return self._solve(grams, rhs, params, active), None
-        const = cd.loglik_constant(fam)
-        fused: kernels.EStepPass | None = None
+        fused: Fused | None = None
         for step in range(1, max(m_step_iter, _COLD_ITER) + 1):
             if lin is None:
-                lin = kernels.irls_normal_equations(
-                    X, y, off, tr, const, fam, wtau, coef, scale, ones_col=ones
-                )
+                lin = passes.linearise(coef)
             grams, rhs, objective = lin
             total = float(objective.sum())
             proposal = self._solve(grams, rhs, SharedParams(coef, scale, params.group), active)
-            last = fuse if step >= m_step_iter else None
-            ahead = last is None and step < m_step_iter
+            last = fuse and step >= m_step_iter
+            ahead = not last and step < m_step_iter
             delta = proposal - coef
             # The gain the joint quadratic model predicts (as in the GLM driver's IRLS).
             per_comp = np.einsum("ki,kij,kj->k", delta, grams, delta)
@@ -395,7 +471,7 @@ class SharedGLMComponents(GLMComponents):
             predicted = 0.5 * float(per_comp.sum())
             settled = predicted <= _ROUNDING * (abs(total) + 1.0)
             coef, gained, fused, lin = self._halve(
-                cd, wtau, coef, scale, proposal, total, last, ahead, settled
+                passes, coef, proposal, total, last, ahead, settled
             )
             size = abs(total) + 1.0
             if gained <= (1e-10 if step < m_step_iter else _FAR_GAIN) * size:
@@ -405,43 +481,31 @@ class SharedGLMComponents(GLMComponents):
 
     def _halve(
         self,
-        cd: irls.ComponentData,
-        wtau: Array,
+        passes: JointPasses[Fused],
         coef: Array,
-        scale: Array,
         proposal: Array,
         total: float,
-        fuse: NextEStep | None,
+        fuse: bool,
         ahead: bool,
         settled: bool,
-    ) -> tuple[Array, float, kernels.EStepPass | None, tuple[Array, Array, Array] | None]:
+    ) -> tuple[Array, float, Fused | None, Linearisation | None]:
         """Step-halving on the summed objective: the first of proposal, half-step, ...
         that does not lower it, or stay put. The full step's check is the E-step pass
         (``fuse``) or the next linearisation (``ahead``) when asked; they come back when
         the full step is taken."""
-        fam = self.family
-        X, y, off, tr = cd.X, cd.y, cd.pass_offset, cd.pass_trials
-        const = cd.loglik_constant(fam)
         step = proposal - coef
         for halving in range(_MAX_HALVINGS):
             cand = coef + step
-            fused = lin = None
-            if halving == 0 and fuse is not None:
-                fused = kernels.e_step_pass(
-                    X, y, off, tr, const, fuse.weights, fam, cand, scale, fuse.log_prior,
-                    check_weights=wtau, linearise=fuse.linearise, ones_col=cd.ones_col,
-                )  # fmt: skip
-                assert fused.check is not None
-                obj = float(fused.check.sum())
+            fused: Fused | None = None
+            lin: Linearisation | None = None
+            if halving == 0 and fuse:
+                check, fused = passes.objective_and_e_step(cand)
+                obj = float(check.sum())
             elif halving == 0 and ahead:
-                lin = kernels.irls_normal_equations(
-                    X, y, off, tr, const, fam, wtau, cand, scale, ones_col=cd.ones_col
-                )
+                lin = passes.linearise(cand)
                 obj = float(lin[2].sum())
             else:
-                obj = float(
-                    kernels.weighted_loglik(X, y, off, tr, const, fam, wtau, cand, scale).sum()
-                )
+                obj = float(passes.objective(cand).sum())
             if np.isfinite(obj) and obj >= total:
                 return cand, obj - total, fused, lin
             if halving == 0 and settled:
@@ -455,12 +519,14 @@ class SharedGLMComponents(GLMComponents):
         """Each component's dispersion (the GLM driver's update), or the common one: the
         ML value over all components' weighted rows."""
         cd, fam = self.component_data(data), self.family
+        if fam.dispersion_is_mean_square:
+            rss = kernels.weighted_rss(cd.X, cd.y, cd.pass_offset, cd.pass_trials, fam, wtau, coef)
+            return self.mean_square_scale(
+                rss, kernels.column_sums(wtau), float(wtau.sum()), scale, active
+            )
         if not self.sharing.equal_scale:
             return irls._update_scale(cd, fam, wtau, coef, scale, active)
         n_comp = coef.shape[0]
-        if fam.dispersion_is_mean_square:
-            rss = kernels.weighted_rss(cd.X, cd.y, cd.pass_offset, cd.pass_trials, fam, wtau, coef)
-            return np.full(n_comp, float(rss.sum() / wtau.sum()))
         mu = fam.linkinv(data.linear_predictor(coef))
         value = fam.update_dispersion(
             np.tile(cd.y, n_comp),
@@ -470,6 +536,17 @@ class SharedGLMComponents(GLMComponents):
             float(scale[0]),
         )
         return np.full(n_comp, value)
+
+    def mean_square_scale(
+        self, rss: Array, mass: Array, total: float, scale: Array, active: NDArray[np.bool_]
+    ) -> Array:
+        """The dispersions of a mean-square family (the Gaussian variance) from every
+        component's weighted residual sum of squares ``rss`` and weight ``mass``: each
+        component's ``rss_k / mass_k`` (kept where it has no weight), or with a common
+        dispersion ``sum_k rss_k / total`` (the total weight)."""
+        if self.sharing.equal_scale:
+            return np.full(rss.shape[0], float(rss.sum() / total))
+        return np.where(active, rss / np.where(active, mass, 1.0), scale)
 
     # --- what the report shows -------------------------------------------------------------
     def shared_blocks(self, params: GLMParams) -> list[tuple[str, tuple[int, ...], int]]:
