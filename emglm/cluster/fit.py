@@ -33,12 +33,13 @@ import pandas as pd
 from distributed import Client, LocalCluster, default_client
 
 from emglm.blas_threads import single_blas_thread
-from emglm.cluster import loop, steps
+from emglm.cluster import group_spans, loop, steps
 from emglm.cluster.jobs import CensusJob, FitStatsJob, LouisJob
 from emglm.cluster.mapreduce import PassRunner
-from emglm.cluster.partition import PartitionSpec, build_partition
+from emglm.cluster.partition import PartitionSpec, build_partition, model_frame
 from emglm.cluster.results import DaskEMGLMResults, RowSums
 from emglm.data import formula as formula_mod
+from emglm.data.groups import split_groups
 from emglm.engine import em, multistart, warmup
 from emglm.engine import starts as engine_starts
 from emglm.engine.em import MixtureParams
@@ -100,7 +101,7 @@ def _refuse_unsupported(
     """What the Dask backend does not do yet: a clear error before any data are read."""
     if several:
         raise InputError("several responses are not supported on a Dask DataFrame yet")
-    for name in ("groups", "fixed", "nested"):
+    for name in ("fixed", "nested"):
         if named[name] is not None:
             raise InputError(
                 f"{name}= is not supported on a Dask DataFrame yet (plain GLM components "
@@ -109,7 +110,7 @@ def _refuse_unsupported(
     for name in ("equal_scale", "zero_inflated"):
         if named[name]:
             raise InputError(f"{name}=True is not supported on a Dask DataFrame yet")
-    for name in ("offset", "exposure", "weights"):
+    for name in ("offset", "exposure", "weights", "groups"):
         if named[name] is not None and not isinstance(named[name], str):
             raise InputTypeError(
                 f"{name}= must be a column name of a Dask DataFrame (arrays cannot be "
@@ -193,7 +194,8 @@ def fit_distributed(
     nested, equal_scale, zero_inflated)."""
     if not isinstance(formula, str):
         _refuse_unsupported(options, None, named, several=True)
-    check_frame(data, formula, named["concomitant"])
+    # The grouping column is never a factor: its labels are only compared.
+    check_frame(data, split_groups(formula)[0], named["concomitant"])
     fam = get_family(family)
     _refuse_unsupported(options, fam, named, several=False)
     with cluster_client() as client:
@@ -217,27 +219,33 @@ def _fit(
 ) -> DaskEMGLMResults:
     start_seed, em_seed, sample_seed = warmup.seed_sequence(random_state).spawn(3)
     sample, n_sampled = sample_partitions(data, SAMPLE_ROWS, np.random.default_rng(sample_seed))
+    group, in_index = _grouping(formula, named["groups"], data)
+    # The sample holds whole partitions, so whole groups when no group spans partitions.
+    local = model_frame(sample, in_index)
     cols = {k: named[k] for k in ("offset", "exposure", "weights")}
     model = EMGLM.from_formula(
-        formula, sample, family, K, concomitant=named["concomitant"], eval_env=eval_env,
-        safe_formula=safe_formula, **cols,
+        formula, local, family, K, concomitant=named["concomitant"], groups=named["groups"],
+        eval_env=eval_env, safe_formula=safe_formula, **cols,
     )  # fmt: skip
     design = model.design
     infos = formula_mod.learned_infos(
-        design.formula, sample, concomitant=design.concomitant, eval_env=design.eval_env,
-        used=[v for v in cols.values() if v is not None],
+        design.formula, local, concomitant=design.concomitant, eval_env=design.eval_env,
+        used=[v for v in (*cols.values(), group) if v is not None],
     )  # fmt: skip
     spec = PartitionSpec(design.formula, infos, design, model.family, cols["offset"],
-                         cols["exposure"], cols["weights"], named["concomitant"])  # fmt: skip
+                         cols["exposure"], cols["weights"], named["concomitant"], group,
+                         in_index)  # fmt: skip
     options = options.check_for(model.n_total)
     mixture = model.mixture
-    start_value, warm = _start(model, options, start, start_seed, em_seed)
 
     parts = [dask.delayed(build_partition, pure=True)(p, spec) for p in data.to_delayed()]
     persisted = _fits_in_memory(client, model, sample, data.npartitions, n_sampled)
     if persisted:
         parts = client.persist(parts)
     run = PassRunner(client, parts, mixture, persisted)
+    if group is not None:  # before anything is fitted, the warm-up too
+        group_spans.check_within_partitions(run, data, spec)
+    start_value, warm = _start(model, options, start, start_seed, em_seed)
     # The census and the first E-step share one pass.
     census = run([CensusJob(), *steps.estep_jobs(mixture, start_value)])[0]
     if census.get("rows", 0) == 0:
@@ -248,7 +256,8 @@ def _fit(
     if glm.family.has_scale:
         mean = census["y1"] / n_rows
         floor = 1e-10 * max(census["y2"] / n_rows - mean * mean, 1e-300)
-    facts = steps.DataFacts(nobs, model.data.n_columns, floor)
+    unit_nobs = None if group is None else float(census["unit_nobs"])
+    facts = steps.DataFacts(nobs, model.data.n_columns, floor, unit_nobs)
     fit = loop.run_em(run, mixture, start_value, facts, options.em_options())
 
     stats = run([FitStatsJob(fit.params)])[0]
@@ -285,6 +294,7 @@ def _fit(
         entropy=float(stats["entropy"]),
         size=np.asarray(stats["size"], dtype=float),
         positive=np.asarray(stats["positive"], dtype=float),
+        n_groups=None if group is None else int(census["units"]),
     )
     return DaskEMGLMResults(
         record=record,
@@ -301,6 +311,16 @@ def _fit(
         pass_seconds=tuple(run.seconds),
         sample_rows=len(sample),
     )
+
+
+def _grouping(formula: str, groups: Any, data: Any) -> tuple[str | None, bool]:
+    """The grouping column (``y ~ x | id`` or ``groups="id"``; both given is the front
+    end's error) and whether it is the frame's index (after ``data.set_index("id")``)."""
+    term = split_groups(formula)[1]
+    name = term if term is not None else groups
+    if name is None:
+        return None, False
+    return name, name not in data.columns and data.index.name == name
 
 
 def _start(
