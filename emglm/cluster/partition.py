@@ -97,8 +97,9 @@ def mixture_data(arrays: formula_mod.ModelArrays) -> MixtureData:
 
 
 def group_keys(labels: NDArray[Any]) -> NDArray[np.int64]:
-    """Distinct group labels as sorted 64-bit hashes (pandas' ``hash_array``: the same
-    label hashes the same in every partition and process); 8 bytes a group.
+    """Distinct group labels (one per group) as sorted 64-bit hashes (pandas'
+    ``hash_array``: the same label hashes the same in every partition and process);
+    8 bytes a group.
 
     Examples
     --------
@@ -108,7 +109,7 @@ def group_keys(labels: NDArray[Any]) -> NDArray[np.int64]:
     (dtype('int64'), 1)
     """
     keys = pd.util.hash_array(np.asarray(labels)).view(np.int64)
-    return np.unique(keys)
+    return np.sort(keys)
 
 
 def build_partition(frame: pd.DataFrame, spec: PartitionSpec) -> MixtureData | None:
