@@ -223,6 +223,18 @@ def test_group_index_spanning_partitions_is_refused(client) -> None:
     _same_grouped_fit(mem, dist, bse=False)
 
 
+def test_each_partition_checks_its_groups(client, monkeypatch) -> None:
+    # The sample is one partition; a group of another partition whose concomitant
+    # covariate varies is refused by the in-memory check, made as that partition is built.
+    df = _frame(n_groups=40, seed=7)
+    rows = np.flatnonzero(df["id"] == "s35")
+    df.loc[rows[-1], "z"] += 1.0
+    monkeypatch.setattr(cluster_fit, "sample_partitions", lambda data, rows, rng: (
+        data.partitions[0].compute(), 1))  # fmt: skip
+    with pytest.raises(InputError, match=r"^the concomitant covariates vary within group s35: "):
+        emglm.em_glm("y ~ x | id", _whole_groups(df, 2), "poisson", 2, concomitant="~ z")
+
+
 class _Keys:
     """A stand-in for the pass runner: the partitions' hashed group keys."""
 

@@ -11,6 +11,8 @@
 4. Every partition is turned into its design block on the workers
    (:mod:`emglm.cluster.partition`); the blocks are kept in the workers' memory when they
    take less than :data:`PERSIST_SHARE` of it, else every pass reads the data again.
+   With grouped observations, one pass first checks that no group spans two partitions
+   (:mod:`emglm.cluster.group_spans`), before the warm-up.
 5. The long EM run (:mod:`emglm.cluster.loop`) and Louis' information are map-reduces
    over the partitions; the results (:mod:`emglm.cluster.results`) keep the sums over rows
    the summary needs.
