@@ -24,7 +24,8 @@ from emglm.components.shared import SharedGLMComponents, Sharing
 from emglm.components.zero_inflated import ZeroInflatedComponents, ZIParams, check_zero_inflated
 from emglm.data import formula as formula_mod
 from emglm.data import sharing as sharing_mod
-from emglm.data.arrays import Grouping, MixtureData, ResponseArrays
+from emglm.data.arrays import MixtureData, ResponseArrays
+from emglm.data.groups import grouping_of
 from emglm.engine import em, multistart, warmup
 from emglm.engine.em import MixtureModel, MixtureParams
 from emglm.exceptions import (
@@ -114,9 +115,7 @@ class EMGLM:
             self.n_total = K + 1
         groups = None
         if arrays.groups is not None:
-            groups = Grouping.of(arrays.groups)
-            _check_constant_within(groups, arrays.groups, arrays.weights[:, None], "case weights")
-            _check_constant_within(groups, arrays.groups, arrays.Z, "concomitant covariates")
+            groups = grouping_of(arrays.groups, arrays.weights, arrays.Z)
             if groups.n_groups < self.n_total:
                 what = " and the point mass" if self.n_total > K else ""
                 raise InputError(
@@ -626,19 +625,6 @@ def _check_aliased(design: formula_mod.Design, arrays: formula_mod.ModelArrays) 
             + " constant or a linear combination of the other columns; drop "
             + ("it" if len(aliased) == 1 else "them")
             + " from the formula"
-        )
-
-
-def _check_constant_within(
-    groups: Grouping, labels: np.ndarray, values: np.ndarray, what: str
-) -> None:
-    """Raise unless every row of a group has the same ``values`` (rows, columns)."""
-    differs = np.any(values != values[groups.first][groups.codes], axis=1)
-    if differs.any():
-        row = int(np.flatnonzero(differs)[0])
-        raise InputError(
-            f"the {what} vary within group {labels[row]}: all rows of a group share one "
-            f"latent class, so their {what} must be the same in every row of the group"
         )
 
 

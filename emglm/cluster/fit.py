@@ -11,6 +11,8 @@
 4. Every partition is turned into its design block on the workers
    (:mod:`emglm.cluster.partition`); the blocks are kept in the workers' memory when they
    take less than :data:`PERSIST_SHARE` of it, else every pass reads the data again.
+   With grouped observations, one pass first checks that no group spans two partitions
+   (:mod:`emglm.cluster.group_spans`), before the warm-up.
 5. The long EM run (:mod:`emglm.cluster.loop`) and Louis' information are map-reduces
    over the partitions; the results (:mod:`emglm.cluster.results`) keep the sums over rows
    the summary needs.
@@ -33,13 +35,14 @@ import pandas as pd
 from distributed import Client, LocalCluster, default_client
 
 from emglm.blas_threads import single_blas_thread
-from emglm.cluster import loop, steps
+from emglm.cluster import group_spans, loop, steps
 from emglm.cluster.jobs import CensusJob, FitStatsJob, LouisJob
 from emglm.cluster.mapreduce import PassRunner
-from emglm.cluster.partition import PartitionSpec, build_partition
+from emglm.cluster.partition import PartitionSpec, build_partition, model_frame
 from emglm.cluster.results import DaskEMGLMResults, RowSums
 from emglm.data import formula as formula_mod
 from emglm.data import sharing
+from emglm.data.groups import split_groups
 from emglm.engine import em, multistart, warmup
 from emglm.engine import starts as engine_starts
 from emglm.engine.em import MixtureParams
@@ -101,14 +104,9 @@ def _refuse_unsupported(
     """What the Dask backend does not do yet: a clear error before any data are read."""
     if several:
         raise InputError("several responses are not supported on a Dask DataFrame yet")
-    if named["groups"] is not None:
-        raise InputError(
-            "groups= is not supported on a Dask DataFrame yet (plain GLM components "
-            "only); fit a pandas DataFrame"
-        )
     if named["zero_inflated"]:
         raise InputError("zero_inflated=True is not supported on a Dask DataFrame yet")
-    for name in ("offset", "exposure", "weights"):
+    for name in ("offset", "exposure", "weights", "groups"):
         if named[name] is not None and not isinstance(named[name], str):
             raise InputTypeError(
                 f"{name}= must be a column name of a Dask DataFrame (arrays cannot be "
@@ -203,7 +201,9 @@ def fit_distributed(
     _refuse_unsupported(options, fam, named, several=False)
     # The columns the shared terms use are checked with the formula's.
     spec = sharing.check_sharing(named["fixed"], named["nested"], named["equal_scale"], fam)
-    text = formula if spec.is_plain else sharing.extend_formula(formula, spec)
+    # The grouping column is never a factor: its labels are only compared.
+    plain = split_groups(formula)[0]
+    text = plain if spec.is_plain else sharing.extend_formula(plain, spec)
     check_frame(data, text, named["concomitant"])
     with cluster_client() as client:
         return _fit(client, formula, data, family, K, named, safe_formula, eval_env, options,
@@ -226,28 +226,34 @@ def _fit(
 ) -> DaskEMGLMResults:
     start_seed, em_seed, sample_seed = warmup.seed_sequence(random_state).spawn(3)
     sample, n_sampled = sample_partitions(data, SAMPLE_ROWS, np.random.default_rng(sample_seed))
+    group, in_index = _grouping(formula, named["groups"], data)
+    # The sample holds whole partitions, so whole groups when no group spans partitions.
+    local = model_frame(sample, in_index)
     cols = {k: named[k] for k in ("offset", "exposure", "weights")}
     model = EMGLM.from_formula(
-        formula, sample, family, K, concomitant=named["concomitant"], eval_env=eval_env,
-        safe_formula=safe_formula, fixed=named["fixed"], nested=named["nested"],
-        equal_scale=named["equal_scale"], **cols,
+        formula, local, family, K, concomitant=named["concomitant"], groups=named["groups"],
+        eval_env=eval_env, safe_formula=safe_formula, fixed=named["fixed"],
+        nested=named["nested"], equal_scale=named["equal_scale"], **cols,
     )  # fmt: skip
     design = model.design
     infos = formula_mod.learned_infos(
-        design.formula, sample, concomitant=design.concomitant, eval_env=design.eval_env,
-        used=[v for v in cols.values() if v is not None],
+        design.formula, local, concomitant=design.concomitant, eval_env=design.eval_env,
+        used=[v for v in (*cols.values(), group) if v is not None],
     )  # fmt: skip
     spec = PartitionSpec(design.formula, infos, design, model.family, cols["offset"],
-                         cols["exposure"], cols["weights"], named["concomitant"])  # fmt: skip
+                         cols["exposure"], cols["weights"], named["concomitant"], group,
+                         in_index)  # fmt: skip
     options = options.check_for(model.n_total)
     mixture = model.mixture
-    start_value, warm = _start(model, options, start, start_seed, em_seed)
 
     parts = [dask.delayed(build_partition, pure=True)(p, spec) for p in data.to_delayed()]
     persisted = _fits_in_memory(client, model, sample, data.npartitions, n_sampled)
     if persisted:
         parts = client.persist(parts)
     run = PassRunner(client, parts, mixture, persisted)
+    if group is not None:  # before anything is fitted, the warm-up too
+        group_spans.check_within_partitions(run, data, spec)
+    start_value, warm = _start(model, options, start, start_seed, em_seed)
     # The census and the first E-step share one pass.
     census = run([CensusJob(), *steps.estep_jobs(mixture, start_value)])[0]
     if census.get("rows", 0) == 0:
@@ -258,7 +264,8 @@ def _fit(
     if glm.family.has_scale:
         mean = census["y1"] / n_rows
         floor = 1e-10 * max(census["y2"] / n_rows - mean * mean, 1e-300)
-    facts = steps.DataFacts(nobs, model.data.n_columns, floor)
+    unit_nobs = None if group is None else float(census["unit_nobs"])
+    facts = steps.DataFacts(nobs, model.data.n_columns, floor, unit_nobs)
     fit = loop.run_em(run, mixture, start_value, facts, options.em_options())
 
     stats = run([FitStatsJob(fit.params)])[0]
@@ -295,6 +302,7 @@ def _fit(
         entropy=float(stats["entropy"]),
         size=np.asarray(stats["size"], dtype=float),
         positive=np.asarray(stats["positive"], dtype=float),
+        n_groups=None if group is None else int(census["units"]),
     )
     return DaskEMGLMResults(
         record=record,
@@ -311,6 +319,16 @@ def _fit(
         pass_seconds=tuple(run.seconds),
         sample_rows=len(sample),
     )
+
+
+def _grouping(formula: str, groups: Any, data: Any) -> tuple[str | None, bool]:
+    """The grouping column (``y ~ x | id`` or ``groups="id"``; both given is the front
+    end's error) and whether it is the frame's index (after ``data.set_index("id")``)."""
+    term = split_groups(formula)[1]
+    name = term if term is not None else groups
+    if name is None:
+        return None, False
+    return name, name not in data.columns and data.index.name == name
 
 
 def _start(

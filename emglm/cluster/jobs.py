@@ -69,13 +69,17 @@ def _glm(model: MixtureModel) -> GLMComponents:
 @dataclass(frozen=True)
 class EStepJob:
     """llf at the source's parameters and the M-step weights' column sums
-    ``sum_i w_i tau_ik``."""
+    ``sum_i w_i tau_ik``; with groups also their sums over groups, ``sum_g w_g tau_gk``
+    (``"unit_mass"``: what the minprior rule and the mixing proportions count)."""
 
     src: Source
 
     def run(self, data: MixtureData, model: MixtureModel, tau_of: TauOf) -> Stats:
         llf, tau = tau_of(self.src)
-        return {"llf": llf, "mass": data.weighted_sum(tau), "rows": data.n_rows}
+        out = {"llf": llf, "mass": data.weighted_sum(tau), "rows": data.n_rows}
+        if data.groups is not None:
+            out["unit_mass"] = data.unit_case_weights @ data.unit_first(tau)
+        return out
 
 
 @dataclass(frozen=True)
@@ -157,15 +161,17 @@ class RSSJob:
 @dataclass(frozen=True)
 class MixingJob:
     """The multinomial-logit mixing objective ``sum_ik wtau_ik log pi_ik`` at ``gamma``;
-    with ``newton`` also its gradient and Hessian (as :mod:`emglm.mixing`'s Newton step)."""
+    with ``newton`` also its gradient and Hessian (as :mod:`emglm.mixing`'s Newton step).
+    The sums run over units (rows, or groups with their first row's covariates), as the
+    in-memory mixing M-step's."""
 
     src: Source
     gamma: Array
     newton: bool = True
 
     def run(self, data: MixtureData, model: MixtureModel, tau_of: TauOf) -> Stats:
-        Z, gamma = data.Z, self.gamma
-        wtau = data.weighted(tau_of(self.src)[1])
+        Z, gamma = data.unit_Z, self.gamma
+        wtau = data.unit_first(data.weighted(tau_of(self.src)[1]))
         log_pi = model.mixing.log_prior(Z, gamma)
         out: Stats = {"obj": np.array(float(np.sum(wtau * log_pi)))}
         if not self.newton:
@@ -189,8 +195,8 @@ class MixingJob:
 class CensusJob:
     """What the client needs to know of the data once: rows, observations (sum of case
     weights), whether every case weight is 1, the response's sums (for the dispersion
-    floor), the largest ``|z_ij|`` of each concomitant column and the bytes of the
-    arrays."""
+    floor), the largest ``|z_ij|`` of each concomitant column, the bytes of the arrays,
+    and the units (groups, or rows) with the sum of their case weights."""
 
     def run(self, data: MixtureData, model: MixtureModel, tau_of: TauOf) -> Stats:
         y = data.y
@@ -203,16 +209,19 @@ class CensusJob:
             "y2": float(y @ y),
             "bytes": nbytes + data.weights.nbytes,
             "max:non_unit_weights": float(not data.unit_weights),
+            "units": data.n_units,
+            "unit_nobs": data.unit_nobs,
         }
 
 
 @dataclass(frozen=True)
 class FitStatsJob:
     """Statistics of a finished fit at ``params``: ``sum_u w_u log max_k tau_uk`` (the
-    classification log-likelihood's part), the classification entropy, the average prior
-    probabilities' numerator and their Jacobian's, and the rows a separated component
-    holds, and flexmix's cluster table (rows, with their weights, whose most probable
-    component each is; rows whose posterior exceeds ``eps``)."""
+    classification log-likelihood's part) and the classification entropy, over units
+    (rows, or groups); the average prior probabilities' numerator and their Jacobian's,
+    and the rows a separated component holds, and flexmix's cluster table (rows, with
+    their weights, whose most probable component each is; rows whose posterior exceeds
+    ``eps``), over rows, as the in-memory results count them."""
 
     params: MixtureParams
     eps: float = 1e-4
@@ -221,15 +230,16 @@ class FitStatsJob:
         _, tau = tau_of(Source(self.params))
         w = data.weights
         gamma = self.params.gamma
+        unit_w, unit_tau = data.unit_case_weights, data.unit_first(tau)
         with np.errstate(divide="ignore", invalid="ignore"):
-            xlogx = np.where(tau > 0, tau * np.log(tau), 0.0)
+            xlogx = np.where(unit_tau > 0, unit_tau * np.log(unit_tau), 0.0)
         glm = _glm(model)
         separated = np.zeros(tau.shape[1])
         for k, count in glm.separated(data, self.params.components, tau):
             separated[k] = count
         return {
-            "log_best": float(w @ np.log(tau.max(axis=1))),
-            "entropy": -float(w @ xlogx.sum(axis=1)),
+            "log_best": float(unit_w @ np.log(unit_tau.max(axis=1))),
+            "entropy": -float(unit_w @ xlogx.sum(axis=1)),
             "prior_sum": w @ model.mixing.prior(data.Z, gamma),
             "jac_sum": model.mixing.proportions_jacobian(data.Z, gamma, w) * w.sum(),
             "separated": separated,
@@ -242,7 +252,8 @@ class FitStatsJob:
 @dataclass(frozen=True)
 class LouisJob:
     """This partition's part of Louis' observed information at ``params``
-    (:func:`emglm.inference.louis.louis_information`: a sum over rows)."""
+    (:func:`emglm.inference.louis.louis_information`: a sum over units, rows or whole
+    groups, so partitions holding whole groups add up to the whole data's)."""
 
     params: MixtureParams
 

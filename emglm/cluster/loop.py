@@ -35,8 +35,9 @@ def run_em(
         n_maps += 1
         log.last_llf = post.llf
         current, src, mass = steps.drop_degenerate(
-            run, model, current, post, facts.nobs, facts.n_columns, options, n_maps, log
-        )
+            run, model, current, post, facts.nobs, facts.n_columns, options, n_maps, log,
+            facts.unit_nobs,
+        )  # fmt: skip
         return steps.m_step(run, model, src, mass, current, options.m_step_iter, facts)
 
     def e_step_at(p: MixtureParams) -> tuple[float, Posterior]:

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import dask
 from dask.delayed import Delayed
 
 from emglm.cluster.jobs import Job, Stats, combine, key_of, run_jobs, split
+from emglm.data.arrays import MixtureData
 from emglm.engine.em import MixtureModel
 
 #: Partial sums combined per reduction task.
@@ -62,6 +63,22 @@ class PassRunner:
             while len(self._kept) > _KEPT:
                 self._kept.popitem(last=False)
         return [self._kept[key] for key in keys]
+
+    def map_parts(self, func: Callable[[MixtureData | None], Any]) -> list[Any]:
+        """``func`` of every partition's design block (``None`` for a partition without
+        rows), gathered in partition order: one pass for small per-partition results that
+        are not added up (the groups' keys of :mod:`emglm.cluster.group_spans`)."""
+        self.n_passes += 1
+        began = time.perf_counter()
+        if self.futures is not None:
+            pieces = self.client.map(func, self.futures, pure=False)
+        else:
+            pieces = self.client.compute(
+                [dask.delayed(func, pure=True)(part) for part in self.parts]
+            )
+        out = list(self.client.gather(pieces))
+        self.seconds.append(time.perf_counter() - began)
+        return out
 
     def run_pass(self, jobs: tuple[Job, ...]) -> list[Stats]:
         """One map-reduce over every partition; one result dictionary per job. The tree's

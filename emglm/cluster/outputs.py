@@ -13,9 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from emglm.cluster.partition import PartitionSpec
-from emglm.data import formula
-from emglm.data.arrays import MixtureData
+from emglm.cluster.partition import PartitionSpec, mixture_data, partition_arrays
 from emglm.engine.em import MixtureModel, MixtureParams, e_step
 from emglm.engine.state import EMFit
 from emglm.report.record import FitRecord
@@ -29,14 +27,10 @@ def partition_results(
     has no rows left)."""
     if len(frame) == 0:
         return None
-    _, arrays = formula.build(
-        spec.formula, frame, spec.family, offset=spec.offset, exposure=spec.exposure,
-        weights=spec.weights, concomitant=spec.concomitant, eval_env=spec.design.eval_env,
-        infos=spec.infos,
-    )  # fmt: skip
+    arrays = partition_arrays(frame, spec)
     if arrays.y.size == 0:
         return None
-    data = MixtureData(arrays.y, arrays.X, arrays.offset, arrays.trials, arrays.weights, arrays.Z)
+    data = mixture_data(arrays)
     llf, tau = e_step(data, model, params)
     record = FitRecord(
         data=data,

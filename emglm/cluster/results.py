@@ -29,7 +29,9 @@ Array = np.ndarray
 class RowSums:
     """Sums over all rows at the fitted parameters (:class:`~emglm.cluster.jobs.FitStatsJob`
     and the census): observations, rows dropped for missing values, the average prior
-    probabilities and their Jacobian, ``sum_i w_i log max_k tau_ik`` and the entropy."""
+    probabilities and their Jacobian, ``sum_u w_u log max_k tau_uk`` and the entropy over
+    units (rows, or groups), the cluster table's counts and, for grouped observations, the
+    number of groups."""
 
     nobs: float
     n_rows: int
@@ -40,6 +42,7 @@ class RowSums:
     entropy: float
     size: Array
     positive: Array
+    n_groups: int | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -56,20 +56,24 @@ _MIXING_ITER = 100
 @dataclass(frozen=True)
 class DataFacts:
     """What the steps need to know of the whole data set: observations (sum of case
-    weights), design columns and the dispersion floor."""
+    weights), design columns, the dispersion floor and, with groups, the sum of the
+    groups' case weights (``None`` when every row is its own unit)."""
 
     nobs: float
     n_columns: int
     floor: float
+    unit_nobs: float | None = None
 
 
 @dataclass(frozen=True)
 class Posterior:
-    """Posteriors by reference: their source (parameters), llf and ``sum_i w_i tau_ik``."""
+    """Posteriors by reference: their source (parameters), llf, ``sum_i w_i tau_ik`` and,
+    with groups, ``sum_g w_g tau_gk``."""
 
     src: Source
     llf: float
     mass: Array
+    unit_mass: Array | None = None
 
 
 def glm_of(model: MixtureModel) -> GLMComponents:
@@ -103,7 +107,11 @@ def e_step(run: Run, model: MixtureModel, params: MixtureParams) -> Posterior:
     """The E-step at ``params`` (llf and weight sums; the posteriors stay on the workers)."""
     src = Source(params)
     first = run(estep_jobs(model, params))[0]
-    return Posterior(src, float(first["llf"]), np.asarray(first["mass"], dtype=float))
+    unit_mass = first.get("unit_mass")
+    return Posterior(
+        src, float(first["llf"]), np.asarray(first["mass"], dtype=float),
+        None if unit_mass is None else np.asarray(unit_mass, dtype=float),
+    )  # fmt: skip
 
 
 def drop_degenerate(
@@ -116,16 +124,23 @@ def drop_degenerate(
     options: EMOptions,
     n_iter: int,
     log: DropLog,
+    unit_nobs: float | None = None,
 ) -> tuple[MixtureParams, Source, Array]:
     """The minprior rule (:func:`emglm.engine.em.record_drops`) on the posteriors' weight
-    sums; returns the kept parameters, the source of the M-step weights and their sums."""
+    sums; returns the kept parameters, the source of the M-step weights and their sums.
+    With groups (``unit_nobs``) minprior counts groups, and the rows must still carry a
+    component's parameters, as in memory (:func:`emglm.engine.em._drop_degenerate`)."""
     shared = shared_steps.driver_of(model)
     need = (
         float(glm_of(model).per_component(n_columns)) if shared is None else shared.needed_weight()
     )
     threshold = max(options.minprior * nobs, need)
-    keep = record_drops(post.mass >= threshold, post.mass, threshold, need, nobs, options,
-                        n_iter, log)  # fmt: skip
+    ok, mass, units = post.mass >= threshold, post.mass, nobs
+    if unit_nobs is not None and post.unit_mass is not None:
+        threshold = max(options.minprior * unit_nobs, need)
+        ok = (post.unit_mass >= options.minprior * unit_nobs) & (post.mass >= need)
+        mass, units = post.unit_mass, unit_nobs
+    keep = record_drops(ok, mass, threshold, need, units, options, n_iter, log)
     if keep is None:
         return params, post.src, post.mass
     src = Source(post.src.params, keep)
@@ -144,8 +159,13 @@ def m_step(
 ) -> MixtureParams:
     """One M-step from the weights of ``src`` (sums ``mass``), warm-started at ``params``:
     the mixing model first, then the components (as
-    :func:`emglm.engine.em.m_step_and_e_step`)."""
-    gamma = mixing_m_step(run, model, src, mass, params.gamma)
+    :func:`emglm.engine.em.m_step_and_e_step`). The mixing model is fitted to units:
+    with groups, constant proportions are the groups' shares."""
+    share = mass
+    if facts.unit_nobs is not None and not model.mixing.varies_by_row:
+        # The E-step (or the minprior rule) computed these sums: no further pass.
+        share = np.asarray(run([EStepJob(src)])[0]["unit_mass"], dtype=float)
+    gamma = mixing_m_step(run, model, src, share, params.gamma)
     comp = glm_m_step(run, model, src, mass, params.components, m_step_iter, facts.floor, gamma)
     return MixtureParams(comp, gamma)
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from emglm.data.arrays import Grouping
 from emglm.exceptions import FormulaError, InputError, InputTypeError
 
 _SYNTAX = (
@@ -102,3 +103,38 @@ def group_labels(
             "every row needs a group: fill them in or drop those rows"
         )
     return np.asarray(values.astype(str) if values.dtype == object else values)
+
+
+def grouping_of(labels: NDArray[Any], weights: NDArray[Any], Z: NDArray[Any]) -> Grouping:
+    """The :class:`Grouping` of rows with group ``labels``, after checking that the case
+    ``weights`` and the concomitant design ``Z`` are constant within every group (a group
+    has one latent class, so one prior and one weight). Every backend builds its groups
+    here: the in-memory model on all rows, the Dask backend on each partition.
+
+    Examples
+    --------
+    >>> g = grouping_of(np.array(["a", "b", "a"]), np.ones(3), np.ones((3, 1)))
+    >>> g.codes.tolist(), g.n_groups
+    ([0, 1, 0], 2)
+    >>> grouping_of(np.array(["a", "b", "a"]), np.array([1.0, 1.0, 2.0]), np.ones((3, 1)))
+    Traceback (most recent call last):
+    ...
+    emglm.exceptions.InputError: the case weights vary within group a: ...
+    """
+    groups = Grouping.of(labels)
+    _check_constant_within(groups, labels, weights[:, None], "case weights")
+    _check_constant_within(groups, labels, Z, "concomitant covariates")
+    return groups
+
+
+def _check_constant_within(
+    groups: Grouping, labels: NDArray[Any], values: NDArray[Any], what: str
+) -> None:
+    """Raise unless every row of a group has the same ``values`` (rows, columns)."""
+    differs = np.any(values != values[groups.first][groups.codes], axis=1)
+    if differs.any():
+        row = int(np.flatnonzero(differs)[0])
+        raise InputError(
+            f"the {what} vary within group {labels[row]}: all rows of a group share one "
+            f"latent class, so their {what} must be the same in every row of the group"
+        )
