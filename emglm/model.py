@@ -544,10 +544,11 @@ class EMGLM:
             raise InputError(
                 f"a start dict needs 'params' and may hold {allowed}; got keys {sorted(start)}"
             )
-        if self.more or self.n_total > self.K or type(self.glms[0]) is not GLMComponents:
+        driver = self.glms[0]
+        if self.more or self.n_total > self.K or type(driver) not in _DICT_START_DRIVERS:
             raise InputError(
-                "a start dict is for a plain GLM mixture; start this model from labels, "
-                "posteriors or a previous fit"
+                "a start dict is for a GLM mixture (shared coefficients allowed); start this "
+                "model from labels, posteriors or a previous fit"
             )
         coef = start["params"]
         arr = _frame_coef(coef).T if isinstance(coef, pd.DataFrame) else np.asarray(coef, float)
@@ -555,6 +556,12 @@ class EMGLM:
         if not isinstance(params, MixtureParams):
             raise InputError(f"start['params'] must be K x p coefficients; got shape {arr.shape}")
         comp, gamma = params.components, params.gamma
+        if not np.allclose(comp.coef, arr, rtol=1e-12, atol=0.0):  # projected onto the sharing
+            raise InputError(
+                "start['params'] does not obey the shared coefficients: a fixed term needs "
+                "the same value in every component, a nested term the same value within "
+                "its group and 0 outside it"
+            )
         if "scale" in start:
             scale = np.asarray(start["scale"], dtype=float)
             if scale.shape != (self.K,) or not np.all(np.isfinite(scale) & (scale > 0)):
@@ -565,7 +572,13 @@ class EMGLM:
                 raise InputError(
                     f"start['scale']: the {self.family.name} family has no dispersion; leave it out"
                 )
-            comp = GLMParams(comp.coef, scale)
+            if isinstance(driver, SharedGLMComponents) and driver.sharing.equal_scale:
+                if not np.all(scale == scale[0]):
+                    raise InputError(
+                        f"start['scale'] must be one dispersion for every component with "
+                        f"equal_scale=True; got {scale!r}"
+                    )
+            comp = dataclasses.replace(comp, scale=scale)
         if "mixing" in start:
             pi = np.asarray(start["mixing"], dtype=float)
             ok = pi.shape == (self.K,) and np.all(pi > 0) and abs(pi.sum() - 1.0) < 1e-8
@@ -715,6 +728,10 @@ def _warn_about_fit(
         )
     for category, messages in found.items():
         emit(" Also, ".join(messages), category)
+
+
+# Component models whose start may be a dict of coefficients, proportions and dispersions.
+_DICT_START_DRIVERS = (GLMComponents, SharedGLMComponents)
 
 
 def _frame_coef(start: pd.DataFrame) -> np.ndarray:

@@ -268,3 +268,20 @@ def test_groups_must_be_a_column_name(client) -> None:
     ddf = dd.from_pandas(_frame(n_groups=50), npartitions=2)
     with pytest.raises(InputTypeError, match=r"groups= must be a column name of a Dask"):
         emglm.em_glm("y ~ x", ddf, "poisson", 2, groups=np.arange(len(ddf)))
+
+
+def test_groups_with_shared_coefficients(client) -> None:
+    # Grouped observations and a coefficient common to both components (fixed=): both
+    # features of the Dask backend at once give the in-memory fit.
+    df = _frame(seed=4)
+    df["u"] = np.random.default_rng(5).normal(size=len(df))
+    df["y"] = np.random.default_rng(6).poisson(np.exp(np.log(df["y"] + 0.5) + 0.3 * df["u"]))
+    kw = dict(
+        fixed="~ u", tol=1e-10,
+        start={"params": [[0.9, 0.4, 0.3], [0.1, -0.4, 0.3]], "mixing": [0.5, 0.5]},
+    )  # fmt: skip
+    mem = emglm.em_glm("y ~ x | id", df, "poisson", 2, **kw)
+    dist = emglm.em_glm("y ~ x | id", _whole_groups(df, 4), "poisson", 2, **kw)
+    _same_grouped_fit(mem, dist, bse=True)
+    assert dist.params.loc["u", "comp1"] == dist.params.loc["u", "comp2"]
+    assert "Shared by all components" in str(dist.summary())

@@ -333,3 +333,30 @@ def test_one_group_per_component_is_the_plain_fit_and_factors_can_be_fixed() -> 
     assert fac.params.index.tolist() == ["Intercept", "C(g)[T.b]", "C(g)[T.c]", "x", "x1:z"]
     assert np.all(fac.params.loc[shared].nunique(axis=1) == 1)
     assert fac.k_params == 3 * 2 + 3 + 2
+
+
+def test_start_dict_of_shared_coefficients() -> None:
+    # The public start form {params, mixing, scale} with shared coefficients: the same fit
+    # as from that fit's own parameters; coefficients or dispersions that break the sharing
+    # are refused before fitting.
+    df = _poisson(seed=4)
+    first = emglm.em_glm("y ~ x", df, "poisson", 2, fixed="~ z", random_state=0, se=None)
+    start = {"params": first.params, "mixing": first.mixing.to_numpy()}
+    again = emglm.em_glm("y ~ x", df, "poisson", 2, fixed="~ z", start=start, se=None)
+    assert again.llf == pytest.approx(first.llf, rel=1e-10)
+    np.testing.assert_allclose(again.params.to_numpy(), first.params.to_numpy(), atol=1e-6)
+    assert again.llf_history[0] == pytest.approx(first.llf, rel=1e-9)
+    bad = first.params.copy()
+    bad.loc["z", "comp2"] += 0.1
+    with pytest.raises(InputError, match=r"start\['params'\] does not obey the shared"):
+        emglm.em_glm("y ~ x", df, "poisson", 2, fixed="~ z", start={"params": bad})
+    g = df.assign(y=np.log1p(df.y))
+    gfit = emglm.em_glm("y ~ x", g, "gaussian", 2, fixed="~ z", equal_scale=True,
+                        random_state=0, se=None)  # fmt: skip
+    with pytest.raises(InputError, match=r"one dispersion for every component with equal_scale"):
+        emglm.em_glm("y ~ x", g, "gaussian", 2, fixed="~ z", equal_scale=True,
+                     start={"params": gfit.params, "scale": [0.2, 0.3]})  # fmt: skip
+    same = emglm.em_glm("y ~ x", g, "gaussian", 2, fixed="~ z", equal_scale=True, se=None,
+                        start={"params": gfit.params, "mixing": gfit.mixing.to_numpy(),
+                               "scale": gfit.scale.to_numpy()})  # fmt: skip
+    assert same.llf_history[0] == pytest.approx(gfit.llf, rel=1e-9)
