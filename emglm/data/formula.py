@@ -105,6 +105,8 @@ class Design:
     exposure_is_array: bool
     z_info: patsy.DesignInfo | None
     eval_env: EvalEnvironment
+    #: The grouping column (``| g`` or ``groups="g"``) when it was given by name.
+    groups_arg: str | None = None
 
     @property
     def x_names(self) -> list[str]:
@@ -293,6 +295,7 @@ def build(
         exposure_is_array=exposure is not None and not isinstance(exposure, str),
         z_info=infos.z,
         eval_env=env,
+        groups_arg=group_term if group_term is not None else _name_or_none(groups),
     )
     arrays = ModelArrays(
         y=y,
@@ -570,6 +573,10 @@ def new_response(design: Design, newdata: pd.DataFrame, family: Family) -> tuple
     y, trials = _response(design.formula, info, np.asarray(mat, dtype=float), family)
     columns.refuse_non_finite({design.response_name: y}, "response")
     return y, trials
+
+
+def _name_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def new_arrays(

@@ -21,6 +21,7 @@ from emglm.components.glm import GLMParams
 from emglm.components.shared import SharedGLMComponents
 from emglm.data import formula
 from emglm.data.arrays import MixtureData
+from emglm.data.groups import group_labels, grouping_of
 from emglm.engine import em
 from emglm.engine.warmup import seed_sequence
 from emglm.exceptions import InputError
@@ -382,14 +383,27 @@ class EMGLMResults:
         index: pd.Index,
     ) -> pd.DataFrame:  # fmt: skip
         """Posteriors of new rows given their response, from the fitted priors (with the
-        new rows' concomitant covariates): each row on its own. The component model's own
-        log-densities, so a point mass at zero and shared coefficients count as in the fit."""
+        new rows' concomitant covariates): each row on its own, or with grouped
+        observations each group of ``newdata`` (its grouping column) on its own. The
+        component model's own log-densities, so a point mass at zero and shared
+        coefficients count as in the fit."""
         rec = self.record
-        if rec.several or rec.data.groups is not None:
+        if rec.several:
             raise InputError(
-                "which='posterior' on newdata is for a single-response, ungrouped mixture; "
-                "use which='prob' for the prior probabilities"
+                "which='posterior' on newdata is for a single response; use which='prob' "
+                "for the prior probabilities"
             )
+        grouping = None
+        if rec.data.groups is not None:
+            if view.design.groups_arg is None:
+                raise InputError(
+                    "which='posterior' on newdata of a grouped fit needs the groups of the "
+                    "new rows, but the fit's groups were given as an array; refit with "
+                    "groups='<column>' (or 'y ~ x | <column>') so newdata can name them"
+                )
+            labels = group_labels(view.design.groups_arg, newdata)
+            assert labels is not None
+            grouping = grouping_of(labels, np.ones(labels.shape[0]), Z)
         y, trials = formula.new_response(view.design, newdata, view.family)
         # The family's check of the fit, on the new responses beside the fitted ones (which
         # passed it, so only values outside the support can fail).
@@ -397,9 +411,9 @@ class EMGLMResults:
         view.family.check_response(
             np.r_[y, fitted.y], np.r_[trials, fitted.trials], view.design.response_name
         )
-        new = MixtureData(y, X, off, trials, np.ones(y.shape[0]), Z)
+        new = MixtureData(y, X, off, trials, np.ones(y.shape[0]), Z, grouping)
         log_dens = rec.mixture.components.log_densities(new, self.em.params.components)
-        log_prior = rec.mixture.mixing.log_prior(Z, self.em.params.gamma)
+        log_prior = rec.mixture.mixing.log_prior(new.unit_Z, self.em.params.gamma)
         post = e_step_from_log_densities(new, log_dens, log_prior).posterior
         return pd.DataFrame(post, index=index, columns=self.component_names)
 
