@@ -21,6 +21,7 @@ Conventions used throughout the package:
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import statsmodels.genmod.families as smf
@@ -328,6 +329,20 @@ class Family:
         def negll(log_s: float) -> float:
             return -float(np.dot(w, self.loglik(y, mu, np.exp(log_s), trials)))
 
+        return self.search_dispersion(negll, current)
+
+    def search_dispersion(self, negll: Callable[[float], float], current: float) -> float:
+        """The 1-D search of :meth:`update_dispersion`: the dispersion minimising
+        ``negll(log(scale))``, by a bounded search on ``log(current) +- 12`` with tolerance
+        ``_dispersion_xatol``. Backends that form ``negll`` from sums over partitions call
+        it too, so that they take the same steps as the in-memory M-step.
+
+        Examples
+        --------
+        >>> fam = get_family("gamma")
+        >>> round(fam.search_dispersion(lambda t: (t - 1.0) ** 2, 1.0), 4)  # exp(1)
+        2.7183
+        """
         centre = np.log(max(current, 1e-8))
         res = optimize.minimize_scalar(
             negll,
@@ -383,6 +398,28 @@ class Family:
 
     def check_response(self, y: Array, trials: Array, label: str) -> None:
         """Raise :class:`InputError` when ``y`` is outside the family's support."""
+
+
+@runtime_checkable
+class DispersionSums(Protocol):
+    """What a family offers when its weighted log-likelihood, as a function of the
+    dispersion, depends on the rows only through a few weighted sums
+    ``sum_i w_i g_j(y_i, mu_i, t_i)``: a backend whose rows are spread over partitions then
+    forms the sums in one pass and runs :meth:`Family.search_dispersion` on them (the Dask
+    backend's dispersion M-step, ``emglm.cluster.dispersion``). Families without it have
+    each trial dispersion of the search evaluated over the rows.
+    """
+
+    def dispersion_sums(self, y: Array, mu: Array, w: Array, trials: Array) -> Array:
+        """Shape (K, q): the sums of each column of ``w`` and ``mu`` (both (n, K); ``y``
+        and ``trials`` (n,)). Linear in ``w``: sums of row blocks, or of components sharing
+        one dispersion, add up."""
+        ...
+
+    def loglik_from_sums(self, sums: Array, scale: float) -> float:
+        """``sum_i w_i loglik(y_i, mu_i, scale, t_i)`` from one row of
+        :meth:`dispersion_sums` (equal to it up to rounding)."""
+        ...
 
 
 def chain_to_eta(family: Family, eta: Array, dl_dmu: Array, d2l_dmu2: Array) -> tuple[Array, Array]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import statsmodels.genmod.families as smf
+from scipy import special
 
 from emglm.exceptions import InputError
 from emglm.families.base import Array, Family, check_spread, register_family, show_values
@@ -21,6 +22,22 @@ class GammaFamily(Family):
     """Gamma responses; ``scale`` is the dispersion (squared coefficient of variation)."""
 
     sm_class = smf.Gamma
+
+    def dispersion_sums(self, y: Array, mu: Array, w: Array, trials: Array) -> Array:
+        """``sum w``, ``sum w (log c - c)`` and ``sum w log y`` with ``c = y / mu`` (kept
+        above machine epsilon as statsmodels' density does), per column of ``w``. The rows
+        of a gamma response are single observations (``trials`` are 1)."""
+        c = self.sm_family._clean(y[:, None] / mu)
+        return np.column_stack(
+            [w.sum(axis=0), np.sum(w * (np.log(c) - c), axis=0), w.T @ np.log(y)]
+        )
+
+    def loglik_from_sums(self, sums: Array, scale: float) -> float:
+        """With shape ``a = 1 / scale``: ``W (a log a - lgamma(a)) + a A - B`` for the sums
+        ``(W, A, B)`` of :meth:`dispersion_sums` (statsmodels' density, summed)."""
+        a = 1.0 / scale
+        total, resid, log_y = sums
+        return float(total * (a * np.log(a) - special.gammaln(a)) + a * resid - log_y)
 
     def simulate(
         self, mu: Array, scale: Array | float, trials: Array, rng: np.random.Generator
