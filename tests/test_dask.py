@@ -225,8 +225,6 @@ def test_what_is_not_supported_yet(client, keywords, message) -> None:
     ddf = dd.from_pandas(_frame(n=300), npartitions=2)
     with pytest.raises((InputError, TypeError), match=message):
         emglm.em_glm("y ~ x", ddf, "poisson", 2, **keywords)
-    with pytest.raises(InputError, match=r"the gamma family is not supported on Dask yet"):
-        emglm.em_glm("expo ~ x", ddf, "gamma", 2)
 
 
 def test_concomitant_separation_warns_as_in_memory(client) -> None:

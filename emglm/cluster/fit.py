@@ -123,11 +123,6 @@ def _refuse_unsupported(
             "family are not supported on a Dask DataFrame yet (their dispersion update needs "
             "every row); with shared coefficients Poisson, binomial and Gaussian are"
         )
-    if family.has_scale and not family.dispersion_is_mean_square:
-        raise InputError(
-            f"the {family.name} family is not supported on Dask yet (its dispersion update "
-            "needs every row); Poisson, binomial and Gaussian are"
-        )
 
 
 @contextlib.contextmanager

@@ -28,6 +28,7 @@ from emglm.components import kernels
 from emglm.components.glm import GLMComponents
 from emglm.data.arrays import MixtureData
 from emglm.engine.em import MixtureModel, MixtureParams, e_step_pass
+from emglm.families.base import DispersionSums
 from emglm.inference import louis
 
 Array = NDArray[np.float64]
@@ -159,6 +160,45 @@ class RSSJob:
 
 
 @dataclass(frozen=True)
+class DispersionJob:
+    """Weighted log-likelihoods ``sum_i w_i tau_ik loglik(y_i, mu_ik, s_k, t_i)`` of
+    components ``cols`` at ``coef`` and trial dispersions ``scales`` (one each): the
+    objective of the dispersion search (:meth:`Family.update_dispersion`)."""
+
+    src: Source
+    cols: tuple[int, ...]
+    coef: Array
+    scales: Array
+
+    def run(self, data: MixtureData, model: MixtureModel, tau_of: TauOf) -> Stats:
+        glm = _glm(model)
+        cdata = glm.component_data(data)
+        W = data.weighted(tau_of(self.src)[1])[:, list(self.cols)]
+        mu = glm.family.linkinv(cdata.X @ self.coef.T + cdata.offset[:, None])
+        ll = glm.family.loglik(cdata.y[:, None], mu, self.scales, cdata.trials[:, None])
+        return {"ll": np.einsum("ik,ik->k", W, ll)}
+
+
+@dataclass(frozen=True)
+class DispersionSumsJob:
+    """The sums from which a family's weighted log-likelihood at any dispersion follows
+    (:class:`~emglm.families.base.DispersionSums`), for components ``cols`` at ``coef``."""
+
+    src: Source
+    cols: tuple[int, ...]
+    coef: Array
+
+    def run(self, data: MixtureData, model: MixtureModel, tau_of: TauOf) -> Stats:
+        glm = _glm(model)
+        family = glm.family
+        assert isinstance(family, DispersionSums)
+        cdata = glm.component_data(data)
+        W = data.weighted(tau_of(self.src)[1])[:, list(self.cols)]
+        mu = family.linkinv(cdata.X @ self.coef.T + cdata.offset[:, None])
+        return {"sums": family.dispersion_sums(cdata.y, mu, W, cdata.trials)}
+
+
+@dataclass(frozen=True)
 class MixingJob:
     """The multinomial-logit mixing objective ``sum_ik wtau_ik log pi_ik`` at ``gamma``;
     with ``newton`` also its gradient and Hessian (as :mod:`emglm.mixing`'s Newton step).
@@ -263,7 +303,7 @@ class LouisJob:
 
 Job = (
     EStepJob | LinJob | CheckJob | LeastSquaresJob | RSSJob | MixingJob
-    | CensusJob | FitStatsJob | LouisJob
+    | CensusJob | FitStatsJob | LouisJob | DispersionJob | DispersionSumsJob
 )  # fmt: skip
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from emglm.cluster import shared_steps
+from emglm.cluster import dispersion, shared_steps
 from emglm.cluster.jobs import (
     CheckJob,
     EStepJob,
@@ -231,9 +231,11 @@ def glm_m_step(
         coef[active] = _warm_coef(
             run, model, src, cols[active], coef[active], scale[active], max_iter
         )
-    if family.has_scale:
+    if family.has_scale and family.dispersion_is_mean_square:
         rss = run([RSSJob(src, coef)])[0]["rss"]
         scale = np.where(active, rss / np.where(active, mass, 1.0), scale)
+    elif family.has_scale:
+        scale = dispersion.update_scales(run, model, src, coef, scale, active)
     return GLMParams(coef, np.maximum(scale, floor))
 
 
