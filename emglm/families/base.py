@@ -407,7 +407,8 @@ class DispersionSums(Protocol):
     ``sum_i w_i g_j(y_i, mu_i, t_i)``: a backend whose rows are spread over partitions then
     forms the sums in one pass and runs :meth:`Family.search_dispersion` on them (the Dask
     backend's dispersion M-step, ``emglm.cluster.dispersion``). Families without it have
-    each trial dispersion of the search evaluated over the rows.
+    each trial dispersion of the search evaluated over the rows. A subclass that changes
+    :meth:`Family.loglik` must change these two methods with it.
     """
 
     def dispersion_sums(self, y: Array, mu: Array, w: Array, trials: Array) -> Array:
