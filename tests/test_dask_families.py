@@ -18,6 +18,7 @@ from emglm.cluster import dispersion  # noqa: E402
 from emglm.cluster.jobs import Source, combine, run_jobs, split  # noqa: E402
 from emglm.components import irls  # noqa: E402
 from emglm.components.glm import GLMParams  # noqa: E402
+from emglm.components.shared import SharedParams  # noqa: E402
 from emglm.engine.em import MixtureParams  # noqa: E402
 from emglm.families import Family, get_family  # noqa: E402
 from emglm.families.base import DispersionSums  # noqa: E402
@@ -141,7 +142,7 @@ def test_dispersion_update_is_the_in_memory_one(response, family, with_sums, rto
     for active in (np.array([True, True]), np.array([False, True])):
         expected = irls._update_scale(cd, fam, W, coef, scale, active)
         run, passes = _in_process(model, n_parts=5)
-        got = dispersion.update_scales(run, model.mixture, Source(params), coef, scale, active)
+        got = dispersion.update_scales(run, fam, Source(params), coef, scale, active)
         np.testing.assert_allclose(got, expected, rtol=rtol)
         assert (got[0] == scale[0]) != active[0]  # an empty component keeps its dispersion
         assert abs(got[1] / scale[1] - 1) > 1e-3
@@ -205,7 +206,7 @@ def test_common_dispersion_is_the_in_memory_equal_scale(response, family, rtol) 
     )
     run, passes = _in_process(plain, n_parts=4)
     got = dispersion.update_scales(
-        run, plain.mixture, Source(params), coef, scale, active, common=True
+        run, plain.mixture.components.family, Source(params), coef, scale, active, common=True
     )
     assert got[0] == got[1] and expected[0] == expected[1] and got[0] != scale[0]
     np.testing.assert_allclose(got, expected, rtol=rtol)
@@ -278,3 +279,36 @@ def test_lockstep_families_take_the_in_memory_iterates(client, response, family,
     _same_fit(mem, dist)
     if extra["se"] == "louis":
         np.testing.assert_allclose(dist.bse.to_numpy(), mem.bse.to_numpy(), rtol=1e-5)
+
+
+def _shared_start() -> MixtureParams:
+    """Coefficients of (Intercept, x, z), z's shared; equal mixing; dispersions 0.3."""
+    coef = np.array([[2.0, 0.3, 0.05], [0.3, -0.2, 0.05]])
+    group = np.zeros(2, dtype=np.intp)
+    return MixtureParams(SharedParams(coef, np.array([0.3, 0.3]), group), np.zeros((1, 2)))
+
+
+def test_gamma_fixed_and_equal_scale(client) -> None:
+    # Shared coefficients: the common dispersion from the summed sums of all components.
+    df = _frame(seed=6)
+    start = _shared_start()
+    kw = dict(fixed="~ z", equal_scale=True, weights="w", tol=1e-10, start=start)
+    fam = sm.families.Gamma(LOG)
+    mem = emglm.em_glm("yg ~ x", df, fam, 2, **kw)
+    dist = emglm.em_glm("yg ~ x", dd.from_pandas(df, npartitions=4), fam, 2, **kw)
+    assert mem.converged and dist.converged
+    assert dist.scale.iloc[0] == dist.scale.iloc[1]
+    _same_fit(mem, dist)
+    np.testing.assert_allclose(dist.bse.to_numpy(), mem.bse.to_numpy(), rtol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore::emglm.ConvergenceWarning")
+def test_negbin_fixed_each_its_own_alpha(client) -> None:
+    df = _frame(seed=7)
+    start = _shared_start()
+    kw = dict(fixed="~ z", offset="off", max_iter=4, se=None, start=start)
+    mem = emglm.em_glm("yn ~ x", df, "negbin", 2, **kw)
+    dist = emglm.em_glm("yn ~ x", dd.from_pandas(df, npartitions=4), "negbin", 2, **kw)
+    assert mem.n_iter == dist.n_iter == 4
+    assert abs(dist.scale.iloc[0] / dist.scale.iloc[1] - 1) > 0.1
+    _same_fit(mem, dist)

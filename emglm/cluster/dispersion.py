@@ -35,8 +35,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from emglm.cluster.jobs import DispersionJob, DispersionSumsJob, Source
-from emglm.components.glm import GLMComponents
-from emglm.engine.em import MixtureModel
 from emglm.families import Family
 from emglm.families.base import DispersionSums
 
@@ -58,7 +56,7 @@ class _Wanted(Exception):  # noqa: N818 (a request, not an error)
 
 def update_scales(
     run: Run,
-    model: MixtureModel,
+    family: Family,
     src: Source,
     coef: Array,
     scale: Array,
@@ -67,7 +65,8 @@ def update_scales(
     common: bool = False,
 ) -> Array:
     """The dispersions after the coefficients' M-step (``irls._update_scale`` on partition
-    sums): each active component's ML value given the weights of ``src``, warm-started at
+    sums): each active component's ML value given the weights of ``src`` and the means at
+    ``coef`` (K, p) of the runner's model, whose ``family`` this is, warm-started at
     ``scale``; inactive ones keep theirs.
 
     With ``common``, one dispersion for every component: the ML value over all components'
@@ -94,14 +93,11 @@ def update_scales(
     >>> start = MixtureParams(comp, np.zeros((1, 1)))
     >>> def run(jobs):
     ...     return split(combine(run_jobs(m.data, m.mixture, tuple(jobs))), len(jobs))
-    >>> new = update_scales(run, m.mixture, Source(start), start.components.coef,
+    >>> new = update_scales(run, m.family, Source(start), start.components.coef,
     ...                     start.components.scale, np.array([True]))
     >>> bool(abs(new[0] - 0.5) < 0.1)  # the true dispersion is 1 / shape = 0.5
     True
     """
-    glm = model.components
-    assert isinstance(glm, GLMComponents)
-    family = glm.family
     cols = np.flatnonzero(active)
     new = np.array(scale, dtype=float, copy=True)
     if cols.size == 0:

@@ -116,13 +116,6 @@ def _refuse_unsupported(
         raise InputError(f"method={options.method!r} is not supported on Dask yet; use 'em'")
     if options.se == "bootstrap":
         raise InputError("se='bootstrap' is not supported on Dask yet; use 'louis' or None")
-    shares = named["fixed"] is not None or named["nested"] is not None or named["equal_scale"]
-    if shares and family.has_scale and not family.dispersion_is_mean_square:
-        raise InputError(
-            f"shared coefficients (fixed=, nested=, equal_scale=True) with the {family.name} "
-            "family are not supported on a Dask DataFrame yet (their dispersion update needs "
-            "every row); with shared coefficients Poisson, binomial and Gaussian are"
-        )
 
 
 @contextlib.contextmanager

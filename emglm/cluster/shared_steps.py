@@ -14,8 +14,9 @@ in-memory M-step fuses its last check with the next E-step, the check pass here 
 computes that E-step (kept by the runner for the loop's next E-step).
 
 Dispersions: a mean-square family's (Gaussian) from the residual sums of squares
-(:class:`~emglm.cluster.jobs.RSSJob`), per component or common. Other families with a
-dispersion are refused before the fit (:func:`emglm.cluster.fit._refuse_unsupported`).
+(:class:`~emglm.cluster.jobs.RSSJob`), per component or common; other families' by the
+in-memory search on partition sums (:func:`emglm.cluster.dispersion.update_scales`), per
+component or common.
 
 Everything here works on NumPy arrays only.
 """
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from emglm.cluster import dispersion
 from emglm.cluster.jobs import CheckJob, Job, LeastSquaresJob, LinJob, RSSJob, Source, Stats
 from emglm.components import irls
 from emglm.components.glm import GLMParams
@@ -106,11 +108,12 @@ def m_step(
         passes = PartitionPasses(run, src, shared.scale, shared.group, next_jobs if fuse else None)
         coef, _ = driver._coef_steps(passes, shared, active, m_step_iter, fuse, None)
     scale = shared.scale
-    if fam.has_scale:
-        if not fam.dispersion_is_mean_square:  # refused before the fit
-            raise NotImplementedError(f"shared coefficients with the {fam.name} family")
+    if fam.has_scale and fam.dispersion_is_mean_square:
         rss = np.asarray(run([RSSJob(src, coef)])[0]["rss"])
         scale = driver.mean_square_scale(rss, mass, float(mass.sum()), shared.scale, active)
+    elif fam.has_scale:
+        common = driver.sharing.equal_scale
+        scale = dispersion.update_scales(run, fam, src, coef, shared.scale, active, common=common)
     scale = np.maximum(scale, floor)
     return SharedParams(coef, np.asarray(scale, dtype=float), shared.group)
 

@@ -235,7 +235,7 @@ def glm_m_step(
         rss = run([RSSJob(src, coef)])[0]["rss"]
         scale = np.where(active, rss / np.where(active, mass, 1.0), scale)
     elif family.has_scale:
-        scale = dispersion.update_scales(run, model, src, coef, scale, active)
+        scale = dispersion.update_scales(run, family, src, coef, scale, active)
     return GLMParams(coef, np.maximum(scale, floor))
 
 
