@@ -312,3 +312,22 @@ def test_negbin_fixed_each_its_own_alpha(client) -> None:
     assert mem.n_iter == dist.n_iter == 4
     assert abs(dist.scale.iloc[0] / dist.scale.iloc[1] - 1) > 0.1
     _same_fit(mem, dist)
+
+
+def test_gamma_grouped_observations(client) -> None:
+    # y ~ x | id: each group's rows share one component; partitions hold whole groups.
+    rng = np.random.default_rng(8)
+    n_groups, size = 300, 5
+    lab = np.repeat(rng.random(n_groups) < 0.4, size)
+    x = rng.normal(size=n_groups * size)
+    mu = np.exp(np.where(lab, 2.0 + 0.5 * x, 0.2 - 0.4 * x))
+    shape = np.where(lab, 6.0, 2.0)
+    df = pd.DataFrame({"y": rng.gamma(shape, mu / shape), "x": x,
+                       "id": np.repeat(np.arange(n_groups), size)})  # fmt: skip
+    ddf = dd.from_pandas(df, npartitions=4)  # 1500 rows: 375 each, whole groups of 5
+    kw = dict(tol=1e-10, se=None, start=_start([0.3, 0.3]))
+    fam = sm.families.Gamma(LOG)
+    mem = emglm.em_glm("y ~ x | id", df, fam, 2, **kw)
+    dist = emglm.em_glm("y ~ x | id", ddf, fam, 2, **kw)
+    assert mem.converged and dist.converged
+    _same_fit(mem, dist)
