@@ -98,9 +98,7 @@ def _mentioned(name: str, text: str) -> bool:
     return re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", text) is not None
 
 
-def _refuse_unsupported(
-    options: FitOptions, family: Any, named: dict[str, Any], several: bool
-) -> None:
+def _refuse_unsupported(options: FitOptions, named: dict[str, Any], several: bool) -> None:
     """What the Dask backend does not do yet: a clear error before any data are read."""
     if several:
         raise InputError("several responses are not supported on a Dask DataFrame yet")
@@ -184,9 +182,9 @@ def fit_distributed(
     em_glm's model keywords (offset, exposure, weights, concomitant, groups, fixed,
     nested, equal_scale, zero_inflated)."""
     if not isinstance(formula, str):
-        _refuse_unsupported(options, None, named, several=True)
+        _refuse_unsupported(options, named, several=True)
     fam = get_family(family)
-    _refuse_unsupported(options, fam, named, several=False)
+    _refuse_unsupported(options, named, several=False)
     # The columns the shared terms use are checked with the formula's.
     spec = sharing.check_sharing(named["fixed"], named["nested"], named["equal_scale"], fam)
     # The grouping column is never a factor: its labels are only compared.
