@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 
 from emglm.components import kernels
 from emglm.components.glm import GLMComponents
+from emglm.components.irls import ComponentData
 from emglm.data.arrays import MixtureData
 from emglm.engine.em import MixtureModel, MixtureParams, e_step_pass
 from emglm.families.base import DispersionSums
@@ -67,6 +68,15 @@ def _glm(model: MixtureModel) -> GLMComponents:
     return comps
 
 
+def _weighted_columns(
+    data: MixtureData, model: MixtureModel, tau_of: TauOf, src: Source, cols: tuple[int, ...]
+) -> tuple[GLMComponents, ComponentData, Array]:
+    """What a component job starts from: the GLM driver, its view of the partition and the
+    M-step weights (case weights times the source's posteriors) of components ``cols``."""
+    glm = _glm(model)
+    return glm, glm.component_data(data), data.weighted(tau_of(src)[1])[:, list(cols)]
+
+
 @dataclass(frozen=True)
 class EStepJob:
     """llf at the source's parameters and the M-step weights' column sums
@@ -94,9 +104,7 @@ class LinJob:
     scale: Array
 
     def run(self, data: MixtureData, model: MixtureModel, tau_of: TauOf) -> Stats:
-        glm = _glm(model)
-        cdata = glm.component_data(data)
-        W = data.weighted(tau_of(self.src)[1])[:, list(self.cols)]
+        glm, cdata, W = _weighted_columns(data, model, tau_of, self.src, self.cols)
         grams, rhs, obj = kernels.irls_normal_equations(
             data.X, data.y, cdata.pass_offset, cdata.pass_trials,
             cdata.loglik_constant(glm.family), glm.family, np.asfortranarray(W), self.coef,
@@ -116,9 +124,7 @@ class CheckJob:
     scale: Array
 
     def run(self, data: MixtureData, model: MixtureModel, tau_of: TauOf) -> Stats:
-        glm = _glm(model)
-        cdata = glm.component_data(data)
-        W = data.weighted(tau_of(self.src)[1])[:, list(self.cols)]
+        glm, cdata, W = _weighted_columns(data, model, tau_of, self.src, self.cols)
         obj = kernels.weighted_loglik(
             data.X, data.y, cdata.pass_offset, cdata.pass_trials,
             cdata.loglik_constant(glm.family), glm.family, W, self.coef, self.scale,
@@ -134,8 +140,7 @@ class LeastSquaresJob:
     cols: tuple[int, ...]
 
     def run(self, data: MixtureData, model: MixtureModel, tau_of: TauOf) -> Stats:
-        cdata = _glm(model).component_data(data)
-        W = data.weighted(tau_of(self.src)[1])[:, list(self.cols)]
+        _, cdata, W = _weighted_columns(data, model, tau_of, self.src, self.cols)
         grams, rhs = kernels.least_squares_equations(
             data.X, data.y, cdata.pass_offset, cdata.pass_trials, W, cdata.ones_col
         )
@@ -171,9 +176,7 @@ class DispersionJob:
     scales: Array
 
     def run(self, data: MixtureData, model: MixtureModel, tau_of: TauOf) -> Stats:
-        glm = _glm(model)
-        cdata = glm.component_data(data)
-        W = data.weighted(tau_of(self.src)[1])[:, list(self.cols)]
+        glm, cdata, W = _weighted_columns(data, model, tau_of, self.src, self.cols)
         mu = glm.family.linkinv(cdata.X @ self.coef.T + cdata.offset[:, None])
         ll = glm.family.loglik(cdata.y[:, None], mu, self.scales, cdata.trials[:, None])
         return {"ll": np.einsum("ik,ik->k", W, ll)}
@@ -189,11 +192,9 @@ class DispersionSumsJob:
     coef: Array
 
     def run(self, data: MixtureData, model: MixtureModel, tau_of: TauOf) -> Stats:
-        glm = _glm(model)
+        glm, cdata, W = _weighted_columns(data, model, tau_of, self.src, self.cols)
         family = glm.family
         assert isinstance(family, DispersionSums)
-        cdata = glm.component_data(data)
-        W = data.weighted(tau_of(self.src)[1])[:, list(self.cols)]
         mu = family.linkinv(cdata.X @ self.coef.T + cdata.offset[:, None])
         return {"sums": family.dispersion_sums(cdata.y, mu, W, cdata.trials)}
 
