@@ -16,18 +16,15 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
-from emglm.components.base import e_step_from_log_densities
 from emglm.components.glm import GLMParams
 from emglm.components.shared import SharedGLMComponents
-from emglm.data import formula
-from emglm.data.arrays import MixtureData
-from emglm.data.groups import group_labels, grouping_of
 from emglm.engine import em
 from emglm.engine.warmup import seed_sequence
 from emglm.exceptions import InputError
 from emglm.families import Family
 from emglm.inference import louis, standard_errors
 from emglm.options import FitOptions
+from emglm.report import prediction
 from emglm.report.diagnostics import DispersionTest, dispersion_test
 from emglm.report.record import FitRecord, ResponseView
 from emglm.report.summary import build_summary
@@ -38,9 +35,6 @@ if TYPE_CHECKING:
     from emglm.report.warmup import SmallEMResult
 
 Array = NDArray[np.float64]
-
-PREDICT_KINDS = ("mean", "component", "prob", "posterior", "linear")
-RESID_LEVELS = ("mixture", "component", "pooled")
 
 
 @dataclass(frozen=True, eq=False)
@@ -343,79 +337,8 @@ class EMGLMResults:
             With several responses: which one (``"mean"`` without it gives one column per
             response).
         """
-        if which not in PREDICT_KINDS:
-            raise InputError(
-                f"which={which!r} is not allowed; choose one of {', '.join(map(repr, PREDICT_KINDS))}"
-            )
-        if self.record.several and response is None and which == "mean":
-            cols = {
-                v.name: self.predict(newdata, "mean", offset=offset, exposure=exposure,
-                                     response=v.name)
-                for v in self._views
-            }  # fmt: skip
-            return pd.DataFrame(cols)
-        view = self._view(response) if which not in ("prob", "posterior") else self._views[0]
-        if newdata is None:
-            d = view.data
-            X, off, Z, index = d.X, d.offset, d.Z, self.record.row_index
-        else:
-            X, off, Z = formula.new_arrays(view.design, newdata, offset=offset, exposure=exposure)
-            index = newdata.index
-        eta = X @ view.params.coef.T + off[:, None]
-        if which == "linear":
-            return pd.DataFrame(eta, index=index, columns=self.coef_names)
-        mu = self._with_point_masses(view.family.linkinv(eta))
-        if which == "component":
-            return pd.DataFrame(mu, index=index, columns=self.component_names)
-        prior = np.broadcast_to(
-            np.exp(self.record.mixture.mixing.log_prior(Z, self.em.params.gamma)), mu.shape
-        )
-        if which == "prob":
-            return pd.DataFrame(prior.copy(), index=index, columns=self.component_names)
-        if which == "mean":
-            return pd.Series(np.sum(prior * mu, axis=1), index=index, name="predicted")
-        if newdata is None:
-            return self.posterior
-        return self._new_posterior(view, newdata, X, off, Z, index)
-
-    def _new_posterior(
-        self, view: ResponseView, newdata: pd.DataFrame, X: Array, off: Array, Z: Array,
-        index: pd.Index,
-    ) -> pd.DataFrame:  # fmt: skip
-        """Posteriors of new rows given their response, from the fitted priors (with the
-        new rows' concomitant covariates): each row on its own, or with grouped
-        observations each group of ``newdata`` (its grouping column) on its own. The
-        component model's own log-densities, so a point mass at zero and shared
-        coefficients count as in the fit."""
-        rec = self.record
-        if rec.several:
-            raise InputError(
-                "which='posterior' on newdata is for a single response; use which='prob' "
-                "for the prior probabilities"
-            )
-        grouping = None
-        if rec.data.groups is not None:
-            if view.design.groups_arg is None:
-                raise InputError(
-                    "which='posterior' on newdata of a grouped fit needs the groups of the "
-                    "new rows, but the fit's groups were given as an array; refit with "
-                    "groups='<column>' (or 'y ~ x | <column>') so newdata can name them"
-                )
-            labels = group_labels(view.design.groups_arg, newdata)
-            assert labels is not None
-            grouping = grouping_of(labels, np.ones(labels.shape[0]), Z)
-        y, trials = formula.new_response(view.design, newdata, view.family)
-        # The family's check of the fit, on the new responses beside the fitted ones (which
-        # passed it, so only values outside the support can fail).
-        fitted = view.data
-        view.family.check_response(
-            np.r_[y, fitted.y], np.r_[trials, fitted.trials], view.design.response_name
-        )
-        new = MixtureData(y, X, off, trials, np.ones(y.shape[0]), Z, grouping)
-        log_dens = rec.mixture.components.log_densities(new, self.em.params.components)
-        log_prior = rec.mixture.mixing.log_prior(new.unit_Z, self.em.params.gamma)
-        post = e_step_from_log_densities(new, log_dens, log_prior).posterior
-        return pd.DataFrame(post, index=index, columns=self.component_names)
+        return prediction.predict(self, newdata, which, offset=offset, exposure=exposure,
+                                  response=response)  # fmt: skip
 
     # --- residuals -------------------------------------------------------------------------
     def resid(
@@ -438,39 +361,7 @@ class EMGLMResults:
         response : str, optional
             With several responses: whose residuals.
         """
-        kinds = ("response", "pearson", "deviance")
-        if kind not in kinds:
-            raise InputError(f"kind={kind!r} is not allowed; choose one of {kinds}")
-        if level not in RESID_LEVELS:
-            raise InputError(f"level={level!r} is not allowed; choose one of {RESID_LEVELS}")
-        view = self._view(response)
-        d, fam = view.data, view.family
-        glm_mu = view.glm.means(view.data, view.params)
-        mu = self._with_point_masses(glm_mu)
-        var = self._with_point_masses(
-            fam.response_variance(glm_mu, view.params.scale, d.trials[:, None]), variance=True
-        )
-        if level == "component":
-            m, v = mu, var
-        else:
-            weight = self._prior if level == "mixture" else self.em.posterior
-            m = np.sum(weight * mu, axis=1)
-            if level == "mixture":
-                v = np.sum(weight * (var + mu**2), axis=1) - m**2
-            else:
-                v = np.sum(weight * var, axis=1)
-        y = d.y if m.ndim == 1 else d.y[:, None]
-        if kind == "response":
-            r = y - m
-        elif kind == "pearson":
-            r = (y - m) / np.sqrt(np.maximum(v, 1e-300))
-        else:
-            trials = d.trials if m.ndim == 1 else d.trials[:, None]
-            dev = np.maximum(fam.unit_deviance(y, fam.clip_mu(m), trials), 0.0)
-            r = np.sign(y - m) * np.sqrt(dev)
-        if r.ndim == 2:
-            return self._frame(r)
-        return pd.Series(r, index=self.record.row_index, name=f"resid_{kind}")
+        return prediction.residuals(self, kind, level, response)
 
     @property
     def resid_response(self) -> pd.Series:
