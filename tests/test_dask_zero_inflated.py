@@ -122,16 +122,20 @@ def test_poisson_exposure_weights_concomitant_and_louis(client) -> None:
     pd.testing.assert_series_equal(dist.classes.compute(), mem.classes)
 
 
-def test_binomial(client) -> None:
-    df = _frame(seed=1)
+def test_binomial_with_a_partition_of_zeros(client) -> None:
+    # Sorted by the response, the first partition holds only zeros (and the results'
+    # probe rows too): a partition is checked beside rows of the sample, not alone.
+    df = _frame(seed=1).sort_values("succ", kind="stable").reset_index(drop=True)
     kw = dict(tol=1e-10, se=None,
               start=_start([[0.9, 0.7], [-0.7, -0.3]], [[0.0, 0.3, 0.3]]))  # fmt: skip
     formula = "cbind(succ, fail) ~ x"
     mem = emglm.em_glm(formula, df, "binomial", 2, zero_inflated=True, **kw)
-    dist = emglm.em_glm(formula, dd.from_pandas(df, npartitions=3), "binomial", 2,
-                        zero_inflated=True, **kw)  # fmt: skip
+    ddf = dd.from_pandas(df, npartitions=3)
+    assert (ddf.partitions[0].compute().succ == 0).all()
+    dist = emglm.em_glm(formula, ddf, "binomial", 2, zero_inflated=True, **kw)
     assert mem.converged and dist.converged
     _same_fit(mem, dist)
+    pd.testing.assert_frame_equal(dist.posterior.compute(), mem.posterior, atol=1e-6)
 
 
 @pytest.mark.filterwarnings("ignore::emglm.ConvergenceWarning")

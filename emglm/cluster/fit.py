@@ -225,9 +225,11 @@ def _fit(
         design.formula, local, concomitant=design.concomitant, eval_env=design.eval_env,
         used=[v for v in (*cols.values(), group) if v is not None],
     )  # fmt: skip
+    # The sample passed the family's checks about every row; a partition need not.
+    reference = formula_mod.reference_rows(model.data.y, model.data.trials)
     spec = PartitionSpec(design.formula, infos, design, model.family, cols["offset"],
                          cols["exposure"], cols["weights"], named["concomitant"], group,
-                         in_index)  # fmt: skip
+                         in_index, reference)  # fmt: skip
     options = options.check_for(model.n_total)
     mixture = model.mixture
 
