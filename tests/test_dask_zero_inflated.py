@@ -21,7 +21,7 @@ from emglm.components.glm import GLMParams  # noqa: E402
 from emglm.components.shared import SharedParams  # noqa: E402
 from emglm.components.zero_inflated import ZIParams  # noqa: E402
 from emglm.engine.em import MixtureParams  # noqa: E402
-from emglm.exceptions import DegenerateComponentWarning  # noqa: E402
+from emglm.exceptions import DegenerateComponentWarning, InputError, InputTypeError  # noqa: E402
 
 LLF_RTOL = 1e-8
 PARAM_ATOL = 1e-6
@@ -202,3 +202,14 @@ def test_dropped_point_mass_leaves_the_plain_glm_mixture(client) -> None:
     plain = emglm.em_glm("y ~ x", df, "poisson", 1, tol=1e-10)
     assert dist.llf == pytest.approx(plain.llf, rel=1e-8)
     pd.testing.assert_frame_equal(dist.posterior.compute(), mem.posterior, atol=1e-6)
+
+
+def test_bad_zero_inflation_is_refused_as_in_memory(client) -> None:
+    df = _frame(n=300)
+    ddf = dd.from_pandas(df.assign(yc=df.x + 5.0, y1=df.y + 1), npartitions=2)
+    with pytest.raises(InputError, match="the gaussian family has none.*poisson, binomial, negbin"):
+        emglm.em_glm("yc ~ x", ddf, "gaussian", 2, zero_inflated=True)
+    with pytest.raises(InputError, match="zero_inflated=True but the response has no zeros"):
+        emglm.em_glm("y1 ~ x", ddf, "poisson", 2, zero_inflated=True)
+    with pytest.raises(InputTypeError, match="zero_inflated must be True or False; got str"):
+        emglm.em_glm("y ~ x", ddf, "poisson", 2, zero_inflated="yes")
