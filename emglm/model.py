@@ -426,7 +426,7 @@ class EMGLM:
         first = 1 + getattr(fit.params.components, "n_zero", 0)
         _warn_about_fit(self.data, mixture, parts, fit, self.n_total, options, first)
         # A dropped point mass leaves a plain GLM mixture (as flexmix's FLXremoveComponent).
-        mixture, fit = _without_point_mass(mixture, fit, self.glms[0])
+        mixture, fit = without_point_mass(mixture, fit, self.glms[0])
         covariance = None
         if options.se is not None:
             covariance = standard_errors.covariance(
@@ -613,7 +613,7 @@ class EMGLM:
         return MixtureParams(comp, self.mixture.mixing.start(q, self.n_total))
 
 
-def _without_point_mass(
+def without_point_mass(
     mixture: MixtureModel, fit: em.EMFit, glm: GLMComponents
 ) -> tuple[MixtureModel, em.EMFit]:
     """A zero-inflated fit whose point mass was dropped is a plain GLM mixture (flexmix's

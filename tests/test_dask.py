@@ -215,7 +215,6 @@ def test_unknown_categories_and_strings_are_refused(client) -> None:
 @pytest.mark.parametrize(
     ("keywords", "message"),
     [
-        ({"zero_inflated": True}, r"zero_inflated=True is not supported on a Dask"),
         ({"method": "cem"}, r"method='cem' is not supported on Dask yet"),
         ({"se": "bootstrap"}, r"se='bootstrap' is not supported on Dask yet"),
         ({"weights": np.ones(300)}, r"weights= must be a column name of a Dask DataFrame"),

@@ -10,6 +10,9 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
 import emglm
+from emglm.data import formula as formula_mod
+from emglm.exceptions import InputError
+from emglm.families import get_family
 
 
 def test_patsy_terms_match_statsmodels(glm_df: pd.DataFrame) -> None:
@@ -119,3 +122,29 @@ def test_caller_namespace_is_visible(glm_df: pd.DataFrame) -> None:
 
     res = emglm.em_glm("count ~ centred(x1)", glm_df, "poisson", K=1)
     assert "centred(x1)" in res.params.index
+
+
+@pytest.mark.parametrize(
+    ("family", "whole", "part", "bad"),
+    [
+        ("poisson", [0, 2, 5, 1], [0, 0, 0], [0, -1, 2]),
+        ("binomial", [0, 1, 1, 0], [1, 1, 1], [0, 2, 1]),
+        ("gaussian", [0.5, 2.0, 1.0, 3.0], [1.0, 1.0, 1.0], None),
+    ],
+)
+def test_a_part_is_checked_beside_reference_rows(family, whole, part, bad) -> None:
+    # A partition of a larger data set (design information learned on the whole) may be
+    # constant where the whole is not; only values outside the support are refused.
+    fam = get_family(family)
+    df = pd.DataFrame({"y": whole, "x": np.arange(4.0)})
+    _, arrays = formula_mod.build("y ~ x", df, fam)
+    infos = formula_mod.learned_infos("y ~ x", df)
+    ref = formula_mod.reference_rows(arrays.y, arrays.trials)
+    piece = pd.DataFrame({"y": part, "x": [0.5, 1.5, 2.5]})
+    with pytest.raises(InputError, match="in every row"):
+        formula_mod.build("y ~ x", piece, fam, infos=infos)
+    _, got = formula_mod.build("y ~ x", piece, fam, infos=infos, checked_beside=ref)
+    np.testing.assert_array_equal(got.y, np.asarray(part, dtype=float))
+    if bad is not None:
+        with pytest.raises(InputError, match="non-negative integer counts|must lie in"):
+            formula_mod.build("y ~ x", piece.assign(y=bad), fam, infos=infos, checked_beside=ref)

@@ -36,7 +36,7 @@ from distributed import Client, LocalCluster, default_client
 
 from emglm.blas_threads import single_blas_thread
 from emglm.cluster import group_spans, loop, steps
-from emglm.cluster.jobs import CensusJob, FitStatsJob, LouisJob
+from emglm.cluster.jobs import CensusJob, FitStatsJob, LouisJob, glm_params
 from emglm.cluster.mapreduce import PassRunner
 from emglm.cluster.partition import PartitionSpec, build_partition, model_frame
 from emglm.cluster.results import DaskEMGLMResults, RowSums
@@ -57,7 +57,7 @@ from emglm.exceptions import (
 from emglm.families import get_family
 from emglm.inference import louis
 from emglm.mixing import SEPARATION_PRIOR, grows_without_bound
-from emglm.model import CONCOMITANT_SEPARATION, EMGLM
+from emglm.model import CONCOMITANT_SEPARATION, EMGLM, without_point_mass
 from emglm.options import FitOptions
 from emglm.report.record import FitRecord
 from emglm.report.warmup import SmallEMResult
@@ -102,8 +102,6 @@ def _refuse_unsupported(options: FitOptions, named: dict[str, Any], several: boo
     """What the Dask backend does not do yet: a clear error before any data are read."""
     if several:
         raise InputError("several responses are not supported on a Dask DataFrame yet")
-    if named["zero_inflated"]:
-        raise InputError("zero_inflated=True is not supported on a Dask DataFrame yet")
     for name in ("offset", "exposure", "weights", "groups"):
         if named[name] is not None and not isinstance(named[name], str):
             raise InputTypeError(
@@ -219,16 +217,19 @@ def _fit(
     model = EMGLM.from_formula(
         formula, local, family, K, concomitant=named["concomitant"], groups=named["groups"],
         eval_env=eval_env, safe_formula=safe_formula, fixed=named["fixed"],
-        nested=named["nested"], equal_scale=named["equal_scale"], **cols,
+        nested=named["nested"], equal_scale=named["equal_scale"],
+        zero_inflated=named["zero_inflated"], **cols,
     )  # fmt: skip
     design = model.design
     infos = formula_mod.learned_infos(
         design.formula, local, concomitant=design.concomitant, eval_env=design.eval_env,
         used=[v for v in (*cols.values(), group) if v is not None],
     )  # fmt: skip
+    # The sample passed the family's checks about every row; a partition need not.
+    reference = formula_mod.reference_rows(model.data.y, model.data.trials)
     spec = PartitionSpec(design.formula, infos, design, model.family, cols["offset"],
                          cols["exposure"], cols["weights"], named["concomitant"], group,
-                         in_index)  # fmt: skip
+                         in_index, reference)  # fmt: skip
     options = options.check_for(model.n_total)
     mixture = model.mixture
 
@@ -262,9 +263,14 @@ def _fit(
     if not np.array_equal(order, np.arange(order.size)):
         stats = run([FitStatsJob(params)])[0]
     _warn(mixture, fit, stats, model.n_total, options, floor, run)
+    # A dropped point mass leaves a plain GLM mixture (as in memory); the workers keep the
+    # zero-inflated model, whose passes at these parameters are the plain model's.
+    at = params
+    mixture, fit = without_point_mass(mixture, fit, steps.glm_of(mixture))
+    params = fit.params
     covariance = None
     if options.se == "louis":
-        info = run([LouisJob(params)])[0]["info"]
+        info = run([LouisJob(at)])[0]["info"]
         names = louis.param_names(mixture, design.z_names, params.n_components)
         cause = mixture.components.why_singular(params.components)
         covariance = louis.Covariance("louis", louis.invert_information(info, names, cause))
@@ -370,12 +376,12 @@ def _warn(
             DegenerateComponentWarning,
         )
     glm = steps.glm_of(mixture)
-    scale = fit.params.components.scale
+    comp, n_zero = glm_params(fit.params.components)
     if glm.family.has_scale and glm.family.dispersion_can_collapse and floor > 0:
-        collapsed = np.flatnonzero(scale <= floor * (1.0 + 1e-6))
+        collapsed = np.flatnonzero(comp.scale <= floor * (1.0 + 1e-6))
         if collapsed.size:
             emit(
-                f"the variance of comp{collapsed[0] + 1} collapsed onto its floor: a spurious "
+                f"the variance of comp{collapsed[0] + n_zero + 1} collapsed onto its floor: a spurious "
                 "maximum; refit with more starts (n_starts), a larger minprior, or fewer "
                 "components.",
                 DegenerateComponentWarning,

@@ -4,6 +4,9 @@ A *pass* runs a list of jobs on every partition's :class:`~emglm.data.arrays.Mix
 and adds their results up over partitions (:mod:`emglm.cluster.mapreduce`). Each job
 names a :class:`Source` for its weights: the posteriors at some parameters, recomputed on
 the worker from those parameters (the posteriors never leave it), times the case weights.
+A component job's ``cols`` and coefficients index the GLM components: with a point mass at
+zero (:mod:`emglm.components.zero_inflated`) their weight columns follow the point mass's
+(:attr:`Source.n_zero`), which no GLM job reads.
 The sums are the ones the in-memory M-step forms over its row blocks, from the same
 kernels (:mod:`emglm.components.kernels`), so the client can solve them exactly as the
 in-memory M-step does (:mod:`emglm.cluster.steps`).
@@ -25,8 +28,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from emglm.components import kernels
-from emglm.components.glm import GLMComponents
+from emglm.components.glm import GLMComponents, GLMParams
 from emglm.components.irls import ComponentData
+from emglm.components.zero_inflated import ZeroInflatedComponents, ZIParams
 from emglm.data.arrays import MixtureData
 from emglm.engine.em import MixtureModel, MixtureParams, e_step_pass
 from emglm.families.base import DispersionSums
@@ -56,14 +60,41 @@ class Source:
             tau = np.where(total > 0, tau / np.where(total > 0, total, 1.0), 1.0 / n_kept)
         return out.llf, tau
 
+    @property
+    def n_zero(self) -> int:
+        """Posterior columns before the GLM components': the point mass at zero while it is
+        in the model (and kept), else none."""
+        comp = self.params.components
+        if not isinstance(comp, ZIParams) or not comp.zero:
+            return 0
+        return int(self.keep is None or bool(self.keep[0]))
+
+
+def glm_params(comp: Any) -> tuple[GLMParams, int]:
+    """The GLM components' parameters in a model's component parameters, and the number of
+    posterior columns before theirs (the point mass at zero while it is in the model)."""
+    if isinstance(comp, ZIParams):
+        return comp.glm, comp.n_zero
+    assert isinstance(comp, GLMParams)
+    return comp, 0
+
+
+def with_glm(like: Any, glm: GLMParams) -> Any:
+    """Component parameters as ``like`` with the GLM components' parameters ``glm``."""
+    return ZIParams(glm, like.zero) if isinstance(like, ZIParams) else glm
+
 
 def key_of(obj: Any) -> bytes:
     """A key for equal jobs (same type, same arrays), to reuse a result already computed."""
     return pickle.dumps(obj, protocol=5)
 
 
-def _glm(model: MixtureModel) -> GLMComponents:
+def glm_driver(model: MixtureModel) -> GLMComponents:
+    """The model's GLM driver (plain, or with shared coefficients), beside a point mass at
+    zero too."""
     comps = model.components
+    if isinstance(comps, ZeroInflatedComponents):
+        comps = comps.glm
     assert isinstance(comps, GLMComponents)
     return comps
 
@@ -72,9 +103,10 @@ def _weighted_columns(
     data: MixtureData, model: MixtureModel, tau_of: TauOf, src: Source, cols: tuple[int, ...]
 ) -> tuple[GLMComponents, ComponentData, Array]:
     """What a component job starts from: the GLM driver, its view of the partition and the
-    M-step weights (case weights times the source's posteriors) of components ``cols``."""
-    glm = _glm(model)
-    return glm, glm.component_data(data), data.weighted(tau_of(src)[1])[:, list(cols)]
+    M-step weights (case weights times the source's posteriors) of GLM components ``cols``."""
+    glm = glm_driver(model)
+    shifted = [c + src.n_zero for c in cols]
+    return glm, glm.component_data(data), data.weighted(tau_of(src)[1])[:, shifted]
 
 
 @dataclass(frozen=True)
@@ -155,9 +187,9 @@ class RSSJob:
     coef: Array
 
     def run(self, data: MixtureData, model: MixtureModel, tau_of: TauOf) -> Stats:
-        glm = _glm(model)
+        glm = glm_driver(model)
         cdata = glm.component_data(data)
-        W = data.weighted(tau_of(self.src)[1])
+        W = data.weighted(tau_of(self.src)[1])[:, self.src.n_zero :]
         rss = kernels.weighted_rss(
             data.X, data.y, cdata.pass_offset, cdata.pass_trials, glm.family, W, self.coef
         )
@@ -274,10 +306,11 @@ class FitStatsJob:
         unit_w, unit_tau = data.unit_case_weights, data.unit_first(tau)
         with np.errstate(divide="ignore", invalid="ignore"):
             xlogx = np.where(unit_tau > 0, unit_tau * np.log(unit_tau), 0.0)
-        glm = _glm(model)
-        separated = np.zeros(tau.shape[1])
-        for k, count in glm.separated(data, self.params.components, tau):
-            separated[k] = count
+        glm = glm_driver(model)
+        comp, n_zero = glm_params(self.params.components)
+        separated = np.zeros(tau.shape[1])  # by posterior column
+        for k, count in glm.separated(data, comp, tau[:, n_zero:]):
+            separated[k + n_zero] = count
         return {
             "log_best": float(unit_w @ np.log(unit_tau.max(axis=1))),
             "entropy": -float(unit_w @ xlogx.sum(axis=1)),

@@ -16,6 +16,7 @@ from dataclasses import replace
 import numpy as np
 
 from emglm.cluster import shared_steps, steps
+from emglm.cluster.jobs import glm_params, with_glm
 from emglm.cluster.steps import DataFacts, Posterior, Run
 from emglm.engine import accel
 from emglm.engine.em import MixtureModel, MixtureParams
@@ -88,13 +89,15 @@ def _unpack(
     if shared is not None:
         return shared_steps.unpack(shared, model, vec, like, floor)
     glm = steps.glm_of(model)
-    size = glm.pack(like.components).shape[0]
-    n_comp, p = like.components.coef.shape
+    glm_like, _ = glm_params(like.components)
+    size = glm.pack(glm_like).shape[0]
+    n_comp, p = glm_like.coef.shape
     block = np.asarray(vec[:size], dtype=float).reshape(n_comp, glm.per_component(p))
     if glm.family.has_scale:
         scale = np.maximum(glm.family.dispersion_from_free(block[:, p]), floor)
     else:
         scale = np.ones(n_comp)
-    comp = type(like.components)(block[:, :p].copy(), np.asarray(scale, dtype=float))
+    comp = type(glm_like)(block[:, :p].copy(), np.asarray(scale, dtype=float))
+    comp = with_glm(like.components, comp)
     gamma = model.mixing.unpack(vec[size:], like.gamma.shape[0], like.n_components)
     return MixtureParams(comp, gamma)

@@ -34,7 +34,10 @@ class PartitionSpec:
     """How to build a partition's arrays: the fitted formula (after R syntax, without a
     grouping term), the learned design information, the design (for the formula's
     namespace), the family, the columns named as offset, exposure, weights, the
-    concomitant formula and the grouping column (``groups_in_index``: it is the index)."""
+    concomitant formula and the grouping column (``groups_in_index``: it is the index);
+    ``reference``: responses and trials of sample rows each partition's response is
+    checked beside (:func:`emglm.data.formula.reference_rows`: a partition may hold only
+    zeros, say, where the whole data set may not)."""
 
     formula: str
     infos: Any
@@ -46,6 +49,7 @@ class PartitionSpec:
     concomitant: str | None
     groups: str | None = None
     groups_in_index: bool = False
+    reference: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
     token: str = field(default_factory=lambda: uuid.uuid4().hex, compare=False)
 
     def __dask_tokenize__(self) -> str:
@@ -74,6 +78,7 @@ def partition_arrays(frame: pd.DataFrame, spec: PartitionSpec) -> formula_mod.Mo
         eval_env=spec.design.eval_env,
         groups=spec.groups,
         infos=spec.infos,
+        checked_beside=spec.reference,
     )
     if spec.groups_in_index:  # positions in the frame with its index made a column
         arrays = replace(arrays, row_index=frame.index[arrays.row_index.to_numpy()])

@@ -30,7 +30,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from emglm.cluster import dispersion
-from emglm.cluster.jobs import CheckJob, Job, LeastSquaresJob, LinJob, RSSJob, Source, Stats
+from emglm.cluster.jobs import (
+    CheckJob,
+    Job,
+    LeastSquaresJob,
+    LinJob,
+    RSSJob,
+    Source,
+    Stats,
+    glm_driver,
+    glm_params,
+    with_glm,
+)
 from emglm.components import irls
 from emglm.components.glm import GLMParams
 from emglm.components.shared import Linearisation, SharedGLMComponents, SharedParams
@@ -73,8 +84,9 @@ class PartitionPasses:
 
 
 def driver_of(model: MixtureModel) -> SharedGLMComponents | None:
-    """The model's shared-coefficient driver, or ``None`` for plain GLM components."""
-    comps = model.components
+    """The model's shared-coefficient driver (beside a point mass at zero too), or ``None``
+    for plain GLM components."""
+    comps = glm_driver(model)
     return comps if isinstance(comps, SharedGLMComponents) else None
 
 
@@ -122,7 +134,8 @@ def unpack(
     driver: SharedGLMComponents, model: MixtureModel, vec: Array, like: MixtureParams, floor: float
 ) -> MixtureParams:
     """:meth:`MixtureModel.unpack` without the data: dispersions kept above ``floor``."""
-    size = driver.n_params(like.n_components)
-    comp = driver.unpack_above(vec[:size], like.components, floor)
+    glm, _ = glm_params(like.components)
+    size = driver.n_params(glm.coef.shape[0])
+    comp = with_glm(like.components, driver.unpack_above(vec[:size], glm, floor))
     gamma = model.mixing.unpack(vec[size:], like.gamma.shape[0], like.n_components)
     return MixtureParams(comp, gamma)

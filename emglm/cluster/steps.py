@@ -34,6 +34,9 @@ from emglm.cluster.jobs import (
     RSSJob,
     Source,
     Stats,
+    glm_driver,
+    glm_params,
+    with_glm,
 )
 from emglm.components import irls
 from emglm.components.glm import GLMComponents, GLMParams
@@ -43,6 +46,9 @@ from emglm.mixing import gamma_from_proportions
 
 Array = NDArray[np.float64]
 Run = Callable[[Sequence[Job]], list[Stats]]
+#: The jobs of the next E-step at given GLM components' parameters (and the next mixing
+#: logits): what a fused check pass runs too.
+NextJobs = Callable[[GLMParams], list[Job]]
 
 # The in-memory IRLS's constants (emglm.components.irls): the same decisions here.
 _MAX_HALVINGS = irls._MAX_HALVINGS
@@ -77,11 +83,9 @@ class Posterior:
 
 
 def glm_of(model: MixtureModel) -> GLMComponents:
-    """The model's GLM driver (plain, or with shared coefficients: the component models
-    fitted on partitions so far)."""
-    comps = model.components
-    assert isinstance(comps, GLMComponents)
-    return comps
+    """The model's GLM driver (plain, or with shared coefficients; beside a point mass at
+    zero too: the component models fitted on partitions so far)."""
+    return glm_driver(model)
 
 
 def estep_jobs(model: MixtureModel, params: MixtureParams) -> list[Job]:
@@ -90,8 +94,8 @@ def estep_jobs(model: MixtureModel, params: MixtureParams) -> list[Job]:
     ): all from one pass."""
     src = Source(params)
     glm = glm_of(model)
-    comp: GLMParams = params.components
-    cols = tuple(range(params.n_components))
+    comp, _ = glm_params(params.components)
+    cols = tuple(range(comp.coef.shape[0]))
     jobs: list[Job] = [EStepJob(src)]
     if glm.family.least_squares:
         jobs.append(LeastSquaresJob(src, cols))
@@ -160,14 +164,21 @@ def m_step(
     """One M-step from the weights of ``src`` (sums ``mass``), warm-started at ``params``:
     the mixing model first, then the components (as
     :func:`emglm.engine.em.m_step_and_e_step`). The mixing model is fitted to units:
-    with groups, constant proportions are the groups' shares."""
+    with groups, constant proportions are the groups' shares. Beside a point mass at zero
+    the GLM components are fitted from their own weight columns
+    (:meth:`ZeroInflatedComponents.m_step`)."""
     share = mass
     if facts.unit_nobs is not None and not model.mixing.varies_by_row:
         # The E-step (or the minprior rule) computed these sums: no further pass.
         share = np.asarray(run([EStepJob(src)])[0]["unit_mass"], dtype=float)
     gamma = mixing_m_step(run, model, src, share, params.gamma)
-    comp = glm_m_step(run, model, src, mass, params.components, m_step_iter, facts.floor, gamma)
-    return MixtureParams(comp, gamma)
+    glm, n_zero = glm_params(params.components)
+
+    def next_jobs(comp: GLMParams) -> list[Job]:
+        return estep_jobs(model, MixtureParams(with_glm(params.components, comp), gamma))
+
+    comp = glm_m_step(run, model, src, mass[n_zero:], glm, m_step_iter, facts.floor, next_jobs)
+    return MixtureParams(with_glm(params.components, comp), gamma)
 
 
 def mixing_m_step(run: Run, model: MixtureModel, src: Source, mass: Array, gamma: Array) -> Array:
@@ -208,24 +219,22 @@ def glm_m_step(
     params: GLMParams,
     max_iter: int,
     floor: float,
-    gamma_next: Array,
+    next_jobs: NextJobs,
 ) -> GLMParams:
-    """The components' M-step (:func:`irls.m_step_components_and_e_step`): the E-step at
-    the proposals is computed with their check when it may be the next E-step. Shared
-    coefficients: :func:`emglm.cluster.shared_steps.m_step`."""
+    """The GLM components' M-step (:func:`irls.m_step_components_and_e_step`) from their
+    weight columns (sums ``mass``): the E-step at the proposals (``next_jobs``) is computed
+    with their check when it may be the next E-step. Shared coefficients:
+    :func:`emglm.cluster.shared_steps.m_step`."""
     shared = shared_steps.driver_of(model)
     if shared is not None:
-        return shared_steps.m_step(
-            run, shared, src, mass, params, max_iter, floor,
-            lambda comp: estep_jobs(model, MixtureParams(comp, gamma_next)),
-        )  # fmt: skip
+        return shared_steps.m_step(run, shared, src, mass, params, max_iter, floor, next_jobs)
     family = glm_of(model).family
     active = mass > 0
     scale = np.array(params.scale, dtype=float, copy=True)
     coef = np.array(params.coef, dtype=float, copy=True)
     cols = np.arange(coef.shape[0])
     if irls.shares_passes(family) and active.all():
-        coef = _warm_coef(run, model, src, cols, coef, scale, max_iter, gamma_next)
+        coef = _warm_coef(run, model, src, cols, coef, scale, max_iter, next_jobs)
         return GLMParams(coef, np.maximum(scale, floor))
     if active.any():
         coef[active] = _warm_coef(
@@ -247,7 +256,7 @@ def _warm_coef(
     coef: Array,
     scale: Array,
     max_iter: int,
-    gamma_next: Array | None = None,
+    next_jobs: NextJobs | None = None,
 ) -> Array:
     """:func:`irls._warm_coef` on partition sums: monotone IRLS steps of components
     ``cols`` (closed form for least squares)."""
@@ -265,7 +274,7 @@ def _warm_coef(
             lin = (got["grams"], got["rhs"], got["obj"])
         grams, rhs, objective = lin
         proposal = np.array([irls.solve_normal(g, r) for g, r in zip(grams, rhs, strict=True)])
-        fuse = gamma_next if (moving.all() and step >= max_iter) else None
+        fuse = next_jobs if (moving.all() and step >= max_iter) else None
         ahead = fuse is None and step < max_iter
         delta = proposal - coef[idx]
         predicted = 0.5 * np.einsum("ki,kij,kj->k", delta, grams, delta)
@@ -295,11 +304,11 @@ def _halve_all(
     coef: Array,
     proposal: Array,
     objective: Array,
-    gamma_next: Array | None,
+    next_jobs: NextJobs | None,
     ahead: bool,
     settled: NDArray[np.bool_],
 ) -> tuple[Array, Array, tuple[Array, Array, Array] | None]:
-    """:func:`irls._halve_all` on partition sums. With ``gamma_next`` the full steps'
+    """:func:`irls._halve_all` on partition sums. With ``next_jobs`` the full steps'
     check pass also computes the E-step there (kept by the runner for the next E-step)."""
     step = proposal - coef
     accepted = coef.copy()
@@ -309,10 +318,9 @@ def _halve_all(
     for halving in range(_MAX_HALVINGS):
         cand = coef[todo] + step[todo]
         ctodo = tuple(int(c) for c in cols[todo])
-        if halving == 0 and gamma_next is not None:
-            ahead_params = MixtureParams(GLMParams(cand, scale), gamma_next)
+        if halving == 0 and next_jobs is not None:
             jobs: list[Job] = [CheckJob(src, ctodo, cand, scale[todo])]
-            obj = run(jobs + estep_jobs(model, ahead_params))[0]["obj"]
+            obj = run(jobs + next_jobs(GLMParams(cand, scale)))[0]["obj"]
         elif halving == 0 and ahead:
             got = run([LinJob(src, ctodo, cand, scale)])[0]
             lin = (got["grams"], got["rhs"], got["obj"])

@@ -182,12 +182,17 @@ def build(
     groups: ArrayLike | str | None = None,
     exclude: Sequence[str] = (),
     infos: _Infos | None = None,
+    checked_beside: tuple[Array, Array] | None = None,
 ) -> tuple[Design, ModelArrays]:
     """Evaluate ``formula`` on ``data`` and validate everything the fit will use.
 
     ``infos`` (:func:`learned_infos` of an earlier build) re-applies design information
     learned elsewhere instead of learning it on ``data``: one partition of a larger data
-    set is then built exactly as the whole would be, and may have no rows left.
+    set is then built exactly as the whole would be, and may have no rows left. Such a
+    part need not pass the family's checks about every row (a Poisson response 0 in every
+    row, say): ``checked_beside`` (responses and trials of rows of the whole that pass
+    them, :func:`reference_rows`) are checked with it, so only values outside the
+    family's support fail.
 
     ``groups`` (a column name or one label per row), or a grouping term ``| g`` at the end
     of the formula, says which rows share one latent class (:mod:`emglm.data.groups`).
@@ -281,7 +286,8 @@ def build(
         )
     if infos.z is not None:
         _check_finite(dict(zip(infos.z.column_names, Z.T, strict=True)), "concomitant covariate")
-    family.check_response(y, trials, response_name)
+    ref_y, ref_trials = (np.empty(0), np.empty(0)) if checked_beside is None else checked_beside
+    family.check_response(np.r_[y, ref_y], np.r_[trials, ref_trials], response_name)
 
     design = Design(
         formula=formula,
@@ -337,6 +343,25 @@ class _Infos:
         object.__setattr__(self, "offsets", [thaw(i, _KNOWN) for i in state["offsets"]])
         z = state["z"]
         object.__setattr__(self, "z", None if z is None else thaw(z, _KNOWN))
+
+
+def reference_rows(y: Array, trials: Array) -> tuple[Array, Array]:
+    """Responses and trials of the rows with the smallest and the largest response (among
+    rows with trials): when ``y`` passed its family's checks about every row (not
+    constant, not 0 everywhere), these two rows pass them too, so any part of the data
+    checked beside them (``build(..., checked_beside=...)``) fails only on values outside
+    the support.
+
+    Examples
+    --------
+    >>> reference_rows(np.array([3.0, 0.0, 5.0, 1.0]), np.ones(4))
+    (array([0., 5.]), array([1., 1.]))
+    """
+    rows = np.flatnonzero(trials > 0)
+    if rows.size == 0:
+        rows = np.arange(y.shape[0])
+    pick = rows[[int(np.argmin(y[rows])), int(np.argmax(y[rows]))]]
+    return y[pick].copy(), trials[pick].copy()
 
 
 def learned_infos(
