@@ -35,7 +35,7 @@ Array = NDArray[np.float64]
 
 #: Starts the engine makes itself; the others come from the component model.
 ENGINE_STARTS = ("random", "cem")
-INIT_METHODS = ("mixed", "random", "fit", "quantile", "cem")
+INIT_METHODS = ("mixed", "random", "fit", "quantile", "tail", "cem")
 #: ``init="mixed"``: warm-up run r (from 0) starts by ``MIXED_INITS[r % 3]``.
 MIXED_INITS = ("quantile", "fit", "random")
 
