@@ -168,7 +168,7 @@ def small_em(
         EM iterations per run.
     tol : float, default 1e-4
         A run stops early when the relative change of its objective is below ``tol``.
-    init : {"mixed", "random", "fit", "quantile", "cem"}
+    init : {"mixed", "random", "fit", "quantile", "tail", "cem"}
         How each run starts (``"mixed"``, as in :func:`em_glm`: ``"quantile"``, ``"fit"``
         and ``"random"`` in turn); see :mod:`emglm.engine.starts`.
     sample_size : int, optional

@@ -298,11 +298,12 @@ class EMGLM:
             Starting values: coefficients (K x p array, list of K vectors or a ``params``
             DataFrame), posteriors (n x K), labels 0..K-1 (length n).
             Or the output of :func:`emglm.select_best`. When given, no warm-up is run.
-        init : {"mixed", "random", "fit", "quantile", "cem"}
+        init : {"mixed", "random", "fit", "quantile", "tail", "cem"}
             How random starts are drawn when ``start`` is not given: ``"mixed"`` (default)
             takes ``"quantile"``, ``"fit"`` and ``"random"`` in turn; a random partition of
             the rows, a perturbed single-GLM fit, the sorted residuals of a single GLM cut
-            into random blocks, or a random partition refined by classification EM (see
+            into random blocks, a small tail of those residuals in one component and the
+            rest cut into blocks, or a random partition refined by classification EM (see
             :mod:`emglm.engine.starts` and ``docs/warmup.md``).
         method : {"em", "cem", "sem"}
             The EM variant: soft posteriors (maximises the mixture likelihood),

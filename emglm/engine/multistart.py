@@ -53,7 +53,7 @@ class WarmupBudget:
     reference_units: int = 5000
     reference_params: int = 11
     # A short run's fixed cost, in unit-parameters: measured, a short run on 82 rows and
-    # 9 parameters (galaxies) takes 0.55 of one on the reference (sim2, 55,000).
+    # 8 parameters (galaxies) takes 0.55 of one on the reference (sim2, 55,000).
     overhead: int = 30_000
     max_cost: float = 6.0
     min_long: int = 3
