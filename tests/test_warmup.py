@@ -174,7 +174,7 @@ def test_progress_bar(sim2, capsys, monkeypatch):
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"init": "kmeans"}, emglm.InputError, "init='kmeans'.*'random', 'fit', 'quantile', 'cem'"),
+        ({"init": "kmeans"}, emglm.InputError, "init='kmeans'.*'random', 'fit', 'quantile', 'tail', 'cem'"),
         ({"method": "viterbi"}, emglm.InputError, "method='viterbi'.*'em', 'cem', 'sem'"),
         ({"repeats": 0}, emglm.InputError, "repeats"),
         ({"sample_size": 6000}, emglm.InputError, "sample_size=6000 is larger"),
