@@ -311,7 +311,8 @@ def test_quantile_start_breaks_the_symmetry_of_a_1d_mixture():
 
     df = simulate_gaussian_mixture_1d(1)
     truth = emglm.em_glm("y ~ 1", df, "gaussian", K=4, start=df.label, se=None, tol=1e-10)
-    sel = emglm.select_k("y ~ 1", df, "gaussian", K=range(1, 6), init="quantile", random_state=0)
+    sel = emglm.select_k("y ~ 1", df, "gaussian", K=range(1, 6), init="quantile", random_state=0,
+                         n_starts=15, n_long=3)  # fmt: skip
     assert sel.best_k == 4
     assert sel.fits[4].llf == pytest.approx(truth.llf, abs=1e-3)
     np.testing.assert_allclose(
