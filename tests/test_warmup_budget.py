@@ -86,3 +86,17 @@ def test_bad_warmup_sizes_are_refused() -> None:
         WarmupBudget(min_starts=20, max_starts=10)
     with pytest.raises(InputError, match="sizes must be positive"):
         WarmupBudget(overhead=0)
+
+
+def test_the_budgeted_warmup_does_not_depend_on_n_jobs() -> None:
+    rng = np.random.default_rng(3)
+    n = 1500
+    x = rng.normal(size=n)
+    lab = rng.random(n) < 0.4
+    df = pd.DataFrame({"x": x, "y": rng.poisson(np.exp(np.where(lab, 0.5 + x, 2 - 0.5 * x)))})
+    assert WARMUP_BUDGET.n_starts(n, 5) == 22  # 15 * (5 / 1500) / (11 / 5000) = 22.7
+    one = emglm.em_glm("y ~ x", df, "poisson", K=2, random_state=5, se=None)
+    two = emglm.em_glm("y ~ x", df, "poisson", K=2, random_state=5, se=None, n_jobs=2)
+    assert len(one.warmup.table) == len(two.warmup.table) == 22
+    pd.testing.assert_frame_equal(one.warmup.table, two.warmup.table)
+    assert one.llf == two.llf
