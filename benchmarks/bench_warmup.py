@@ -85,6 +85,7 @@ STRATEGIES = (
 
 # em_glm option sets compared side by side with --configs (the real code path).
 CONFIGS = {
+    "fixed 15/3: init=mixed, n_starts=15, n_long=3 (the default before the budget)": {"n_starts": 15, "n_long": 3},
     "old default: init=random, n_starts=10, n_long=1": {"init": "random", "n_starts": 10, "n_long": 1},
     "em-EM alone: init=random, n_starts=10, n_long=3": {"init": "random", "n_starts": 10, "n_long": 3},
 }  # fmt: skip

@@ -49,8 +49,8 @@ def em_glm(
     bootstrap: str = FitOptions.bootstrap,
     bootstrap_start: str = FitOptions.bootstrap_start,
     random_state: int | np.random.Generator | None = None,
-    n_starts: int = FitOptions.n_starts,
-    n_long: int = FitOptions.n_long,
+    n_starts: int | None = FitOptions.n_starts,
+    n_long: int | None = FitOptions.n_long,
     minprior: float | None = FitOptions.minprior,
     n_jobs: int = FitOptions.n_jobs,
     progress: bool | None = FitOptions.progress,
@@ -168,7 +168,7 @@ def small_em(
         EM iterations per run.
     tol : float, default 1e-4
         A run stops early when the relative change of its objective is below ``tol``.
-    init : {"mixed", "random", "fit", "quantile", "cem"}
+    init : {"mixed", "random", "fit", "quantile", "tail", "cem"}
         How each run starts (``"mixed"``, as in :func:`em_glm`: ``"quantile"``, ``"fit"``
         and ``"random"`` in turn); see :mod:`emglm.engine.starts`.
     sample_size : int, optional

@@ -46,9 +46,6 @@ from emglm.report.results import EMGLMResults
 from emglm.report.warmup import SmallEMResult
 from emglm.several import build_several, is_several
 
-# The warm-up em_glm runs when no start is given: n_starts short runs like small_em's.
-N_STARTS = FitOptions.n_starts
-
 
 class EMGLM:
     """A finite mixture of ``K`` GLMs, built from a formula.
@@ -285,8 +282,8 @@ class EMGLM:
         bootstrap: str = FitOptions.bootstrap,
         bootstrap_start: str = FitOptions.bootstrap_start,
         random_state: int | np.random.Generator | None = None,
-        n_starts: int = FitOptions.n_starts,
-        n_long: int = FitOptions.n_long,
+        n_starts: int | None = FitOptions.n_starts,
+        n_long: int | None = FitOptions.n_long,
         minprior: float | None = FitOptions.minprior,
         n_jobs: int = FitOptions.n_jobs,
         progress: bool | None = FitOptions.progress,
@@ -301,11 +298,12 @@ class EMGLM:
             Starting values: coefficients (K x p array, list of K vectors or a ``params``
             DataFrame), posteriors (n x K), labels 0..K-1 (length n).
             Or the output of :func:`emglm.select_best`. When given, no warm-up is run.
-        init : {"mixed", "random", "fit", "quantile", "cem"}
+        init : {"mixed", "random", "fit", "quantile", "tail", "cem"}
             How random starts are drawn when ``start`` is not given: ``"mixed"`` (default)
             takes ``"quantile"``, ``"fit"`` and ``"random"`` in turn; a random partition of
             the rows, a perturbed single-GLM fit, the sorted residuals of a single GLM cut
-            into random blocks, or a random partition refined by classification EM (see
+            into random blocks, a small tail of those residuals in one component and the
+            rest cut into blocks, or a random partition refined by classification EM (see
             :mod:`emglm.engine.starts` and ``docs/warmup.md``).
         method : {"em", "cem", "sem"}
             The EM variant: soft posteriors (maximises the mixture likelihood),
@@ -335,14 +333,18 @@ class EMGLM:
         random_state : int or numpy Generator, optional
             Seed for the starts, SEM's draws and the bootstrap; the same seed gives the
             same fit.
-        n_starts : int, default 15
+        n_starts : int, optional
             Without ``start``: the number of short warm-up runs (``WARMUP_ITER`` iterations,
             tolerance ``WARMUP_TOL``, as :func:`emglm.small_em`); the table is kept as
-            ``results.warmup``. ``1`` runs a single start and no warm-up.
-        n_long : int, default 3
+            ``results.warmup``. ``1`` runs a single start and no warm-up. Default: sized
+            from the data by ``emglm.options.WARMUP_BUDGET`` (15 for 5000 rows and 11
+            parameters, up to 150 for small data with many parameters per row; see
+            ``docs/warmup.md``).
+        n_long : int, optional
             EM is run to convergence from the ``n_long`` best warm-up runs that classify
             the rows differently, and the best of those fits that keeps all components is
             returned (em-EM; ``results.warmup.long_table``). ``1``: the best run only.
+            Default: ``max(3, n_starts // 15)``.
         minprior : float, optional
             Default ``emglm.options.default_minprior(K)``: 0.05 (flexmix's), or ``1 / (2K)``
             when that is smaller (K > 10), so that it is valid for any K. A component whose prior (its share of the M-step weight) falls below

@@ -15,7 +15,7 @@ from typing import Any
 
 from emglm.checks import check_choice, check_n_jobs, check_positive_int, check_tol
 from emglm.engine.em import ACCEL_METHODS, EM_METHODS, EMOptions
-from emglm.engine.multistart import StartPlan
+from emglm.engine.multistart import StartPlan, WarmupBudget
 from emglm.engine.starts import INIT_METHODS
 from emglm.exceptions import InputError, InputTypeError
 from emglm.inference.bootstrap import BOOTSTRAP_KINDS, BOOTSTRAP_STARTS
@@ -27,6 +27,8 @@ MINPRIOR = 0.05
 # The warm-up em_glm runs when no start is given: n_starts short runs like small_em's.
 WARMUP_ITER = 20
 WARMUP_TOL = 1e-4
+#: How many short and long runs the warm-up makes when n_starts / n_long are not given.
+WARMUP_BUDGET = WarmupBudget()
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,9 @@ class FitOptions:
     n_boot: int = 200
     bootstrap: str = "nonparametric"
     bootstrap_start: str = "fit"
-    n_starts: int = 15
-    n_long: int = 3
+    # None: the warm-up budget's default for the data (WarmupBudget, docs/warmup.md).
+    n_starts: int | None = None
+    n_long: int | None = None
     minprior: float | None = None
     n_jobs: int = 1
     progress: bool | None = None
@@ -75,8 +78,11 @@ class FitOptions:
         check_choice("se", self.se, SE_METHODS)
         check_choice("bootstrap", self.bootstrap, BOOTSTRAP_KINDS)
         check_choice("bootstrap_start", self.bootstrap_start, BOOTSTRAP_STARTS)
-        for name in ("max_iter", "n_boot", "n_starts", "n_long", "m_step_iter"):
+        for name in ("max_iter", "n_boot", "m_step_iter"):
             object.__setattr__(self, name, check_positive_int(name, getattr(self, name)))
+        for name in ("n_starts", "n_long"):  # None: sized by the warm-up budget
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, check_positive_int(name, getattr(self, name)))
         object.__setattr__(self, "tol", check_tol(self.tol))
         object.__setattr__(self, "n_jobs", check_n_jobs(self.n_jobs))
         if self.progress is not None and not isinstance(self.progress, bool):
@@ -139,6 +145,7 @@ class FitOptions:
             init=self.init,
             warmup=self.warmup_options(),
             n_long=self.n_long,
+            budget=WARMUP_BUDGET,
         )
 
     def warmup_options(self) -> EMOptions:

@@ -28,7 +28,7 @@ def test_default_fit_reports_its_long_runs_and_keeps_the_best() -> None:
                        init="random", n_starts=10, se=None)  # fmt: skip
     long = res.warmup.long_table
     assert list(long.columns) == ["from_run", "n_iter", "llf", "K", "chosen"]
-    assert len(long) == emglm.options.FitOptions.n_long == 3
+    assert len(long) == emglm.options.WARMUP_BUDGET.n_long(10) == 3
     assert long.chosen.sum() == 1
     chosen = long[long.chosen].iloc[0]
     assert chosen.llf == pytest.approx(res.llf, abs=1e-9) and chosen.llf == long.llf.max()

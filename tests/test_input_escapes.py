@@ -355,7 +355,7 @@ def test_cli_fit_error_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
     argv = ["fit", "--data", str(path), "--formula", "y ~ x", "-K", "15", "--seed", "1"]
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith("emglm: error: all 15 starts failed (run 1: a component emptied")
+    assert err.startswith("emglm: error: all 150 starts failed (run 1: a component emptied")
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 

@@ -51,7 +51,7 @@ def _check_default_reaches_optimum(df: pd.DataFrame, optimum: float, seeds: rang
     for seed in seeds:
         res = emglm.em_glm(F2, df, "poisson", K=2, random_state=seed)
         assert res.llf == pytest.approx(optimum, abs=1e-3), f"seed {seed}"
-        assert res.warmup is not None and len(res.warmup.table) == emglm.model.N_STARTS
+        assert res.warmup is not None and len(res.warmup.table) == 15  # the budget at sim2's size
 
 
 def test_default_em_glm_reaches_global_optimum_5_seeds(sim2, sim2_optimum):
@@ -174,7 +174,7 @@ def test_progress_bar(sim2, capsys, monkeypatch):
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"init": "kmeans"}, emglm.InputError, "init='kmeans'.*'random', 'fit', 'quantile', 'cem'"),
+        ({"init": "kmeans"}, emglm.InputError, "init='kmeans'.*'random', 'fit', 'quantile', 'tail', 'cem'"),
         ({"method": "viterbi"}, emglm.InputError, "method='viterbi'.*'em', 'cem', 'sem'"),
         ({"repeats": 0}, emglm.InputError, "repeats"),
         ({"sample_size": 6000}, emglm.InputError, "sample_size=6000 is larger"),
@@ -311,7 +311,8 @@ def test_quantile_start_breaks_the_symmetry_of_a_1d_mixture():
 
     df = simulate_gaussian_mixture_1d(1)
     truth = emglm.em_glm("y ~ 1", df, "gaussian", K=4, start=df.label, se=None, tol=1e-10)
-    sel = emglm.select_k("y ~ 1", df, "gaussian", K=range(1, 6), init="quantile", random_state=0)
+    sel = emglm.select_k("y ~ 1", df, "gaussian", K=range(1, 6), init="quantile", random_state=0,
+                         n_starts=15, n_long=3)  # fmt: skip
     assert sel.best_k == 4
     assert sel.fits[4].llf == pytest.approx(truth.llf, abs=1e-3)
     np.testing.assert_allclose(

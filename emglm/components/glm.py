@@ -6,7 +6,7 @@
 parameters are :class:`GLMParams`: coefficients (K, p) and dispersions (K,).
 
 Besides the protocol it offers what only a GLM mixture has: starts from one pooled GLM
-(``init="fit"``, ``"quantile"``), complete parameters from bare coefficients, component
+(``init="fit"``, ``"quantile"``, ``"tail"``), complete parameters from bare coefficients, component
 means, simulation for the parametric bootstrap and the checks of a finished fit (collapsed
 variances, separated binomial components).
 
@@ -15,12 +15,13 @@ Everything here works on NumPy arrays only.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from emglm.components import irls, kernels
+from emglm.components import irls, kernels, residual_starts
 from emglm.components.base import NextEStep
 from emglm.data.arrays import MixtureData
 from emglm.families import Family
@@ -28,7 +29,7 @@ from emglm.families import Family
 Array = NDArray[np.float64]
 
 #: Random starts this driver offers beyond the engine's own (see :mod:`emglm.engine.starts`).
-START_METHODS = ("fit", "quantile")
+START_METHODS = ("fit", "quantile", "tail")
 # Spread of the multiplicative noise of init="fit" (em.glm uses 1 in em.glm, 0.2 in small.em).
 FIT_NOISE = 0.5
 #: Fitted probabilities closer than this to 0 or 1 count as numerically 0 or 1.
@@ -278,7 +279,10 @@ class GLMComponents:
         """A start from one pooled GLM: ``"fit"`` perturbs its coefficients by independent
         ``N(1, FIT_NOISE^2)`` factors per component (em.glm's ``init.fit``); ``"quantile"``
         cuts its sorted Pearson residuals into ``n_comp`` blocks of random size (each at
-        least ``1 / (2 n_comp)`` of the rows) and returns those one-hot posteriors.
+        least ``1 / (2 n_comp)`` of the rows); ``"tail"`` puts a small tail of them (a few
+        per cent of the rows, low or high) in one component and cuts the rest as
+        ``"quantile"`` does (:mod:`emglm.components.residual_starts`). The last two return
+        one-hot posteriors.
 
         Examples
         --------
@@ -290,24 +294,26 @@ class GLMComponents:
         >>> tau = glm.random_start("quantile", data, 2, np.random.default_rng(0))
         >>> tau[:, 0].tolist() == [1.0] * 5 + [0.0] * 5  # the low rows start together
         True
+        >>> glm.random_start("tail", data, 2, np.random.default_rng(0)).sum(axis=0).tolist()
+        [8.0, 2.0]
         """
         coef = self.pooled_fit(data)
         if method == "fit":
             factors = rng.normal(1.0, FIT_NOISE, size=(n_comp, coef.shape[0]))
             return self.from_coef(data, coef[None, :] * factors)
-        fam = self.family
-        mu = fam.linkinv(data.linear_predictor(coef))
-        var = np.maximum(fam.variance(mu) / data.trials, 1e-300)
-        resid = (data.y - mu) / np.sqrt(var)
-        n = resid.shape[0]
-        # Random block sizes, none below half of an equal share.
-        shares = 0.5 / n_comp + 0.5 * rng.dirichlet(np.ones(n_comp))
-        bounds = np.cumsum(shares)[:-1] * n
-        labels = np.empty(n, dtype=int)
-        # Ties (e.g. many zero counts) are broken at random so blocks can split them.
-        order = np.lexsort(np.vstack([rng.random(n), resid]))
-        labels[order] = np.searchsorted(bounds, np.arange(n), side="right")
+        resid = self.pearson_residuals(data, coef)
+        if method == "tail":
+            need = math.ceil(self.min_weight(data))
+            labels = residual_starts.tail_labels(resid, n_comp, rng, min_rows=need)
+        else:
+            labels = residual_starts.quantile_labels(resid, n_comp, rng)
         return np.eye(n_comp)[labels]
+
+    def pearson_residuals(self, data: MixtureData, coef: Array) -> Array:
+        """Pearson residuals (n,) of one GLM with coefficients ``coef`` (p,)."""
+        mu = self.family.linkinv(data.linear_predictor(coef))
+        var = np.maximum(self.family.variance(mu) / data.trials, 1e-300)
+        return (data.y - mu) / np.sqrt(var)
 
     def from_coef(self, data: MixtureData, coef: Array) -> GLMParams:
         """Complete bare coefficients (K, p) into parameters: dispersions (Gaussian

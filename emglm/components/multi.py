@@ -151,11 +151,11 @@ class MultiResponseComponents:
     def random_start(
         self, method: str, data: MixtureData, n_comp: int, rng: np.random.Generator
     ) -> MultiParams | Array:
-        """``"quantile"``: the first response's residual partition; ``"fit"``: every
+        """``"quantile"``, ``"tail"``: the first response's residual partition; ``"fit"``: every
         response's pooled GLM, perturbed independently."""
-        if method == "quantile":
+        if method in ("quantile", "tail"):
             tau = self.parts[0].random_start(method, data, n_comp, rng)
-            assert isinstance(tau, np.ndarray)  # the GLM driver's quantile start
+            assert isinstance(tau, np.ndarray)  # the GLM driver's residual partitions
             return tau
         starts = [
             part.random_start(method, data.response(r), n_comp, rng)

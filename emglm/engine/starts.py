@@ -17,7 +17,10 @@ Random starts (:func:`make_start`, ``init=``):
   ``N(1, FIT_NOISE^2)`` factors per component, em.glm's ``b.init = "fit"``) and
   ``"quantile"`` (the sorted Pearson residuals of one GLM cut into K blocks at random
   proportions, each at least half of 1/K: components start below, around and above the
-  pooled fit, which breaks the symmetry that slows EM from a random partition).
+  pooled fit, which breaks the symmetry that slows EM from a random partition) and
+  ``"tail"`` (a few per cent of the rows at one end of those residuals in one component,
+  the rest cut as ``"quantile"`` cuts them: a start for a small component; measured in
+  ``docs/warmup.md``, not part of ``"mixed"``).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ Array = NDArray[np.float64]
 
 #: Starts the engine makes itself; the others come from the component model.
 ENGINE_STARTS = ("random", "cem")
-INIT_METHODS = ("mixed", "random", "fit", "quantile", "cem")
+INIT_METHODS = ("mixed", "random", "fit", "quantile", "tail", "cem")
 #: ``init="mixed"``: warm-up run r (from 0) starts by ``MIXED_INITS[r % 3]``.
 MIXED_INITS = ("quantile", "fit", "random")
 
