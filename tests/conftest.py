@@ -1,6 +1,10 @@
-"""Shared fixtures: small simulated data sets with known truth."""
+"""Shared fixtures: small simulated data sets with known truth, and the Dask tests' cluster."""
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -52,6 +56,24 @@ def glm_df() -> pd.DataFrame:
             "yb": rng.binomial(1, p),
         }
     )
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    """A real ``distributed.LocalCluster`` of two worker processes (one thread, 1 GiB each)
+    and its client, started for one test module and stopped after it."""
+    distributed = pytest.importorskip("distributed")
+    # Dask's shuffles (the grouped tests arrange data with them) log a line per shuffle at
+    # warning level; they are expected.
+    logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, memory_limit="1GiB",
+            dashboard_address=":0",
+        ) as cluster,
+        distributed.Client(cluster) as c,
+    ):  # fmt: skip
+        yield c
 
 
 # Hypothesis profiles for tests/test_properties.py: "ci" (default) keeps the file well under

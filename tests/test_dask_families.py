@@ -34,18 +34,6 @@ class GammaSubclass(sm.families.Gamma):
     :class:`Family`, its density from ``loglike_obs``, and no dispersion sums."""
 
 
-@pytest.fixture(scope="module")
-def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, memory_limit="1GiB",
-            dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):  # fmt: skip
-        yield c
-
-
 def _frame(n: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Two components with a concomitant z: gamma, inverse Gaussian and NB2 responses."""
     rng = np.random.default_rng(seed)

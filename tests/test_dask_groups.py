@@ -4,7 +4,6 @@ processes; a group that spans partitions is refused before anything is fitted.""
 
 from __future__ import annotations
 
-import logging
 import re
 
 import numpy as np
@@ -26,20 +25,6 @@ from emglm.exceptions import InputError, InputTypeError  # noqa: E402
 LLF_RTOL = 1e-8
 PARAM_ATOL = 1e-6
 BSE_RTOL = 1e-5
-
-
-@pytest.fixture(scope="module")
-def client():
-    # Dask's shuffles log a line per shuffle at warning level; they are expected here.
-    logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, memory_limit="1GiB",
-            dashboard_address=":0",
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):  # fmt: skip
-        yield c
 
 
 def _frame(n_groups: int = 300, seed: int = 1) -> pd.DataFrame:

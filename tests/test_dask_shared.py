@@ -24,18 +24,6 @@ PARAM_ATOL = 1e-6
 BSE_RTOL = 1e-5
 
 
-@pytest.fixture(scope="module")
-def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, memory_limit="1GiB",
-            dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):  # fmt: skip
-        yield c
-
-
 def _frame(n: int = 2000, seed: int = 3) -> pd.DataFrame:
     """Two latent classes (prior depending on ``c``) for the count and binomial responses,
     three for ``yg`` (the first two share the coefficient of ``x1``); ``z`` acts alike in

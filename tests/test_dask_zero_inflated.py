@@ -28,18 +28,6 @@ PARAM_ATOL = 1e-6
 BSE_RTOL = 1e-5
 
 
-@pytest.fixture(scope="module")
-def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, memory_limit="1GiB",
-            dashboard_address=":0",
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):  # fmt: skip
-        yield c
-
-
 def _frame(n: int = 1200, seed: int = 0) -> pd.DataFrame:
     """Structural zeros (their share driven by ``z``) beside two Poisson / NB2 classes;
     an exposure, integer case weights, binomial successes of 4 trials, groups of 3 rows."""
