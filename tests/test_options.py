@@ -35,7 +35,8 @@ def test_select_k_and_small_em_forward_accel() -> None:
     warm_fast = emglm.small_em(F, df, "poisson", **kw)
     warm_plain = emglm.small_em(F, df, "poisson", accel=None, **kw)
     # Ten plain EM steps from the same starts climb less far than ten accelerated ones.
-    assert (warm_plain.table.llf < warm_fast.table.llf - 1e-3).all()
+    assert (warm_plain.table.llf < warm_fast.table.llf).all()
+    assert (warm_fast.table.llf - warm_plain.table.llf).sum() > 1e-2
 
 
 def test_select_k_takes_an_options_object() -> None:

@@ -140,3 +140,56 @@ def test_a_cold_m_step_reads_x_once_per_irls_step(
         rows = labels == k
         ref = sm.GLM(y[rows], X[rows], family=fam.sm_family).fit(tol=1e-12)
         np.testing.assert_allclose(params.components.coef[k], ref.params, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("extras", [False, True])
+def test_gaussian_m_step_from_the_e_step_pass_reads_no_rows(monkeypatch, extras: bool) -> None:
+    """The least-squares M-step from a linearising E-step pass (its normal equations and
+    residual sums of squares) equals the M-step that reads the rows for both, with no pass."""
+    from emglm.components import compiled
+
+    rng = np.random.default_rng(4)
+    n = 2500
+    X = np.column_stack([np.ones(n), rng.normal(size=(n, 2))])
+    lab = rng.integers(0, 2, size=n)
+    coef = np.array([[0.0, 1.0, -1.0], [3.0, -0.5, 0.5]])
+    y = np.einsum("ij,ij->i", X, coef[lab]) + np.array([0.5, 1.5])[lab] * rng.normal(size=n)
+    off = rng.normal(scale=0.2, size=n) if extras else np.zeros(n)
+    weights = rng.integers(1, 4, size=n).astype(float) if extras else np.ones(n)
+    trials = rng.integers(1, 3, size=n).astype(float) if extras else np.ones(n)
+    data = MixtureData(y, X, off, trials, weights, np.ones((n, 1)))
+    model = glm_model("gaussian", data)
+    params = glm_params(coef * 0.9, np.array([0.4, 2.0]), np.array([[0.0, 0.3]]))
+    out = em.e_step_pass(data, model, params, linearise=True)
+    assert out.rss is not None
+    wtau = data.weighted(out.posterior)
+    expected = irls.m_step_components(
+        model.components.component_data(data), model.components.family, wtau,
+        params.components.coef, params.components.scale, 1,
+    )  # fmt: skip
+    calls = {"n": 0}
+    for name in ("least_squares", "gaussian_rss", "e_step", "irls_equations"):
+        fn = getattr(compiled, name)
+
+        def counted(*args, _fn=fn, **kwargs):  # type: ignore[no-untyped-def]
+            calls["n"] += 1
+            return _fn(*args, **kwargs)
+
+        monkeypatch.setattr(compiled, name, counted)
+    got, fused = model.components.m_step(data, wtau, params.components, None, out, 1)
+    assert calls["n"] == 0 and fused is None
+    np.testing.assert_allclose(got.coef, expected[0], rtol=1e-11)
+    np.testing.assert_allclose(got.scale, expected[1], rtol=1e-11)
+    # Without the pass's work the M-step reads the rows, and agrees.
+    again, _ = model.components.m_step(data, wtau, params.components, None, None, 1)
+    assert calls["n"] == 2
+    np.testing.assert_allclose(again.scale, got.scale, rtol=1e-11)
+
+
+def test_least_squares_update_that_would_cancel_reads_the_rows_instead() -> None:
+    X = np.c_[np.ones(4), [0.0, 1.0, 2.0, 3.0]]
+    y = np.array([1.0, 2.0, 3.0, 4.0]) * 1e6  # on a line: RSS 0 at the solution
+    lin = ((X.T @ X)[None], (X.T @ y)[None], np.zeros(1))
+    rss0 = np.array([float(y @ y)])
+    assert irls.least_squares_from_pass(lin, rss0, np.zeros((1, 2)), np.array([4.0])) is None
+    assert irls.least_squares_from_pass(lin, rss0, np.zeros((1, 2)), np.array([0.0])) is None

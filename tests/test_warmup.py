@@ -55,9 +55,9 @@ def _check_default_reaches_optimum(df: pd.DataFrame, optimum: float, seeds: rang
 
 
 def test_default_em_glm_reaches_global_optimum_5_seeds(sim2, sim2_optimum):
-    # A single random partition ends in a local optimum for about 1 start in 4 (seeds 16
-    # and 19 below); the default warm-up must still find the optimum.
-    for seed in (16, 19):
+    # A single random partition ends in a local optimum for about 1 start in 5 (8 of seeds
+    # 0-39, among them 16 and 23 below); the default warm-up must still find the optimum.
+    for seed in (16, 23):
         single = emglm.em_glm(
             F2, sim2, "poisson", K=2, random_state=seed, n_starts=1, init="random"
         )

@@ -46,6 +46,11 @@ def run_em(
         log.seen(post.llf)
         return post.llf, post
 
+    def propose(post: Posterior, current: MixtureParams) -> MixtureParams | None:
+        if options.m_step_iter != 1:
+            return None
+        return steps.propose(run, model, post, current, facts, options)
+
     if options.accel == "squarem":
         fit, _ = accel.squarem(
             start,
@@ -55,6 +60,7 @@ def run_em(
             options.max_iter,
             model.pack,
             lambda vec, like: _unpack(model, vec, like, facts.floor),
+            propose=propose,  # type: ignore[arg-type]
         )
     else:
         fit = _plain(start, e_step_at, em_map, options)

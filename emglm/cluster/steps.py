@@ -181,6 +181,40 @@ def m_step(
     return MixtureParams(with_glm(params.components, comp), gamma)
 
 
+def propose(
+    run: Run,
+    model: MixtureModel,
+    post: Posterior,
+    params: MixtureParams,
+    facts: DataFacts,
+    options: EMOptions,
+) -> MixtureParams | None:
+    """:func:`emglm.engine.em.propose_step` on partition sums: the EM map SQUAREM
+    extrapolates from, with the mixing model's M-step and one unchecked IRLS step from the
+    linearisation the E-step pass computed (no further pass over the design for constant
+    proportions); for least squares the M-step itself. ``None`` where the in-memory engine has none (a driver without
+    ``propose``, groups, a family whose M-step needs passes of its own, a component
+    without weight or one the minprior rule would drop)."""
+    if not hasattr(model.components, "propose") or facts.unit_nobs is not None:
+        return None
+    family = glm_of(model).family
+    if not (irls.shares_passes(family) or family.least_squares) or not np.all(post.mass > 0):
+        return None
+    args = (facts.nobs, facts.n_columns, options, 0, DropLog(), facts.unit_nobs)
+    _, src, _ = drop_degenerate(run, model, params, post, *args)
+    if src is not post.src:
+        return None
+    if family.least_squares:  # the exact M-step (its equations came with the E-step)
+        return m_step(run, model, src, post.mass, params, 1, facts)
+    gamma = mixing_m_step(run, model, src, post.mass, params.gamma)
+    comp = params.components
+    cols = tuple(range(comp.coef.shape[0]))
+    got = run([LinJob(src, cols, comp.coef, comp.scale)])[0]
+    pairs = zip(got["grams"], got["rhs"], strict=True)
+    coef = np.array([irls.solve_normal(g, r) for g, r in pairs])
+    return MixtureParams(GLMParams(coef, np.array(comp.scale, dtype=float, copy=True)), gamma)
+
+
 def mixing_m_step(run: Run, model: MixtureModel, src: Source, mass: Array, gamma: Array) -> Array:
     """The mixing model's M-step: closed form for constant proportions, else the Newton
     steps with step-halving of :func:`emglm.mixing._newton_multinomial` on partition sums,

@@ -180,7 +180,10 @@ class ComponentModel(Protocol):
     # ``pinned(params) -> (K,) bool``: components that keep their place in the canonical
     # order; ``component_labels(K) -> list[str]``: the components' names in tables
     # (default ``comp1..compK``); ``point_masses(K) -> dict[int, float]``: components that
-    # are a point mass, by position, and where it sits (their mean; variance 0).
+    # are a point mass, by position, and where it sits (their mean; variance 0);
+    # ``propose(data, wtau, params, first) -> params | None``: an M-step only for SQUAREM
+    # to extrapolate from, which need not be monotone and should read no data (``None``
+    # when it would have to).
 
     def louis_pieces(self, data: MixtureData, params: Any, tau: Array) -> tuple[Array, Array]:
         """Complete-data scores of :meth:`pack`'s parameters of every row under every label,

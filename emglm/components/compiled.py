@@ -281,6 +281,18 @@ def _dot_add(ll, W, wlo, const, lo, cc, out):  # type: ignore[no-untyped-def]
         out[k] += s
 
 
+@_jit(_SUMS)
+def _rss_add(eta, y, A, lo, cc, out):  # type: ignore[no-untyped-def]
+    """``out[k] += sum_i A[k, i] (y[lo + i] - eta[k, i])^2`` (identity link: ``eta`` is
+    the mean)."""
+    for k in range(eta.shape[0]):
+        s = 0.0
+        for i in range(cc):
+            r = y[lo + i] - eta[k, i]
+            s += A[k, i] * (r * r)
+        out[k] += s
+
+
 @_jit()
 def _working(fam, eta, mu, Wb, y, off, lo, cc, A, AZ):  # type: ignore[no-untyped-def]
     """IRLS working weights ``A = Wb a`` and ``A z = Wb (y - mu) r + A (eta - offset)``
@@ -390,7 +402,7 @@ def _symmetric(part):  # type: ignore[no-untyped-def]
 
 @_jit()
 def _e_chunk(ch0, ch1, X, n, p, sr, sc, y, off, tr, const, wts, fam, coef, scale, prior, check_w, linearise,
-             post_t, c, n_chunks, part_llf, part_sum, part_chk, part_obj, part_g, part_r):  # type: ignore[no-untyped-def]  # fmt: skip
+             post_t, c, n_chunks, part_llf, part_sum, part_chk, part_obj, part_g, part_r, part_rss):  # type: ignore[no-untyped-def]  # fmt: skip
     n_comp = coef.shape[0]
     n_blocks = (n + c - 1) // c
     shared = prior.shape[0] == 1
@@ -460,6 +472,8 @@ def _e_chunk(ch0, ch1, X, n, p, sr, sc, y, off, tr, const, wts, fam, coef, scale
             if linearise:
                 _dot_add(ll, jb, 0, const, lo, cc, part_obj[ch])
                 _scale_rows(jb, 0, tr, lo, cc, jb)
+                if fam == GAUSSIAN_IDENTITY:
+                    _rss_add(eta, y, jb, lo, cc, part_rss[ch])
                 _working(fam, eta, mu, jb, y, off, lo, cc, ll, mu)
                 _gram_add(xb, ll, cc, w, part_g[ch])
                 _rhs_add(xb, mu, cc, part_r[ch])
@@ -467,12 +481,14 @@ def _e_chunk(ch0, ch1, X, n, p, sr, sc, y, off, tr, const, wts, fam, coef, scale
 
 def e_step(X, y, off, tr, const, wts, fam, coef, scale, prior, check_w, linearise, post_t, c):  # type: ignore[no-untyped-def]
     """The E-step pass: posteriors written into ``post_t`` (K, n), and
-    ``(llf, weight sums, check, grams, rhs, objective)``.
+    ``(llf, weight sums, check, grams, rhs, objective, rss)``.
 
     ``prior`` is the log prior (1, K) or (n, K). The weight sums are the column sums of the
     M-step weights ``wts * posterior``. With ``check_w`` (K, n) (else (K, 0)) ``check`` is
     ``sum_i check_w[k, i] log f_k(y_i)``; with ``linearise`` the IRLS normal equations at
-    ``coef`` with the M-step weights and their objective."""
+    ``coef`` with the M-step weights and their objective, and for Gaussian/identity the
+    residual sums of squares ``sum_i w_i tau_ik t_i (y_i - mu_ik)^2`` at ``coef`` (else
+    zeros)."""
     n, p = X.shape
     n_comp = coef.shape[0]
     n_chunks = _n_chunks(n, c)
@@ -483,11 +499,13 @@ def e_step(X, y, off, tr, const, wts, fam, coef, scale, prior, check_w, linearis
     lp = p if linearise else 0
     part_g = np.zeros((n_chunks, n_comp, lp, lp))
     part_r = np.zeros((n_chunks, n_comp, lp))
+    part_rss = np.zeros((n_chunks, n_comp))
     _run(_e_chunk, n_chunks, (*_flat(X), y, off, tr, const, wts, fam, coef, scale, prior, check_w,
          linearise, post_t, c, n_chunks, part_llf, part_sum, part_chk, part_obj, part_g,
-         part_r))  # fmt: skip
+         part_r, part_rss))  # fmt: skip
     return (float(_sum_chunks(part_llf)), _sum_chunks(part_sum), _sum_chunks(part_chk),
-            _symmetric(part_g), _sum_chunks(part_r), _sum_chunks(part_obj))  # fmt: skip
+            _symmetric(part_g), _sum_chunks(part_r), _sum_chunks(part_obj),
+            _sum_chunks(part_rss))  # fmt: skip
 
 
 @_jit()

@@ -99,8 +99,9 @@ class GLMComponents:
         self, data: MixtureData, params: GLMParams, log_prior: Array, linearise: bool
     ) -> kernels.EStepPass:
         """The E-step in one blocked pass (:func:`kernels.e_step_pass`); with ``linearise``,
-        for families whose M-step can use it (:func:`irls.shares_passes`), the pass also
-        forms the first IRLS linearisation of the next M-step."""
+        for families whose M-step can use it (:meth:`_uses_linearisation`), the pass also
+        forms the first IRLS linearisation of the next M-step (for least squares: its
+        normal equations and residual sums of squares, the whole M-step)."""
         cdata = self.component_data(data)
         return kernels.e_step_pass(
             data.X,
@@ -113,9 +114,14 @@ class GLMComponents:
             params.coef,
             params.scale,
             log_prior,
-            linearise=linearise and irls.shares_passes(self.family),
+            linearise=linearise and self._uses_linearisation(),
             ones_col=cdata.ones_col,
         )
+
+    def _uses_linearisation(self) -> bool:
+        """Whether the M-step can start from the E-step pass's linearisation: IRLS
+        families without a dispersion (:func:`irls.shares_passes`) and least squares."""
+        return irls.shares_passes(self.family) or self.family.least_squares
 
     def log_densities(self, data: MixtureData, params: GLMParams) -> Array:
         """Every row's log-density under every component, (n, K), in one blocked pass."""
@@ -153,6 +159,10 @@ class GLMComponents:
         full E-step pass."""
         lin = None if first is None else first.linearisation
         floor = self.scale_floor(data)
+        if self.family.least_squares:
+            exact = self._least_squares_from_pass(data, params, first)
+            if exact is not None:
+                return exact, None
         cdata = self.component_data(data)
         if next_estep is None:
             coef, scale = irls.m_step_components(
@@ -163,6 +173,44 @@ class GLMComponents:
             cdata, self.family, wtau, params.coef, params.scale, m_step_iter, next_estep, lin
         )
         return GLMParams(coef, np.maximum(scale, floor)), fused
+
+    def propose(
+        self,
+        data: MixtureData,
+        wtau: Array,
+        params: GLMParams,
+        first: kernels.EStepPass | None,
+    ) -> GLMParams | None:
+        """One IRLS step of every component from the linearisation ``first`` carries,
+        without its step-halving check (for least squares the exact M-step): the second EM
+        step SQUAREM extrapolates from, made without a pass over the data. ``None`` when
+        there is no such linearisation (a family whose M-step needs passes of its own) or
+        a component has no weight."""
+        if self.family.least_squares:
+            return self._least_squares_from_pass(data, params, first)
+        lin = None if first is None else first.linearisation
+        if lin is None or not irls.shares_passes(self.family):
+            return None
+        if not np.all(kernels.column_sums(wtau) > 0):
+            return None
+        grams, rhs, _ = lin
+        coef = np.array([irls.solve_normal(g, r) for g, r in zip(grams, rhs, strict=True)])
+        return GLMParams(coef, np.array(params.scale, dtype=float, copy=True))
+
+    def _least_squares_from_pass(
+        self, data: MixtureData, params: GLMParams, first: kernels.EStepPass | None
+    ) -> GLMParams | None:
+        """The exact least-squares M-step from the E-step pass ``first`` alone
+        (:func:`irls.least_squares_from_pass`), or ``None`` when it did not form what that
+        needs (then the M-step reads the rows)."""
+        # Passes of other kernels (the NumPy path) may not carry the sums: read the rows.
+        rss, sums = getattr(first, "rss", None), getattr(first, "weight_sums", None)
+        if first is None or first.linearisation is None or rss is None or sums is None:
+            return None
+        step = irls.least_squares_from_pass(first.linearisation, rss, params.coef, sums)
+        if step is None:
+            return None
+        return GLMParams(step[0], np.maximum(step[1], self.scale_floor(data)))
 
     def min_weight(self, data: MixtureData) -> float:
         """A component needs as much weight as its GLM has parameters."""

@@ -163,6 +163,47 @@ def m_step_components(
     return new_coef, scale
 
 
+# Below this share of the residual sum of squares at the pass's coefficients, the one at the
+# new coefficients is computed from the rows instead (the update would lose digits).
+_RSS_UPDATE_MIN = 1e-3
+
+
+def least_squares_from_pass(
+    lin: tuple[Array, Array, Array], rss: Array, coef: Array, weight_sums: Array
+) -> tuple[Array, Array] | None:
+    """The least-squares M-step (Gaussian, identity link) from what a linearising E-step
+    pass formed at ``coef``: no pass of its own.
+
+    ``lin`` holds the normal equations ``X' A_k X`` and ``X' A_k (y - offset)`` with the
+    M-step weights, ``rss`` the residual sums of squares at ``coef`` with them. The new
+    coefficients solve the equations; the residual sums move to them exactly,
+    ``RSS(b) = RSS(c) - 2 d' (X' A (y - offset - X c)) + d' X' A X d`` with ``d = b - c``
+    (a small correction near the optimum, where it matters). Returns the coefficients and
+    the ML variances ``RSS / sum_i w_i tau_ik``, or ``None`` when a component has no weight
+    or the correction would cancel most of ``RSS(c)`` (then the rows are read again).
+
+    Examples
+    --------
+    >>> X = np.c_[np.ones(4), [0.0, 1.0, 2.0, 3.0]]
+    >>> y = np.array([1.0, 2.0, 2.0, 4.0])
+    >>> c = np.zeros((1, 2))
+    >>> lin = ((X.T @ X)[None], (X.T @ y)[None], np.zeros(1))
+    >>> b, var = least_squares_from_pass(lin, np.array([y @ y]), c, np.array([4.0]))
+    >>> b.round(3).tolist(), float(var[0].round(4))
+    ([[0.9, 0.9]], 0.075)
+    """
+    grams, rhs, _ = lin
+    if not np.all(weight_sums > 0):
+        return None
+    new = np.array([solve_normal(g, r) for g, r in zip(grams, rhs, strict=True)])
+    d = new - coef
+    grad = rhs - np.einsum("kij,kj->ki", grams, coef)
+    new_rss = rss - 2.0 * np.einsum("ki,ki->k", d, grad) + np.einsum("ki,kij,kj->k", d, grams, d)
+    if not np.all(new_rss > _RSS_UPDATE_MIN * rss):
+        return None
+    return new, new_rss / weight_sums
+
+
 def shares_passes(family: Family) -> bool:
     """Whether the M-step and the E-step can share passes over ``X``: components fitted by
     IRLS (not Gaussian least squares) with no dispersion to update after the coefficients."""

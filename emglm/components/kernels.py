@@ -535,6 +535,9 @@ class EStepPass:
     #: (K,) column sums of the M-step weights ``weights * posterior``, when the pass formed
     #: them.
     weight_sums: Array | None = None
+    #: (K,) with ``linearisation`` of a least-squares family (Gaussian, identity link), the
+    #: residual sums of squares ``sum_i w_i tau_ik t_i (y_i - mu_ik)^2`` at ``coef``.
+    rss: Array | None = None
 
 
 def e_step_pass(
@@ -675,7 +678,7 @@ def _compiled_e_step(
     X = _design(X)
     posterior = _posterior_buffer(X, n, n_comp)
     check_t = np.empty((n_comp, 0)) if check_weights is None else _by_component(check_weights)
-    llf, sums, check, grams, rhs, objective = compiled.e_step(
+    llf, sums, check, grams, rhs, objective, rss = compiled.e_step(
         X, _vec(y), _vec(offset), _vec(trials), _constant(family, y, trials, const),
         _vec(weights), code, np.ascontiguousarray(coef, dtype=np.float64),
         _per_component(scale, n_comp), np.ascontiguousarray(log_prior, dtype=np.float64),
@@ -686,6 +689,8 @@ def _compiled_e_step(
     if weights is None:
         record_column_sums(posterior, sums)
     lin = (np.asarray(grams), np.asarray(rhs), np.asarray(objective)) if linearise else None
+    least_squares = linearise and code == compiled.GAUSSIAN_IDENTITY
     return EStepPass(
-        float(llf), posterior, None if check_weights is None else np.asarray(check), lin, sums
-    )
+        float(llf), posterior, None if check_weights is None else np.asarray(check), lin, sums,
+        np.asarray(rss) if least_squares else None,
+    )  # fmt: skip

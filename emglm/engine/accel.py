@@ -16,6 +16,15 @@ maximises over the whole parameter space, so it never lowers its objective from 
 the jump landed), so every recorded log-likelihood is at least the previous one (to
 rounding), exactly as for plain EM.
 
+Proposals: the E-step at ``p2`` serves only the safeguard and the cycles that do not jump.
+When the caller can make the second EM step from the work of the pass at ``p1`` alone
+(``propose``: for GLM components one IRLS step from the linearisation that pass formed,
+unchecked, or the exact least-squares M-step), ``p2`` is that proposal, the jump is kept
+when its log-likelihood is at least ``p1``'s (the last recorded one; SQUAREM's own rule
+compares with ``p``'s) and is recorded for the proposal's M-step, and the checked step to
+``p2`` with its E-step is taken only when the cycle does not jump. A cycle that jumps then
+reads the data three times for three M-steps instead of four.
+
 Stopping: a relative change of the log-likelihood below ``tol`` over one EM step does not
 say how far the optimum is when EM is slow (its rate ``rho`` near 1), and SQUAREM's path,
 unlike plain EM's, moves with rounding (row order), so stopping on it alone leaves fits that
@@ -60,6 +69,7 @@ EStep = Callable[[MixtureParams], tuple[float, Array]]
 MStep = Callable[[Array, MixtureParams], MixtureParams]
 Pack = Callable[[MixtureParams], Array]
 Unpack = Callable[[Array, MixtureParams], MixtureParams]
+Propose = Callable[[Array, MixtureParams], MixtureParams | None]
 
 
 def distance_to_fixed_point(x0: Array, x1: Array, x2: Array) -> float:
@@ -95,6 +105,7 @@ def squarem(
     pack: Pack,
     unpack: Unpack,
     m_step_before_jump: MStep | None = None,
+    propose: Propose | None = None,
 ) -> tuple[EMFit, int]:
     """Run EM accelerated by SQUAREM from full parameters.
 
@@ -123,6 +134,15 @@ def squarem(
         The M-step to use for the second EM step of a cycle (default ``m_step``), after
         which an extrapolation usually follows: the caller can skip work that only the next
         M-step from that point would use.
+    propose : callable, optional
+        ``(posterior, params) -> params or None``: the second EM step of a cycle for the
+        extrapolation only, without the E-step at its result (and without the checks a
+        monotone M-step makes). When it gives parameters, the jump is kept if its llf is at
+        least the last recorded one (and recorded as the llf after the proposal's M-step),
+        and the checked second step (``m_step``, then the E-step) is taken only when the
+        cycle does not jump; ``None`` (e.g. a component
+        would be dropped) takes the second step as without ``propose``. A cycle that jumps
+        then reads the data once per M-step.
 
     Returns
     -------
@@ -151,6 +171,37 @@ def squarem(
             settled_at = n_iter
         return n_iter >= max_iter
 
+    def extrapolate(x0: Array, x1: Array, x2: Array) -> tuple[str, float]:
+        """What the cycle does after its two EM steps: ``"stop"``, ``"em"`` (no jump: go
+        on from the second step) or ``"jump"`` with its step length."""
+        nonlocal closest, step_max
+        if settled_at is not None:
+            dist = distance_to_fixed_point(x0, x1, x2)
+            if abs(change) < tol and dist < tol:
+                return "stop", 0.0
+            if dist < 0.5 * closest[0]:
+                closest = (dist, n_iter)
+            if n_iter - max(closest[1], settled_at) >= max(settled_at, _MIN_REFINE):
+                return "stop", 0.0  # the parameters stopped approaching a fixed point
+        r = x1 - x0
+        v = x2 - 2.0 * x1 + x0
+        sv = float(np.sqrt(np.dot(v, v)))
+        if sv == 0.0 or not np.isfinite(sv):
+            return "em", 0.0
+        alpha = min(float(np.sqrt(np.dot(r, r))) / sv, step_max)
+        if alpha <= 1.0:  # no better than plain EM: p2 already is that point
+            step_max *= _STEP_GROWTH if alpha == step_max else 1.0
+            return "em", 0.0
+        return "jump", alpha
+
+    def jumped(accepted: bool, alpha: float) -> None:
+        nonlocal step_max, n_jumps
+        if not accepted:
+            step_max = max(_STEP_MAX0, step_max / _STEP_GROWTH)
+            return
+        n_jumps += 1
+        step_max *= _STEP_GROWTH if alpha == step_max else 1.0
+
     # Posteriors are (n, K): each is dropped as soon as its M-step is done, so that at most
     # two live beside the one being computed.
     while True:
@@ -161,48 +212,52 @@ def squarem(
         params = p1
         if record(llf):
             break
-        p2 = (m_step_before_jump or m_step)(post, p1)
-        del post
-        llf2, post = e_step(p2)
-        params, llf = p2, llf2
-        if record(llf2):
-            break
-        if p2.n_components != p0.n_components:
-            continue
-        x0, x1, x2 = pack(p0), pack(p1), pack(p2)
-        if settled_at is not None:
-            dist = distance_to_fixed_point(x0, x1, x2)
-            if abs(change) < tol and dist < tol:
+        proposal = None
+        if propose is not None and p1.n_components == p0.n_components and n_iter + 2 <= max_iter:
+            proposal = propose(post, p1)
+            if proposal is not None and proposal.n_components != p1.n_components:
+                proposal = None
+        if proposal is None:
+            p2 = (m_step_before_jump or m_step)(post, p1)
+            del post
+            llf, post = e_step(p2)
+            params = p2
+            if record(llf):
                 break
-            if dist < 0.5 * closest[0]:
-                closest = (dist, n_iter)
-            if n_iter - max(closest[1], settled_at) >= max(settled_at, _MIN_REFINE):
-                break  # the parameters stopped approaching a fixed point
-        r = x1 - x0
-        v = x2 - 2.0 * x1 + x0
-        sv = float(np.sqrt(np.dot(v, v)))
-        if sv == 0.0 or not np.isfinite(sv):
-            continue
-        alpha = min(float(np.sqrt(np.dot(r, r))) / sv, step_max)
-        at_bound = alpha == step_max
-        if alpha <= 1.0:  # no better than plain EM: p2 already is that point
-            step_max *= _STEP_GROWTH if at_bound else 1.0
-            continue
-        jump = unpack(x0 + 2.0 * alpha * r + alpha**2 * v, p2)
-        llf_j, post_j = e_step(jump)
-        if not np.isfinite(llf_j) or llf_j < llf2:
-            step_max = max(_STEP_MAX0, step_max / _STEP_GROWTH)
-            del post_j
-            continue
-        n_jumps += 1
-        step_max *= _STEP_GROWTH if at_bound else 1.0
-        # The EM step from the jump is the one recorded: its llf is >= llf_j >= llf2.
-        del post
-        params = m_step(post_j, jump)
-        del post_j
-        llf, post = e_step(params)
-        if record(llf):
+            if p2.n_components != p0.n_components:
+                continue
+        else:
+            p2 = proposal  # to extrapolate from: no E-step there unless the cycle ends there
+        x0, x1, x2 = pack(p0), pack(p1), pack(p2)
+        what, alpha = extrapolate(x0, x1, x2)
+        if what == "stop":
             break
+        if what == "jump":
+            jump = unpack(x0 + 2.0 * alpha * (x1 - x0) + alpha**2 * (x2 - 2.0 * x1 + x0), p2)
+            llf_j, post_j = e_step(jump)
+            # Kept when at least the last recorded llf (p2's, or p1's after a proposal).
+            accepted = bool(np.isfinite(llf_j) and llf_j >= llf)
+            jumped(accepted, alpha)
+            if accepted:
+                del post
+                if proposal is not None and record(llf_j):
+                    # The proposal's M-step led to the jump: its llf stands for that step.
+                    params, post, llf = jump, post_j, llf_j
+                    break
+                # The EM step from the jump is the one recorded: its llf is >= llf_j.
+                params = m_step(post_j, jump)
+                del post_j
+                llf, post = e_step(params)
+                if record(llf):
+                    break
+                continue
+            del post_j
+        if proposal is not None:  # no jump: the second EM step, checked, and its E-step
+            params = m_step(post, p1)
+            del post
+            llf, post = e_step(params)
+            if record(llf):
+                break
     fit = EMFit(
         params=params,
         posterior=post,

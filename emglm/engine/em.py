@@ -282,20 +282,23 @@ def _run_squarem(
     map is the plain loop's: drop degenerate components, then one M-step."""
     n_maps = 0
     # Work shared between passes (see m_step_and_e_step): the E-step an EM map made at its
-    # output, and the last E-step pass (whose work the M-step from its posteriors reuses).
+    # output, and the last E-step passes (the M-step from a pass's posteriors reuses its
+    # work; after a jump that is not taken, the M-step from the pass before it).
     ready: list[tuple[MixtureParams, EStep]] = []
     made: list[EStep] = []
+
+    def made_for(posterior: Array) -> EStep | None:
+        return next((out for out in made if out.posterior is posterior), None)
 
     def em_map(posterior: Array, current: MixtureParams, linearise: bool = True) -> MixtureParams:
         nonlocal n_maps
         n_maps += 1
-        if made and made[0].posterior is posterior:
-            log.last_llf = made[0].llf  # the llf of the posteriors this M-step uses
+        source = made_for(posterior)
+        if source is not None:
+            log.last_llf = source.llf  # the llf of the posteriors this M-step uses
         kept, weights = _drop_degenerate(data, model, current, posterior, options, n_maps, log)
         current = current if kept is None else kept
-        first = None
-        if made and made[0].posterior is posterior and weights is posterior:
-            first = made[0]
+        first = source if weights is posterior else None
         made.clear()
         new, fused = m_step_and_e_step(
             data, model, weights, current, options.m_step_iter, first, linearise
@@ -308,10 +311,15 @@ def _run_squarem(
     def e_step_at(p: MixtureParams) -> tuple[float, Array]:
         out = ready.pop()[1] if ready and ready[0][0] is p else e_step_pass(data, model, p, True)
         ready.clear()
-        made.clear()
+        del made[:-1]  # the pass before this one stays until the next M-step
         made.append(out)
         log.seen(out.llf)
         return out.llf, out.posterior
+
+    def propose(posterior: Array, current: MixtureParams) -> MixtureParams | None:
+        if options.m_step_iter != 1:
+            return None
+        return propose_step(data, model, posterior, current, made_for(posterior), options)
 
     fit, _ = accel.squarem(
         params,
@@ -323,9 +331,37 @@ def _run_squarem(
         lambda vec, like: model.unpack(data, vec, like),
         # The M-step from p2 mostly gives way to a jump: linearising there is wasted.
         lambda posterior, current: em_map(posterior, current, linearise=False),
+        propose if hasattr(model.components, "propose") else None,
     )
     notes, drops = log.finished()
     return replace(fit, notes=notes, drops=drops)
+
+
+def propose_step(
+    data: MixtureData,
+    model: MixtureModel,
+    posterior: Array,
+    params: MixtureParams,
+    first: EStep | None,
+    options: EMOptions,
+) -> MixtureParams | None:
+    """The EM map for SQUAREM to extrapolate from, without reading the data: the mixing
+    model's M-step and the component model's optional ``propose`` (an M-step from the work
+    of ``first``, the pass that made ``posterior``). ``None`` when the driver cannot, the
+    data are grouped, or the minprior rule would drop a component (the regular EM map
+    then records the drop)."""
+    propose = getattr(model.components, "propose", None)
+    if propose is None or first is None or data.groups is not None:
+        return None
+    _, weights = _drop_degenerate(data, model, params, posterior, options, 0, DropLog())
+    if weights is not posterior:
+        return None
+    wtau = data.weighted(posterior)
+    comp = propose(data, wtau, params.components, first)
+    if comp is None:
+        return None
+    gamma = model.mixing.m_step(data.unit_Z, data.unit_first(wtau), params.gamma)
+    return MixtureParams(comp, gamma)
 
 
 def m_step_weights(
