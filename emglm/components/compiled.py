@@ -26,6 +26,7 @@ constant, unit case weights), so that each function compiles once per layout of 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import os
@@ -386,16 +387,25 @@ def _run(chunk_fn, n_chunks, args):  # type: ignore[no-untyped-def]
 
 def _sum_chunks(part):  # type: ignore[no-untyped-def]
     """The chunks' partial sums added in chunk order."""
-    out = np.zeros(part.shape[1:])
+    if part.ndim > 1:
+        # NumPy adds the rows of a reduction over the first axis one after the other, in
+        # order: the loop below in one call (it cost 8% of an iteration at n=1e5).
+        return part.sum(axis=0)
+    out = 0.0
     for ch in range(part.shape[0]):
         out += part[ch]
-    return out
+    return np.float64(out)
+
+
+@functools.cache
+def _lower(p: int) -> tuple[Any, Any]:
+    return np.tril_indices(p, -1)
 
 
 def _symmetric(part):  # type: ignore[no-untyped-def]
     """The chunks' upper triangles (chunks, K, p, p) summed in chunk order, mirrored."""
     G = _sum_chunks(part)
-    lower = np.tril_indices(G.shape[1], -1)
+    lower = _lower(G.shape[1])
     G[:, lower[0], lower[1]] = G[:, lower[1], lower[0]]
     return G
 
