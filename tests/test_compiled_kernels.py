@@ -344,3 +344,22 @@ def test_fits_reach_the_same_llf_as_with_the_numpy_passes(
         np.testing.assert_allclose(
             fast.params.components.coef, slow.params.components.coef, atol=1e-5
         )
+
+
+def test_read_only_inputs_do_not_compile_another_variant() -> None:
+    """numba compiles once per combination of writeable and read-only arguments (12 s for
+    the E-step pass): the passes hand it read-only views of every input, so a read-only
+    posterior or a user's read-only column reuses the one variant."""
+    d = _inputs("poisson", True, True, False)
+    args = [d["X"], d["y"], d["offset"], None, d["const"], d["weights"], d["fam"]]
+    prior = np.log(np.array([[0.2, 0.3, 0.5]]))
+    kernels.e_step_pass(*args, d["coef"], d["scale"], prior, check_weights=d["W"])
+    before = len(compiled._e_chunk.signatures)
+    frozen = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    for a in frozen:
+        if isinstance(a, np.ndarray):
+            a.flags.writeable = False
+    W = d["W"].copy()
+    W.flags.writeable = False
+    kernels.e_step_pass(*frozen, d["coef"], d["scale"], prior, check_weights=W)
+    assert len(compiled._e_chunk.signatures) == before
