@@ -210,8 +210,7 @@ def propose(
     comp = params.components
     cols = tuple(range(comp.coef.shape[0]))
     got = run([LinJob(src, cols, comp.coef, comp.scale)])[0]
-    pairs = zip(got["grams"], got["rhs"], strict=True)
-    coef = np.array([irls.solve_normal(g, r) for g, r in pairs])
+    coef = irls.solve_normals(got["grams"], got["rhs"])
     return MixtureParams(GLMParams(coef, np.array(comp.scale, dtype=float, copy=True)), gamma)
 
 
@@ -297,8 +296,7 @@ def _warm_coef(
     family = glm_of(model).family
     if family.least_squares:
         eqs = run([LeastSquaresJob(src, tuple(int(c) for c in cols))])[0]
-        pairs = zip(eqs["grams"], eqs["rhs"], strict=True)
-        return np.array([irls.solve_normal(g, r) for g, r in pairs])
+        return irls.solve_normals(eqs["grams"], eqs["rhs"])
     moving = np.ones(coef.shape[0], dtype=bool)
     lin: tuple[Array, Array, Array] | None = None
     for step in range(1, max(max_iter, _COLD_ITER) + 1):
@@ -307,7 +305,7 @@ def _warm_coef(
             got = run([LinJob(src, tuple(int(c) for c in cols[idx]), coef[idx], scale[idx])])[0]
             lin = (got["grams"], got["rhs"], got["obj"])
         grams, rhs, objective = lin
-        proposal = np.array([irls.solve_normal(g, r) for g, r in zip(grams, rhs, strict=True)])
+        proposal = irls.solve_normals(grams, rhs)
         fuse = next_jobs if (moving.all() and step >= max_iter) else None
         ahead = fuse is None and step < max_iter
         delta = proposal - coef[idx]

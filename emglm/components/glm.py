@@ -194,7 +194,7 @@ class GLMComponents:
         if not np.all(kernels.column_sums(wtau) > 0):
             return None
         grams, rhs, _ = lin
-        coef = np.array([irls.solve_normal(g, r) for g, r in zip(grams, rhs, strict=True)])
+        coef = irls.solve_normals(grams, rhs)
         return GLMParams(coef, np.array(params.scale, dtype=float, copy=True))
 
     def _least_squares_from_pass(

@@ -93,6 +93,11 @@ def solve_normal(gram: Array, rhs: Array) -> Array:
     return np.asarray(np.linalg.lstsq(gram, rhs, rcond=None)[0])
 
 
+def solve_normals(grams: Array, rhs: Array) -> Array:
+    """:func:`solve_normal` for every component: ``grams`` (K, p, p), ``rhs`` (K, p)."""
+    return np.array([solve_normal(g, r) for g, r in zip(grams, rhs, strict=True)])
+
+
 def fit_glm(data: ComponentData, family: Family, w: Array) -> Array:
     """One weighted GLM fitted to convergence by IRLS from the family's starting means (the
     cold M-step of a single component), with dispersion 1 in the step-halving check.
@@ -200,7 +205,7 @@ def least_squares_from_pass(
     grams, rhs, _ = lin
     if not np.all(weight_sums > 0):
         return None
-    new = np.array([solve_normal(g, r) for g, r in zip(grams, rhs, strict=True)])
+    new = solve_normals(grams, rhs)
     d = new - coef
     grad = rhs - np.einsum("kij,kj->ki", grams, coef)
     new_rss = rss - 2.0 * np.einsum("ki,ki->k", d, grad) + np.einsum("ki,kij,kj->k", d, grams, d)
@@ -285,7 +290,7 @@ def _warm_coef(
     X, y, off, tr, ones = data.X, data.y, data.pass_offset, data.pass_trials, data.ones_col
     if family.least_squares:
         grams, rhs = kernels.least_squares_equations(X, y, off, tr, W, ones)
-        return np.array([solve_normal(g, r) for g, r in zip(grams, rhs, strict=True)]), None
+        return solve_normals(grams, rhs), None
     const = data.loglik_constant(family)
     moving = np.ones(coef.shape[0], dtype=bool)
     fused: kernels.EStepPass | None = None
@@ -298,7 +303,7 @@ def _warm_coef(
                 X, y, off, tr, const, family, Wm, coef[idx], scale[idx], ones_col=ones
             )
         grams, rhs, objective = lin
-        proposal = np.array([solve_normal(g, r) for g, r in zip(grams, rhs, strict=True)])
+        proposal = solve_normals(grams, rhs)
         fuse = estep if (moving.all() and step >= max_iter) else None
         fused = None  # an E-step of an earlier step is stale: free its posteriors first
         # When another step is planned, the proposals are checked by linearising there: when
@@ -465,7 +470,7 @@ def _cold_m_step(
                 eta0=eta0,
                 ones_col=data.ones_col,
             )
-            coef[active] = [solve_normal(g, r) for g, r in zip(grams, rhs, strict=True)]
+            coef[active] = solve_normals(grams, rhs)
         coef[active], _ = _warm_coef(data, family, W, coef[active], scale[active], _COLD_ITER)
     if family.has_scale:
         scale = _update_scale(data, family, weights, coef, scale, active)
