@@ -200,7 +200,7 @@ def least_squares_from_pass(
     >>> lin = ((X.T @ X)[None], (X.T @ y)[None], np.zeros(1))
     >>> b, var = least_squares_from_pass(lin, np.array([y @ y]), c, np.array([4.0]))
     >>> b.round(3).tolist(), float(var[0].round(4))
-    ([[0.9, 0.9]], 0.075)
+    ([[0.9, 0.9]], 0.175)
     """
     grams, rhs, _ = lin
     if not np.all(weight_sums > 0):
