@@ -82,6 +82,34 @@ def test_a_long_run_that_loses_a_component_is_replaced_by_the_next_start() -> No
     assert fit1.params.n_components == 1 and [r.chosen for r in long1] == [True]
 
 
+def test_each_long_run_that_loses_a_component_gets_a_replacement() -> None:
+    # One of two long runs loses a component: the best untried short run takes its place
+    # (on faithful a short run sat on a component of 3.6 rows, below minprior, while its
+    # twin, skipped as alike, leads to the best optimum), though the other long run kept K.
+    df = _two_process()
+    model = EMGLM.from_formula("y ~ x", df, "poisson", K=2)
+    warm = emglm.small_em("y ~ x", df, "poisson", K=2, repeats=4, random_state=0)
+    ok = sorted((r for r in warm.runs if r.status == "ok"), key=lambda r: -r.llf)
+    good = ok[0]
+    lumped = MixtureParams(good.params.components, np.array([[0.0, -30.0]]))
+    bad = dataclasses.replace(good, run=7, llf=1.0, params=lumped)  # listed first
+    p = good.params.components
+    other = dataclasses.replace(  # listed second: a different start, kept K
+        good, run=8, llf=0.5,
+        params=MixtureParams(dataclasses.replace(p, coef=p.coef * 0.5), good.params.gamma),
+    )  # fmt: skip
+    options = EMOptions(minprior=0.05)
+    rng = np.random.default_rng(0)
+    fit, long = emem.best_long_run(
+        model.data, model.mixture, (bad, other, good), 2, 2, options, rng
+    )
+    assert [(r.run, r.n_components) for r in long] == [(7, 1), (8, 2), (good.run, 2)]
+    assert fit.llf == max(r.llf for r in long if r.n_components == 2)
+    # Before, with one long run kept, the good start was never run.
+    before = [r for r in long if r.run != good.run]
+    assert fit.llf >= max(r.llf for r in before if r.n_components == 2)
+
+
 def test_n_long_one_is_the_old_best_short_run_strategy() -> None:
     df = _two_process()
     res = emglm.em_glm("y ~ x", df, "poisson", K=2, random_state=3, n_long=1, se=None)

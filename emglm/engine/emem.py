@@ -8,9 +8,12 @@ that has all K components (Biernacki, Celeux & Govaert 2003, "Choosing starting 
 the EM algorithm", the em-EM strategy). Measured on the warm-up suite in
 ``docs/warmup.md``.
 
-When every one of those long runs loses a component (the minprior rule), the remaining
-short runs, by decreasing llf, start it again until one keeps all components; only when
-none does is a fit with fewer components returned (the first one).
+A long run that loses a component (the minprior rule) gives its place to the best short
+run not yet started, once for each: its short run may have ended on a component too small
+to keep while a run skipped as its twin (alike in classes) leads to the best optimum. When
+every long run loses a component, the remaining short runs, by decreasing llf, start it
+again until one keeps all components; only when none does is a fit with fewer components
+returned (the first one).
 """
 
 from __future__ import annotations
@@ -43,9 +46,18 @@ def best_long_run(
     fits: list[tuple[StartRun, EMFit]] = []
     for i in first:
         fits.append((ok[i], _long(data, model, ok[i], options, rng)))
+    untried = iter([i for i in range(len(ok)) if i not in first])
+    # A long run that lost a component leaves its basin unexplored (its short run sat on a
+    # component too small to keep, while a run of the same classes skipped as its twin may
+    # not): the best untried short run takes its place, once for each.
+    for _ in range(sum(f.params.n_components < n_comp for _, f in fits)):
+        nxt = next(untried, None)
+        if nxt is None:
+            break
+        fits.append((ok[nxt], _long(data, model, ok[nxt], options, rng)))
     if not any(f.params.n_components == n_comp for _, f in fits):
         # Every long run lost a component: the other runs start it again, best first.
-        for i in (i for i in range(len(ok)) if i not in first):
+        for i in untried:
             fit = _long(data, model, ok[i], options, rng)
             fits.append((ok[i], fit))
             if fit.params.n_components == n_comp:
