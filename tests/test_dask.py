@@ -14,14 +14,16 @@ import pytest
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
+from dask_checks import (  # noqa: E402
+    PARAM_ATOL,
+    assert_same_criteria,
+    assert_same_estimates,
+    glm_start,
+)
+
 import emglm  # noqa: E402
 from emglm.cluster import mapreduce  # noqa: E402
-from emglm.components.glm import GLMParams  # noqa: E402
-from emglm.engine.em import MixtureParams  # noqa: E402
 from emglm.exceptions import InputError  # noqa: E402
-
-LLF_RTOL = 1e-8
-PARAM_ATOL = 1e-6
 
 
 def _frame(n: int = 3000, seed: int = 3) -> pd.DataFrame:
@@ -51,23 +53,10 @@ def _frame(n: int = 3000, seed: int = 3) -> pd.DataFrame:
 
 
 def _same_fit(mem, dist) -> None:
-    assert abs(dist.llf - mem.llf) <= LLF_RTOL * abs(mem.llf)
-    np.testing.assert_allclose(dist.params.to_numpy(), mem.params.to_numpy(), atol=PARAM_ATOL)
-    np.testing.assert_allclose(
-        dist.mixing_params.to_numpy(), mem.mixing_params.to_numpy(), atol=PARAM_ATOL
-    )
-    np.testing.assert_allclose(dist.scale.to_numpy(), mem.scale.to_numpy(), rtol=PARAM_ATOL)
-    assert dist.nobs == mem.nobs and dist.k_params == mem.k_params
+    assert_same_estimates(mem, dist)
     assert dist.n_dropped == mem.n_dropped
-    for name in ("aic", "bic", "icl", "icl_entropy", "clogl"):
-        assert getattr(dist, name) == pytest.approx(getattr(mem, name), rel=1e-8), name
+    assert_same_criteria(mem, dist, ("aic", "bic", "icl", "icl_entropy", "clogl"))
     np.testing.assert_allclose(dist.mixing.to_numpy(), mem.mixing.to_numpy(), atol=PARAM_ATOL)
-
-
-def _start(coef, gamma, scale=None) -> MixtureParams:
-    coef = np.asarray(coef, dtype=float)
-    scale = np.ones(coef.shape[0]) if scale is None else np.asarray(scale, dtype=float)
-    return MixtureParams(GLMParams(coef, scale), np.asarray(gamma, dtype=float))
 
 
 def test_without_a_client_a_local_cluster_is_started_and_closed() -> None:
@@ -92,7 +81,7 @@ def test_poisson_exposure_weights_concomitant(client) -> None:
     df = _frame()
     kw = dict(
         exposure="expo", weights="w", concomitant="~ z", tol=1e-10,
-        start=_start([[0.95, 0.45], [0.05, -0.45]], [[0.0, 0.0], [0.0, -1.1]]),
+        start=glm_start([[0.95, 0.45], [0.05, -0.45]], [[0.0, 0.0], [0.0, -1.1]]),
     )  # fmt: skip
     mem = emglm.em_glm("y ~ x", df, "poisson", 2, **kw)
     dist = emglm.em_glm("y ~ x", dd.from_pandas(df, npartitions=4), "poisson", 2, **kw)
@@ -136,7 +125,7 @@ def test_binomial_trials_concomitant(client) -> None:
     df = _frame(seed=5)
     kw = dict(
         concomitant="~ z", tol=1e-10, se=None,
-        start=_start([[0.9, 0.9], [-0.9, -0.4]], [[0.0, 0.0], [0.0, -1.1]]),
+        start=glm_start([[0.9, 0.9], [-0.9, -0.4]], [[0.0, 0.0], [0.0, -1.1]]),
     )  # fmt: skip
     formula = "cbind(succ, fail) ~ x"
     mem = emglm.em_glm(formula, df, "binomial", 2, **kw)
@@ -154,7 +143,7 @@ def test_partition_without_rows(client) -> None:
     assert (ddf[ddf.keep].map_partitions(len).compute() == 0).sum() == 1
     kw = dict(
         tol=1e-10, se=None, accel=None,  # plain EM too
-        start=_start([[0.95, 0.45], [0.05, -0.45]], [[0.0, 0.0]]),
+        start=glm_start([[0.95, 0.45], [0.05, -0.45]], [[0.0, 0.0]]),
     )  # fmt: skip
     mem = emglm.em_glm("y ~ x", df[df.keep], "poisson", 2, **kw)
     dist = emglm.em_glm("y ~ x", ddf[ddf.keep], "poisson", 2, **kw)
@@ -164,7 +153,7 @@ def test_partition_without_rows(client) -> None:
 def test_worker_dies_during_fit(client, monkeypatch) -> None:
     df = _frame(n=2000, seed=7)
     ddf = dd.from_pandas(df, npartitions=4)
-    kw = dict(tol=1e-10, se=None, start=_start([[0.95, 0.45], [0.05, -0.45]], [[0.0, 0.0]]))
+    kw = dict(tol=1e-10, se=None, start=glm_start([[0.95, 0.45], [0.05, -0.45]], [[0.0, 0.0]]))
     quiet = emglm.em_glm("y ~ x", ddf, "poisson", 2, **kw)
     original = mapreduce.PassRunner.run_pass
     killed: list[int] = []

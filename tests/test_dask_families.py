@@ -13,6 +13,8 @@ import statsmodels.api as sm
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
+from dask_checks import assert_same_estimates  # noqa: E402
+
 import emglm  # noqa: E402
 from emglm.cluster import dispersion  # noqa: E402
 from emglm.cluster.jobs import Source, combine, run_jobs, split  # noqa: E402
@@ -24,8 +26,6 @@ from emglm.families import Family, get_family  # noqa: E402
 from emglm.families.base import DispersionSums  # noqa: E402
 from emglm.model import EMGLM  # noqa: E402
 
-LLF_RTOL = 1e-8
-PARAM_ATOL = 1e-6
 LOG = sm.families.links.Log()
 
 
@@ -60,13 +60,7 @@ def _start(scale: list[float]) -> dict:
 
 
 def _same_fit(mem, dist) -> None:
-    assert abs(dist.llf - mem.llf) <= LLF_RTOL * abs(mem.llf)
-    np.testing.assert_allclose(dist.params.to_numpy(), mem.params.to_numpy(), atol=PARAM_ATOL)
-    np.testing.assert_allclose(dist.scale.to_numpy(), mem.scale.to_numpy(), rtol=PARAM_ATOL)
-    np.testing.assert_allclose(
-        dist.mixing_params.to_numpy(), mem.mixing_params.to_numpy(), atol=PARAM_ATOL
-    )
-    assert dist.nobs == mem.nobs and dist.k_params == mem.k_params
+    assert_same_estimates(mem, dist)
 
 
 # --- the dispersion M-step, its passes run in process on row blocks -----------------------

@@ -13,18 +13,20 @@ import pytest
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
+from dask_checks import (  # noqa: E402
+    BSE_RTOL,
+    PARAM_ATOL,
+    assert_same_criteria,
+    assert_same_estimates,
+    glm_start,
+)
+
 import emglm  # noqa: E402
 from emglm.cluster import fit as cluster_fit  # noqa: E402
 from emglm.cluster import group_spans, mapreduce  # noqa: E402
 from emglm.cluster.partition import PartitionSpec  # noqa: E402
-from emglm.components.glm import GLMParams  # noqa: E402
 from emglm.data import formula as formula_mod  # noqa: E402
-from emglm.engine.em import MixtureParams  # noqa: E402
 from emglm.exceptions import InputError, InputTypeError  # noqa: E402
-
-LLF_RTOL = 1e-8
-PARAM_ATOL = 1e-6
-BSE_RTOL = 1e-5
 
 
 def _frame(n_groups: int = 300, seed: int = 1) -> pd.DataFrame:
@@ -55,24 +57,11 @@ def _whole_groups(df: pd.DataFrame, n_parts: int):
     return dd.concat([dd.from_pandas(df[df["id"].isin(c)], npartitions=1) for c in cuts])
 
 
-def _start(coef, gamma, scale=None) -> MixtureParams:
-    coef = np.asarray(coef, dtype=float)
-    scale = np.ones(coef.shape[0]) if scale is None else np.asarray(scale, dtype=float)
-    return MixtureParams(GLMParams(coef, scale), np.asarray(gamma, dtype=float))
-
-
 def _same_grouped_fit(mem, dist, bse: bool) -> None:
-    assert abs(dist.llf - mem.llf) <= LLF_RTOL * abs(mem.llf)
-    np.testing.assert_allclose(dist.params.to_numpy(), mem.params.to_numpy(), atol=PARAM_ATOL)
-    np.testing.assert_allclose(
-        dist.mixing_params.to_numpy(), mem.mixing_params.to_numpy(), atol=PARAM_ATOL
-    )
-    np.testing.assert_allclose(dist.scale.to_numpy(), mem.scale.to_numpy(), rtol=PARAM_ATOL)
     # nobs counts rows (flexmix's nobs(), BIC's n); the units of the fit are the groups.
-    assert dist.nobs == mem.nobs and dist.k_params == mem.k_params
+    assert_same_estimates(mem, dist)
     assert dist.sums.n_groups == mem.record.data.groups.n_groups
-    for name in ("aic", "bic", "icl", "icl_entropy", "clogl"):
-        assert getattr(dist, name) == pytest.approx(getattr(mem, name), rel=1e-8), name
+    assert_same_criteria(mem, dist, ("aic", "bic", "icl", "icl_entropy", "clogl"))
     np.testing.assert_allclose(dist.mixing.to_numpy(), mem.mixing.to_numpy(), atol=PARAM_ATOL)
     pd.testing.assert_frame_equal(dist.cluster_table(), mem.cluster_table(), atol=1e-6)
     if bse:
@@ -86,7 +75,7 @@ def test_poisson_formula_groups_weights_and_group_level_concomitant(client) -> N
     df = _frame()
     kw = dict(
         weights="w", concomitant="~ z", tol=1e-10,
-        start=_start([[0.9, 0.4], [0.1, -0.4]], [[0.0, 0.0], [0.0, -1.0]]),
+        start=glm_start([[0.9, 0.4], [0.1, -0.4]], [[0.0, 0.0], [0.0, -1.0]]),
     )  # fmt: skip
     mem = emglm.em_glm("y ~ x | id", df, "poisson", 2, **kw)
     ddf = _whole_groups(df, 4)
@@ -120,7 +109,7 @@ def test_minprior_counts_groups_as_in_memory(client) -> None:
     df = _frame(seed=3)
     kw = dict(
         tol=1e-10, se=None, minprior=0.1,
-        start=_start([[0.9, 0.4], [0.1, -0.4], [0.5, 0.0]], [[0.0, 0.0, -3.0]]),
+        start=glm_start([[0.9, 0.4], [0.1, -0.4], [0.5, 0.0]], [[0.0, 0.0, -3.0]]),
     )  # fmt: skip
     with pytest.warns(emglm.DegenerateComponentWarning, match=r"fell below 30 = max"):
         mem = emglm.em_glm("y ~ x | id", df, "poisson", 3, **kw)
@@ -175,7 +164,7 @@ def test_group_spanning_partitions_is_refused_before_fitting_then_arranged(
     assert passes == []  # refused before any EM pass
 
     # Arranged as the message says, the fits are the in-memory one.
-    kw = dict(tol=1e-10, se=None, start=_start([[0.9, 0.4], [0.1, -0.4]], [[0.0, 0.0]]))
+    kw = dict(tol=1e-10, se=None, start=glm_start([[0.9, 0.4], [0.1, -0.4]], [[0.0, 0.0]]))
     mem = emglm.em_glm("y ~ x | id", df, "poisson", 2, **kw)
     by_index = emglm.em_glm("y ~ x | id", bad.set_index("id"), "poisson", 2, **kw)
     shuffled = emglm.em_glm("y ~ x", bad.shuffle(on="id"), "poisson", 2, groups="id", **kw)

@@ -12,16 +12,20 @@ dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
 import statsmodels.api as sm  # noqa: E402
+from dask_checks import (  # noqa: E402
+    BSE_RTOL,
+    LLF_RTOL,
+    PARAM_ATOL,
+    assert_same_criteria,
+    assert_same_estimates,
+    summary_labels,
+)
 
 import emglm  # noqa: E402
 from emglm.cluster import shared_steps  # noqa: E402
 from emglm.components.shared import SharedParams  # noqa: E402
 from emglm.engine.em import MixtureParams  # noqa: E402
 from emglm.exceptions import InputError  # noqa: E402
-
-LLF_RTOL = 1e-8
-PARAM_ATOL = 1e-6
-BSE_RTOL = 1e-5
 
 
 def _frame(n: int = 2000, seed: int = 3) -> pd.DataFrame:
@@ -71,26 +75,15 @@ def _groups(res) -> np.ndarray:
     return res.record.mixture.components.groups_of(res.em.params.components)
 
 
-def _labels(res) -> list[str]:
-    return [line.split()[0] for line in str(res.summary()).splitlines() if line.split()]
-
-
 def _same_fit(mem, dist) -> None:
-    assert abs(dist.llf - mem.llf) <= LLF_RTOL * abs(mem.llf)
-    np.testing.assert_allclose(dist.params.to_numpy(), mem.params.to_numpy(), atol=PARAM_ATOL)
-    np.testing.assert_allclose(
-        dist.mixing_params.to_numpy(), mem.mixing_params.to_numpy(), atol=PARAM_ATOL
-    )
-    np.testing.assert_allclose(dist.scale.to_numpy(), mem.scale.to_numpy(), rtol=PARAM_ATOL)
-    assert dist.nobs == mem.nobs and dist.k_params == mem.k_params
-    for name in ("aic", "bic", "icl", "clogl"):
-        assert getattr(dist, name) == pytest.approx(getattr(mem, name), rel=1e-8), name
+    assert_same_estimates(mem, dist)
+    assert_same_criteria(mem, dist, ("aic", "bic", "icl", "clogl"))
     np.testing.assert_allclose(dist.mixing.to_numpy(), mem.mixing.to_numpy(), atol=PARAM_ATOL)
     # The shared parameters are counted and named once, by their owner.
     model = dist.record.mixture
     names = model.components.param_names(dist.K)
     assert names == mem.record.mixture.components.param_names(mem.K)
-    assert _labels(dist) == _labels(mem)
+    assert summary_labels(dist) == summary_labels(mem)
 
 
 def test_poisson_fixed_exposure_weights_concomitant(client) -> None:

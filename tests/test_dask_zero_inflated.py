@@ -16,16 +16,20 @@ import pytest
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
+from dask_checks import (  # noqa: E402
+    BSE_RTOL,
+    PARAM_ATOL,
+    assert_same_criteria,
+    assert_same_estimates,
+    glm_start,
+    summary_labels,
+)
+
 import emglm  # noqa: E402
-from emglm.components.glm import GLMParams  # noqa: E402
 from emglm.components.shared import SharedParams  # noqa: E402
 from emglm.components.zero_inflated import ZIParams  # noqa: E402
 from emglm.engine.em import MixtureParams  # noqa: E402
 from emglm.exceptions import DegenerateComponentWarning, InputError, InputTypeError  # noqa: E402
-
-LLF_RTOL = 1e-8
-PARAM_ATOL = 1e-6
-BSE_RTOL = 1e-5
 
 
 def _frame(n: int = 1200, seed: int = 0) -> pd.DataFrame:
@@ -58,30 +62,18 @@ def _frame(n: int = 1200, seed: int = 0) -> pd.DataFrame:
 
 def _start(coef, gamma, scale=None) -> MixtureParams:
     """The point mass and the GLM components' coefficients (K, p) and dispersions."""
-    coef = np.asarray(coef, dtype=float)
-    scale = np.ones(coef.shape[0]) if scale is None else np.asarray(scale, dtype=float)
-    return MixtureParams(ZIParams(GLMParams(coef, scale), True), np.asarray(gamma, dtype=float))
-
-
-def _labels(res) -> list[str]:
-    return [line.split()[0] for line in str(res.summary()).splitlines() if line.split()]
+    glm = glm_start(coef, gamma, scale)
+    return MixtureParams(ZIParams(glm.components, True), glm.gamma)
 
 
 def _same_fit(mem, dist) -> None:
-    assert abs(dist.llf - mem.llf) <= LLF_RTOL * abs(mem.llf)
-    np.testing.assert_allclose(dist.params.to_numpy(), mem.params.to_numpy(), atol=PARAM_ATOL)
-    np.testing.assert_allclose(
-        dist.mixing_params.to_numpy(), mem.mixing_params.to_numpy(), atol=PARAM_ATOL
-    )
-    np.testing.assert_allclose(dist.scale.to_numpy(), mem.scale.to_numpy(), rtol=PARAM_ATOL)
+    assert_same_estimates(mem, dist)
     assert dist.component_names == mem.component_names
     assert list(dist.params.columns) == list(mem.params.columns)
     pd.testing.assert_series_equal(dist.mixing, mem.mixing, atol=PARAM_ATOL)
-    assert dist.nobs == mem.nobs and dist.k_params == mem.k_params
-    for name in ("aic", "bic", "icl", "clogl"):
-        assert getattr(dist, name) == pytest.approx(getattr(mem, name), rel=1e-8), name
+    assert_same_criteria(mem, dist, ("aic", "bic", "icl", "clogl"))
     pd.testing.assert_frame_equal(dist.cluster_table(), mem.cluster_table(), atol=1e-6)
-    assert _labels(dist) == _labels(mem)
+    assert summary_labels(dist) == summary_labels(mem)
 
 
 def test_poisson_exposure_weights_concomitant_and_louis(client) -> None:
