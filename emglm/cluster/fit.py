@@ -36,7 +36,7 @@ from distributed import Client, LocalCluster, default_client
 
 from emglm.blas_threads import single_blas_thread
 from emglm.cluster import group_spans, loop, steps
-from emglm.cluster.jobs import CensusJob, FitStatsJob, LouisJob, glm_params
+from emglm.cluster.jobs import CensusJob, FitStatsJob, LouisJob, glm_driver, glm_params
 from emglm.cluster.mapreduce import PassRunner
 from emglm.cluster.partition import PartitionSpec, build_partition, model_frame
 from emglm.cluster.results import DaskEMGLMResults, RowSums
@@ -246,7 +246,7 @@ def _fit(
     if census.get("rows", 0) == 0:
         raise InputError("every partition is empty or has a missing value in every row")
     nobs, n_rows = float(census["nobs"]), int(census["rows"])
-    glm = steps.glm_of(mixture)
+    glm = glm_driver(mixture)
     floor = 0.0
     if glm.family.has_scale:
         mean = census["y1"] / n_rows
@@ -266,7 +266,7 @@ def _fit(
     # A dropped point mass leaves a plain GLM mixture (as in memory); the workers keep the
     # zero-inflated model, whose passes at these parameters are the plain model's.
     at = params
-    mixture, fit = without_point_mass(mixture, fit, steps.glm_of(mixture))
+    mixture, fit = without_point_mass(mixture, fit, glm_driver(mixture))
     params = fit.params
     covariance = None
     if options.se == "louis":
@@ -375,7 +375,7 @@ def _warn(
             "their GLM.",
             DegenerateComponentWarning,
         )
-    glm = steps.glm_of(mixture)
+    glm = glm_driver(mixture)
     comp, n_zero = glm_params(fit.params.components)
     if glm.family.has_scale and glm.family.dispersion_can_collapse and floor > 0:
         collapsed = np.flatnonzero(comp.scale <= floor * (1.0 + 1e-6))

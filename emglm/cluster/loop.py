@@ -16,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 
 from emglm.cluster import shared_steps, steps
-from emglm.cluster.jobs import glm_params, with_glm
+from emglm.cluster.jobs import glm_driver, glm_params, with_glm
 from emglm.cluster.steps import DataFacts, Posterior, Run
 from emglm.engine import accel
 from emglm.engine.em import MixtureModel, MixtureParams
@@ -94,7 +94,7 @@ def _unpack(
     shared = shared_steps.driver_of(model)
     if shared is not None:
         return shared_steps.unpack(shared, model, vec, like, floor)
-    glm = steps.glm_of(model)
+    glm = glm_driver(model)
     glm_like, _ = glm_params(like.components)
     size = glm.pack(glm_like).shape[0]
     n_comp, p = glm_like.coef.shape

@@ -39,7 +39,7 @@ from emglm.cluster.jobs import (
     with_glm,
 )
 from emglm.components import irls
-from emglm.components.glm import GLMComponents, GLMParams
+from emglm.components.glm import GLMParams
 from emglm.engine.em import MixtureModel, MixtureParams, record_drops
 from emglm.engine.state import DropLog, EMOptions
 from emglm.mixing import gamma_from_proportions
@@ -82,18 +82,12 @@ class Posterior:
     unit_mass: Array | None = None
 
 
-def glm_of(model: MixtureModel) -> GLMComponents:
-    """The model's GLM driver (plain, or with shared coefficients; beside a point mass at
-    zero too: the component models fitted on partitions so far)."""
-    return glm_driver(model)
-
-
 def estep_jobs(model: MixtureModel, params: MixtureParams) -> list[Job]:
     """The E-step at ``params`` and what the M-step from its posteriors asks first (its
     first IRLS linearisation or least-squares equations, the mixing model's Newton pieces
     ): all from one pass."""
     src = Source(params)
-    glm = glm_of(model)
+    glm = glm_driver(model)
     comp, _ = glm_params(params.components)
     cols = tuple(range(comp.coef.shape[0]))
     jobs: list[Job] = [EStepJob(src)]
@@ -136,7 +130,9 @@ def drop_degenerate(
     component's parameters, as in memory (:func:`emglm.engine.em._drop_degenerate`)."""
     shared = shared_steps.driver_of(model)
     need = (
-        float(glm_of(model).per_component(n_columns)) if shared is None else shared.needed_weight()
+        float(glm_driver(model).per_component(n_columns))
+        if shared is None
+        else shared.needed_weight()
     )
     threshold = max(options.minprior * nobs, need)
     ok, mass, units = post.mass >= threshold, post.mass, nobs
@@ -197,7 +193,7 @@ def propose(
     without weight or one the minprior rule would drop)."""
     if not hasattr(model.components, "propose") or facts.unit_nobs is not None:
         return None
-    family = glm_of(model).family
+    family = glm_driver(model).family
     if not (irls.shares_passes(family) or family.least_squares) or not np.all(post.mass > 0):
         return None
     args = (facts.nobs, facts.n_columns, options, 0, DropLog(), facts.unit_nobs)
@@ -261,7 +257,7 @@ def glm_m_step(
     shared = shared_steps.driver_of(model)
     if shared is not None:
         return shared_steps.m_step(run, shared, src, mass, params, max_iter, floor, next_jobs)
-    family = glm_of(model).family
+    family = glm_driver(model).family
     active = mass > 0
     scale = np.array(params.scale, dtype=float, copy=True)
     coef = np.array(params.coef, dtype=float, copy=True)
@@ -293,7 +289,7 @@ def _warm_coef(
 ) -> Array:
     """:func:`irls._warm_coef` on partition sums: monotone IRLS steps of components
     ``cols`` (closed form for least squares)."""
-    family = glm_of(model).family
+    family = glm_driver(model).family
     if family.least_squares:
         eqs = run([LeastSquaresJob(src, tuple(int(c) for c in cols))])[0]
         return irls.solve_normals(eqs["grams"], eqs["rhs"])
