@@ -455,6 +455,8 @@ def _cold_m_step(
     active = kernels.column_sums(weights) > 0
     if active.any():
         W = weights if active.all() else weights[:, active]
+        # Every pass takes the weights by component, (K, n): transposed once, not per pass.
+        W = np.asfortranarray(W, dtype=np.float64)
         if not family.least_squares:
             eta0 = family.link(family.start_mu(data.y))
             grams, rhs, _ = kernels.irls_normal_equations(

