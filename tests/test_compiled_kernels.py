@@ -247,7 +247,7 @@ def test_exp_and_log_are_within_two_ulp_of_numpy() -> None:
     u = np.concatenate([rng.uniform(0, 1, 20_000), np.exp(-rng.uniform(0, 700, 5000)), [0.0, 1.0]])
     u = u.reshape(1, -1)
     got = np.empty_like(u)
-    compiled._log1p_rows(u, got, np.empty(u.shape, dtype=np.int64), np.empty(u.size), u.size)
+    compiled._log1p_rows(u, got, u.size)
     np.testing.assert_allclose(got, np.log1p(u), rtol=4.5e-16)
 
 
