@@ -50,7 +50,7 @@ _FREE_STEP = 1e-4
 _FACTORIAL_TABLE_MAX = 1 << 16
 
 
-def log_factorial(v: Array) -> Array:
+def log_factorial(v: Array | float) -> Array:
     """``gammaln(v + 1)``, with the same values: where every value is a whole number from 0
     to 65536 (counts, trials), scipy's values at 0, 1, ..., max(v) are looked up instead
     of evaluated for every row (six times faster at n=1e6; the data constants of the

@@ -54,11 +54,7 @@ class BinomialFamily(Family):
         if not self._logit_link:
             return None  # no fast path: loglik_eta evaluates the full log-density
         s = y * trials
-        return np.asarray(
-            log_factorial(trials)
-            - log_factorial(s)
-            - log_factorial(trials - s)
-        )
+        return np.asarray(log_factorial(trials) - log_factorial(s) - log_factorial(trials - s))
 
     def _loglik_eta(
         self,
