@@ -304,9 +304,7 @@ def _warm_coef(
         proposal = irls.solve_normals(grams, rhs)
         fuse = next_jobs if (moving.all() and step >= max_iter) else None
         ahead = fuse is None and step < max_iter
-        delta = proposal - coef[idx]
-        predicted = 0.5 * np.einsum("ki,kij,kj->k", delta, grams, delta)
-        settled = predicted <= _ROUNDING * (np.abs(objective) + 1.0)
+        settled = irls.step_settled(grams, objective, proposal - coef[idx])
         accepted, gained, lin_ahead = _halve_all(
             run, model, src, cols[idx], scale[idx], coef[idx], proposal, objective, fuse, ahead,
             settled,
@@ -314,6 +312,8 @@ def _warm_coef(
         coef[idx] = accepted
         size = np.abs(objective) + 1.0
         still = gained > (1e-10 if step < max_iter else _FAR_GAIN) * size
+        if lin_ahead is not None:
+            still &= ~irls.next_step_settled(lin_ahead, accepted)
         moving[idx] = still
         if not moving.any():
             break

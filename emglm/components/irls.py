@@ -309,12 +309,10 @@ def _warm_coef(
         # When another step is planned, the proposals are checked by linearising there: when
         # the full steps are taken, that is the next step's first pass.
         ahead = fuse is None and step < max_iter
-        delta = proposal - coef[idx]
-        # The gain the quadratic model predicts, 0.5 s' G s: when a full step fails its
-        # check but this is within rounding of the objective, the component has converged
-        # and halving (a pass over X each time, up to _MAX_HALVINGS) cannot gain anything.
-        predicted = 0.5 * np.einsum("ki,kij,kj->k", delta, grams, delta)
-        settled = predicted <= _ROUNDING * (np.abs(objective) + 1.0)
+        # When a full step fails its check but its predicted gain is within rounding of the
+        # objective, the component has converged and halving (a pass over X each time, up
+        # to _MAX_HALVINGS) cannot gain anything.
+        settled = step_settled(grams, objective, proposal - coef[idx])
         accepted, gained, fused, lin_ahead = _halve_all(
             data,
             family,
@@ -331,6 +329,8 @@ def _warm_coef(
         coef[idx] = accepted
         size = np.abs(objective) + 1.0
         still = gained > (1e-10 if step < max_iter else _FAR_GAIN) * size
+        if lin_ahead is not None:
+            still &= ~next_step_settled(lin_ahead, accepted)
         moving[idx] = still
         if not moving.any():
             break
@@ -338,6 +338,30 @@ def _warm_coef(
         if lin_ahead is not None:
             lin = (lin_ahead[0][still], lin_ahead[1][still], lin_ahead[2][still])
     return coef, fused
+
+
+def step_settled(grams: Array, objective: Array, delta: Array) -> NDArray[np.bool_]:
+    """Whether each component's IRLS step ``delta`` (K, p) is within rounding of its
+    objective: the gain the quadratic model predicts, ``0.5 delta' G delta``, is at most
+    ``_ROUNDING`` of ``|objective| + 1``.
+
+    >>> G = np.array([[[2.0]]])
+    >>> step_settled(G, np.array([-100.0]), np.array([[1e-5]])).tolist()
+    [True]
+    >>> step_settled(G, np.array([-100.0]), np.array([[1e-3]])).tolist()
+    [False]
+    """
+    predicted = 0.5 * np.einsum("ki,kij,kj->k", delta, grams, delta)
+    return np.asarray(predicted <= _ROUNDING * (np.abs(objective) + 1.0))
+
+
+def next_step_settled(lin: tuple[Array, Array, Array], coef: Array) -> NDArray[np.bool_]:
+    """Whether the next IRLS step from ``coef``, made from ``lin`` (the linearisation
+    there: Grams, right-hand sides, objectives), would be settled (:func:`step_settled`):
+    taking it changes nothing measurable, so the component has converged and the step's
+    pass is saved (the last step of a cold M-step, mostly)."""
+    grams, rhs, objective = lin
+    return step_settled(grams, objective, solve_normals(grams, rhs) - coef)
 
 
 def _halve_all(
