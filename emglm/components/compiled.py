@@ -27,9 +27,9 @@ constant, unit case weights), so that each function compiles once per layout of 
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -396,7 +396,10 @@ def _n_chunks(n: int, c: int) -> int:
 
 def _run(chunk_fn, n_chunks, args):  # type: ignore[no-untyped-def]
     """``chunk_fn(ch0, ch1, *args)`` over all chunks on ``numba.get_num_threads()`` threads
-    (the calling one among them), each taking the next few chunks not yet taken."""
+    (the calling one among them). Each thread takes the next chunks not yet taken, as many
+    as half the remaining ones shared among the threads (guided scheduling): a few calls
+    per thread, and at the end single chunks, so that no thread waits long for another
+    (a fixed share of 6 chunks left the caller waiting ~1 ms of a 5 ms pass at n=1e5)."""
     global _POOL
     workers = min(numba.get_num_threads(), n_chunks // _MIN_CHUNKS_PER_THREAD)
     if workers <= 1:
@@ -404,14 +407,18 @@ def _run(chunk_fn, n_chunks, args):  # type: ignore[no-untyped-def]
         return
     if _POOL is None:
         _POOL = ThreadPoolExecutor(max(1, (os.cpu_count() or 1) - 1), "emglm-pass")
-    step = max(1, n_chunks // (4 * workers))  # a few calls per thread: balance, little overhead
-    starts = itertools.count(0, step)  # next() on a count is atomic under the GIL
+    taken = [0]
+    lock = threading.Lock()
 
     def work() -> None:
-        ch = next(starts)
-        while ch < n_chunks:
-            chunk_fn(ch, min(ch + step, n_chunks), *args)
-            ch = next(starts)
+        while True:
+            with lock:
+                ch0 = taken[0]
+                ch1 = min(n_chunks, ch0 + max(1, (n_chunks - ch0) // (2 * workers)))
+                taken[0] = ch1
+            if ch0 >= n_chunks:
+                return
+            chunk_fn(ch0, ch1, *args)
 
     helpers = [_POOL.submit(work) for _ in range(workers - 1)]
     work()
