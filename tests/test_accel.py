@@ -237,3 +237,31 @@ def test_proposals_read_the_data_about_once_per_m_step(monkeypatch, family: str)
     assert per_new < 0.9 * per_old and per_new <= 1.25, (per_new, per_old)
     assert new.llf_history.size == new.n_iter + 1
     assert np.all(np.diff(new.llf_history) >= -1e-12 * abs(new.llf))
+
+
+@pytest.mark.parametrize(("shortfall", "kept"), [(1e-15, True), (1e-11, False)])
+def test_a_jump_short_of_the_last_llf_by_rounding_is_kept(shortfall: float, kept: bool) -> None:
+    """An extrapolated point scored below the last recorded llf by rounding (1e-15
+    relative) is still taken; one scored 1e-11 below is refused, as a worse point."""
+    data, tau0 = _poisson_mixture(n=600)
+    fam = get_family("poisson")
+    model = glm_model(fam, data)
+    start = em.m_step(data, model, tau0)
+    em_points: list[em.MixtureParams] = [start]
+    last = [np.nan]  # the llf of the last EM point scored
+
+    def m_step(post: np.ndarray, params: em.MixtureParams) -> em.MixtureParams:
+        em_points.append(em.m_step(data, model, post, params, 1))
+        return em_points[-1]
+
+    def e_step(params: em.MixtureParams) -> tuple[float, np.ndarray]:
+        llf, post = em.e_step(data, model, params)
+        if any(params is q for q in em_points):
+            last[0] = llf
+            return llf, post
+        return last[0] - shortfall * abs(last[0]), post  # a jump, `shortfall` below
+
+    _, n_jumps = accel.squarem(
+        start, e_step, m_step, 1e-10, 40, model.pack, lambda v, like: model.unpack(data, v, like)
+    )
+    assert (n_jumps > 0) is kept

@@ -89,9 +89,10 @@ class MixtureData:
         """The case weights as the E-step pass takes them: ``None`` when all are 1."""
         return None if self.unit_weights else self.weights
 
-    @property
+    @cached_property
     def nobs(self) -> float:
-        """Number of observations: the sum of the case weights."""
+        """Number of observations: the sum of the case weights (the minprior rule asks at
+        every M-step)."""
         return float(self.weights.sum())
 
     def derived(self, key: str, make: Callable[[], T]) -> T:
@@ -136,7 +137,7 @@ class MixtureData:
         """The case weight of each unit (constant within a group), (units,)."""
         return self.weights if self.groups is None else self.weights[self.groups.first]
 
-    @property
+    @cached_property
     def unit_nobs(self) -> float:
         """Sum of the units' case weights (nobs when ungrouped)."""
         return float(self.unit_case_weights.sum())
