@@ -479,16 +479,19 @@ def _cold_m_step(
     active = kernels.column_sums(weights) > 0
     if active.any():
         W = weights if active.all() else weights[:, active]
-        # Every pass takes the weights by component, (K, n): transposed once, not per pass.
-        W = np.asfortranarray(W, dtype=np.float64)
+        # Every pass takes the weights by component, (K, n): transposed once, not per pass,
+        # and after the data constant and the starting predictor, so that their
+        # temporaries are gone before the copy is made.
         if not family.least_squares:
+            const = data.loglik_constant(family)  # cached: the warm steps need it too
             eta0 = family.link(family.start_mu(data.y))
+            W = np.asfortranarray(W, dtype=np.float64)
             grams, rhs, _ = kernels.irls_normal_equations(
                 data.X,
                 data.y,
                 data.pass_offset,
                 data.pass_trials,
-                data.loglik_constant(family),  # cached: the warm steps below need it too
+                const,
                 family,
                 W,
                 coef[active],
@@ -496,7 +499,9 @@ def _cold_m_step(
                 eta0=eta0,
                 ones_col=data.ones_col,
             )
+            del eta0
             coef[active] = solve_normals(grams, rhs)
+        W = np.asfortranarray(W, dtype=np.float64)  # the least-squares pass (else a no-op)
         coef[active], _ = _warm_coef(data, family, W, coef[active], scale[active], _COLD_ITER)
     if family.has_scale:
         scale = _update_scale(data, family, weights, coef, scale, active)

@@ -69,7 +69,7 @@ def log_factorial(v: Array | float) -> Array:
     """
     v = np.asarray(v, dtype=np.float64)
     if v.size and 0.0 <= v.min() and v.max() <= _FACTORIAL_TABLE_MAX:
-        whole = v.astype(np.int64)
+        whole = v.astype(np.int32)  # below 2**16: half the memory of int64
         if np.array_equal(whole, v):
             table = special.gammaln(np.arange(whole.max() + 1, dtype=np.float64) + 1.0)
             return np.asarray(table[whole])
