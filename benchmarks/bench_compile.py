@@ -29,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-PASSES = '''
+PASSES = """
 import numpy as np
 from emglm.components import kernels
 from emglm.families import get_family
@@ -47,9 +47,9 @@ kernels.irls_normal_equations(X, y, None, None, const, fam, W, coef, scale)
 kernels.log_densities(X, y, None, None, const, fam, coef, scale)
 kernels.least_squares_equations(X, y, None, None, W)
 kernels.weighted_rss(X, y, None, None, get_family("gaussian"), W, coef)
-'''
+"""
 
-FITS = '''
+FITS = """
 import warnings
 import numpy as np
 import pandas as pd
@@ -65,11 +65,11 @@ d["yb"] = (rng.random(n) < 1 / (1 + np.exp(-np.where(g, 2.0, -1.0) * d.x))).asty
 for formula, family in [("yp ~ x", "poisson"), ("yg ~ x", "gaussian"), ("yb ~ x", "binomial"),
                         ("yp ~ x | id", "poisson")]:
     emglm.em_glm(formula, d, family, K=2, random_state=1, n_starts=3)
-'''
+"""
 
 # Runs in the fresh process: imports timed apart, then the workload with numba's compile
 # events recorded; prints one JSON line.
-DRIVER = '''
+DRIVER = """
 import json, sys, time
 t0 = time.perf_counter()
 import numpy, pandas, emglm
@@ -88,7 +88,7 @@ for ts, ev in rec.buffer:
     elif name.endswith("_chunk") and name != "_chunk":  # the passes (with their callees)
         passes[name] = passes.get(name, 0.0) + ts - began[key]
 print(json.dumps({"imports": t1 - t0, "work": t2 - t1, "passes": passes}))
-'''
+"""
 
 NAMES = {
     "_e_chunk": "E-step",
@@ -129,7 +129,8 @@ def main() -> None:
             cells = [f"{row['passes'][k]:.1f}" if k in row["passes"] else "-" for k in NAMES]
             total = sum(row["passes"].values())
             print(
-                f"| {label} | " + " | ".join(cells)
+                f"| {label} | "
+                + " | ".join(cells)
                 + f" | {total:.1f} | {row['imports']:.1f} | {row['wall']:.1f} |",
                 flush=True,
             )
