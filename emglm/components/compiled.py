@@ -9,11 +9,8 @@ K components is done while it is in the cache: linear predictors, log-densities,
 log-sum-exp, posteriors, working weights and responses, the Gram matrices and right-hand
 sides, the log-likelihoods and the column sums of the M-step weights.
 
-``exp`` and ``log`` are written here as polynomials on contiguous arrays so that the
-compiler vectorises them (the C library's scalar ``exp`` was 9 times slower than NumPy's
-vectorised one on the benchmark machine): within 2 ulp of the C library for the ranges
-used (``exp`` of arguments in [-708, 709], ``exp(-inf) = 0``; ``log`` of positive normal
-numbers).
+``exp`` and ``log`` are :mod:`emglm.components.vecmath`'s, written so that the compiler
+vectorises them.
 
 Family codes (:data:`FAMILY_CODES`): the log-density, mean and IRLS factors of Poisson/log,
 binomial/logit and Gaussian/identity, as :mod:`emglm.families` defines them (``eta``
@@ -35,6 +32,8 @@ from typing import Any
 
 import numba
 import numpy as np
+
+from emglm.components.vecmath import exp_rows, jit, log1p_rows, log_vec
 
 __all__ = [
     "FAMILY_CODES",
@@ -64,114 +63,13 @@ _MIN_CHUNKS_PER_THREAD = 2
 _SUMS = {"reassoc", "contract", "nsz"}
 
 
-def _jit(fastmath: bool | set[str] = False) -> Any:
-    """numba's ``njit``: without the GIL, cached on disk, NumPy's error model (no checks
-    for division by zero, which would keep loops from being vectorised)."""
-    return numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=fastmath)
-
-
 def block_rows(p: int) -> int:
     """Rows per block: the block of ``X`` and the (K, block) temporaries stay in L2."""
     return int(min(2048, max(256, (1 << 15) // max(p, 1))))
 
 
-# --- vectorisable exp and log ----------------------------------------------------------------
-@_jit({"contract"})
-def _exp_rows(a, kk, cc):  # type: ignore[no-untyped-def]
-    """``a[k, :cc] = exp(a[k, :cc])`` in place; ``kk`` int64 scratch of ``a``'s shape."""
-    for k in range(a.shape[0]):
-        row = a[k]
-        ib = kk[k]
-        for i in range(cc):
-            x = row[i]
-            xi = min(max(x, -708.0), 709.0)
-            kf = math.floor(xi * 1.4426950408889634 + 0.5)
-            r = (xi - kf * 6.93147180369123816490e-01) - kf * 1.90821492927058770002e-10
-            q = 1.0 / 6227020800.0
-            q = q * r + 1.0 / 479001600.0
-            q = q * r + 1.0 / 39916800.0
-            q = q * r + 1.0 / 3628800.0
-            q = q * r + 1.0 / 362880.0
-            q = q * r + 1.0 / 40320.0
-            q = q * r + 1.0 / 5040.0
-            q = q * r + 1.0 / 720.0
-            q = q * r + 1.0 / 120.0
-            q = q * r + 1.0 / 24.0
-            q = q * r + 1.0 / 6.0
-            q = q * r + 0.5
-            q = q * r + 1.0
-            q = q * r + 1.0
-            row[i] = q if x >= -708.0 else 0.0
-            ib[i] = (np.int64(kf) + 1023) << 52
-        fb = ib.view(np.float64)
-        for i in range(cc):
-            row[i] *= fb[i]
-
-
-@_jit({"contract"})
-def _log_vec(x, out, kk, cc):  # type: ignore[no-untyped-def]
-    """``out[:cc] = log(x[:cc])`` for positive normal ``x``; ``kk`` int64 scratch."""
-    bits = x.view(np.int64)
-    for i in range(cc):
-        kk[i] = (bits[i] & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000
-    m = kk.view(np.float64)
-    for i in range(cc):
-        e = np.float64((bits[i] >> 52) - 1023)
-        mi = m[i]
-        if mi > 1.4142135623730951:
-            mi *= 0.5
-            e += 1.0
-        f = (mi - 1.0) / (mi + 1.0)
-        s = f * f
-        q = 1.0 / 23.0
-        q = q * s + 1.0 / 21.0
-        q = q * s + 1.0 / 19.0
-        q = q * s + 1.0 / 17.0
-        q = q * s + 1.0 / 15.0
-        q = q * s + 1.0 / 13.0
-        q = q * s + 1.0 / 11.0
-        q = q * s + 1.0 / 9.0
-        q = q * s + 1.0 / 7.0
-        q = q * s + 1.0 / 5.0
-        q = q * s + 1.0 / 3.0
-        lm = 2.0 * f + 2.0 * f * s * q
-        out[i] = e * 6.93147180369123816490e-01 + (lm + e * 1.90821492927058770002e-10)
-
-
-@_jit({"contract"})
-def _log1p_rows(u, out, cc):  # type: ignore[no-untyped-def]
-    """``out[k, :cc] = log1p(u[k, :cc])`` for ``u`` in [0, 1] (the binomial's
-    ``log1p(exp(-|eta|))``). ``log1p(u) = 2 atanh(f)`` with ``f = u / (2 + u)``, and above
-    ``sqrt(2) - 1`` ``log1p(u) = log(2) + 2 atanh(f)`` with ``f = (u - 1) / (u + 3)``: ``f``
-    comes from ``u`` itself (``1 + u`` is never rounded), ``|f| <= 0.1716``, and the series
-    is :func:`_log_vec`'s, with one division and no bit operations per value."""
-    for k in range(u.shape[0]):
-        row = u[k]
-        res = out[k]
-        for i in range(cc):
-            x = row[i]
-            high = x > 0.41421356237309503
-            f = (x - 1.0) / (x + 3.0) if high else x / (2.0 + x)
-            s = f * f
-            q = 1.0 / 23.0
-            q = q * s + 1.0 / 21.0
-            q = q * s + 1.0 / 19.0
-            q = q * s + 1.0 / 17.0
-            q = q * s + 1.0 / 15.0
-            q = q * s + 1.0 / 13.0
-            q = q * s + 1.0 / 11.0
-            q = q * s + 1.0 / 9.0
-            q = q * s + 1.0 / 7.0
-            q = q * s + 1.0 / 5.0
-            q = q * s + 1.0 / 3.0
-            e = 1.0 if high else 0.0
-            res[i] = e * 6.93147180369123816490e-01 + (
-                (2.0 * f + 2.0 * f * s * q) + e * 1.90821492927058770002e-10
-            )
-
-
 # --- per-block pieces ----------------------------------------------------------------------
-@_jit()
+@jit()
 def _load(X, sr, sc, lo, cc, xb):  # type: ignore[no-untyped-def]
     """Rows ``lo:lo+cc`` of the design into ``xb[:, :cc]`` (p, c). ``X`` is the design's
     memory in order, element (i, j) at ``X[i sr + j sc]`` (one compiled variant serves
@@ -186,7 +84,7 @@ def _load(X, sr, sc, lo, cc, xb):  # type: ignore[no-untyped-def]
                 xb[j, i] = X[(lo + i) * sr + j * sc]
 
 
-@_jit({"contract"})
+@jit({"contract"})
 def _eta(xb, coef, off, lo, cc, eta):  # type: ignore[no-untyped-def]
     """``eta[k, :cc] = coef[k] @ xb[:, :cc] + off[lo:lo+cc]``."""
     for k in range(coef.shape[0]):
@@ -199,7 +97,7 @@ def _eta(xb, coef, off, lo, cc, eta):  # type: ignore[no-untyped-def]
                     eta[k, i] += b * xb[j, i]
 
 
-@_jit()
+@jit()
 def _density(fam, eta, y, tr, scale, lo, cc, want_mu, ll, mu, kk):  # type: ignore[no-untyped-def]
     """Log-densities without the data constant into ``ll``; with ``want_mu`` the means into
     ``mu`` (Gaussian/identity: ``mu`` is ``eta``, not written). ``eta`` is not changed."""
@@ -208,7 +106,7 @@ def _density(fam, eta, y, tr, scale, lo, cc, want_mu, ll, mu, kk):  # type: igno
         for k in range(n_comp):
             for i in range(cc):
                 mu[k, i] = min(max(eta[k, i], -_ETA_MAX), _ETA_MAX)
-        _exp_rows(mu, kk, cc)
+        exp_rows(mu, kk, cc)
         for k in range(n_comp):
             for i in range(cc):
                 e = min(max(eta[k, i], -_ETA_MAX), _ETA_MAX)
@@ -220,8 +118,8 @@ def _density(fam, eta, y, tr, scale, lo, cc, want_mu, ll, mu, kk):  # type: igno
             for i in range(cc):
                 e = min(max(eta[k, i], -_LOGIT_MAX), _LOGIT_MAX)
                 mu[k, i] = -abs(e)
-        _exp_rows(mu, kk, cc)  # u = exp(-|eta|)
-        _log1p_rows(mu, ll, cc)
+        exp_rows(mu, kk, cc)  # u = exp(-|eta|)
+        log1p_rows(mu, ll, cc)
         for k in range(n_comp):
             for i in range(cc):
                 t = tr[lo + i] if tr.size else 1.0
@@ -244,7 +142,7 @@ def _density(fam, eta, y, tr, scale, lo, cc, want_mu, ll, mu, kk):  # type: igno
                 ll[k, i] = -0.5 * (r * r * (t * inv)) - half_log
 
 
-@_jit(_SUMS)
+@jit(_SUMS)
 def _gram_add(xb, A, cc, tmp, G):  # type: ignore[no-untyped-def]
     """``G[k] += xb[:, :cc] diag(A[k, :cc]) xb[:, :cc]'`` on and above the diagonal: the
     symmetric rank-``cc`` update, each product of a pair of columns formed once."""
@@ -278,7 +176,7 @@ def _gram_add(xb, A, cc, tmp, G):  # type: ignore[no-untyped-def]
                 b += 1
 
 
-@_jit(_SUMS)
+@jit(_SUMS)
 def _rhs_add(xb, B, cc, R):  # type: ignore[no-untyped-def]
     """``R[k] += xb[:, :cc] @ B[k, :cc]``."""
     for k in range(B.shape[0]):
@@ -289,7 +187,7 @@ def _rhs_add(xb, B, cc, R):  # type: ignore[no-untyped-def]
             R[k, j] += s
 
 
-@_jit(_SUMS)
+@jit(_SUMS)
 def _dot_add(ll, W, wlo, const, lo, cc, out):  # type: ignore[no-untyped-def]
     """``out[k] += sum_i W[k, wlo + i] (ll[k, i] + const[lo + i])``."""
     for k in range(ll.shape[0]):
@@ -303,7 +201,7 @@ def _dot_add(ll, W, wlo, const, lo, cc, out):  # type: ignore[no-untyped-def]
         out[k] += s
 
 
-@_jit(_SUMS)
+@jit(_SUMS)
 def _rss_add(eta, y, A, lo, cc, out):  # type: ignore[no-untyped-def]
     """``out[k] += sum_i A[k, i] (y[lo + i] - eta[k, i])^2`` (identity link: ``eta`` is
     the mean)."""
@@ -315,7 +213,7 @@ def _rss_add(eta, y, A, lo, cc, out):  # type: ignore[no-untyped-def]
         out[k] += s
 
 
-@_jit()
+@jit()
 def _working(fam, eta, mu, Wb, y, off, lo, cc, A, AZ):  # type: ignore[no-untyped-def]
     """IRLS working weights ``A = Wb a`` and ``A z = Wb (y - mu) r + A (eta - offset)``
     (``Wb`` the M-step weights times trials; canonical links: ``a = V(mu)``, ``r = 1``)."""
@@ -337,7 +235,7 @@ def _working(fam, eta, mu, Wb, y, off, lo, cc, A, AZ):  # type: ignore[no-untype
             AZ[k, i] = (y[lo + i] - m) * wb + e * a
 
 
-@_jit()
+@jit()
 def _scale_rows(W, wlo, tr, lo, cc, out):  # type: ignore[no-untyped-def]
     """``out[k, :cc] = W[k, wlo:wlo+cc] * trials``."""
     for k in range(W.shape[0]):
@@ -345,7 +243,7 @@ def _scale_rows(W, wlo, tr, lo, cc, out):  # type: ignore[no-untyped-def]
             out[k, i] = W[k, wlo + i] * tr[lo + i] if tr.size else W[k, wlo + i]
 
 
-@_jit()
+@jit()
 def _chunk(ch, n_blocks, n_chunks):  # type: ignore[no-untyped-def]
     return ch * n_blocks // n_chunks, (ch + 1) * n_blocks // n_chunks
 
@@ -451,7 +349,7 @@ def _symmetric(part):  # type: ignore[no-untyped-def]
     return G
 
 
-@_jit()
+@jit()
 def _e_chunk(ch0, ch1, X, n, p, sr, sc, y, off, tr, const, wts, fam, coef, scale, prior, check_w, linearise,
              post_t, c, n_chunks, part_llf, part_sum, part_chk, part_obj, part_g, part_r, part_rss):  # type: ignore[no-untyped-def]  # fmt: skip
     n_comp = coef.shape[0]
@@ -490,7 +388,7 @@ def _e_chunk(ch0, ch1, X, n, p, sr, sc, y, off, tr, const, wts, fam, coef, scale
             for k in range(n_comp):
                 for i in range(cc):
                     jb[k, i] -= top[i]
-            _exp_rows(jb, kk, cc)
+            exp_rows(jb, kk, cc)
             for i in range(cc):
                 total[i] = 0.0
             for k in range(n_comp):
@@ -502,7 +400,7 @@ def _e_chunk(ch0, ch1, X, n, p, sr, sc, y, off, tr, const, wts, fam, coef, scale
                         jb[k, i] = 1.0
                     total[i] = n_comp
                     top[i] = -np.inf
-            _log_vec(total, norm, kk[0], cc)
+            log_vec(total, norm, kk[0], cc)
             s = 0.0
             for i in range(cc):
                 v = norm[i] + top[i]
@@ -562,7 +460,7 @@ def e_step(X, y, off, tr, const, wts, fam, coef, scale, prior, check_w, linearis
             _sum_chunks(part_rss))  # fmt: skip
 
 
-@_jit()
+@jit()
 def _irls_chunk(ch0, ch1, X, n, p, sr, sc, y, off, tr, const, fam, W_t, coef, scale, eta0, linearise, c,
                 n_chunks, part_obj, part_g, part_r):  # type: ignore[no-untyped-def]  # fmt: skip
     n_comp = coef.shape[0]
@@ -614,7 +512,7 @@ def irls_equations(X, y, off, tr, const, fam, W_t, coef, scale, eta0, linearise,
     return _symmetric(part_g), _sum_chunks(part_r), _sum_chunks(part_obj)
 
 
-@_jit()
+@jit()
 def _ls_chunk(ch0, ch1, X, n, p, sr, sc, y, off, tr, W_t, with_rhs, c, n_chunks, part_g, part_r):  # type: ignore[no-untyped-def]
     n_comp = W_t.shape[0]
     n_blocks = (n + c - 1) // c
@@ -651,7 +549,7 @@ def least_squares(X, y, off, tr, W_t, with_rhs, c):  # type: ignore[no-untyped-d
     return _symmetric(part_g), _sum_chunks(part_r)
 
 
-@_jit()
+@jit()
 def _logd_chunk(ch0, ch1, X, n, p, sr, sc, y, off, tr, const, fam, coef, scale, out_t, c, n_chunks):  # type: ignore[no-untyped-def]
     n_comp = coef.shape[0]
     n_blocks = (n + c - 1) // c
@@ -683,7 +581,7 @@ def log_densities(X, y, off, tr, const, fam, coef, scale, out_t, c):  # type: ig
     )
 
 
-@_jit()
+@jit()
 def _rss_chunk(ch0, ch1, X, n, p, sr, sc, y, off, tr, W_t, coef, c, n_chunks, part):  # type: ignore[no-untyped-def]
     n_comp = coef.shape[0]
     n_blocks = (n + c - 1) // c
