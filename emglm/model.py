@@ -344,7 +344,7 @@ class EMGLM:
             EM is run to convergence from the ``n_long`` best warm-up runs that classify
             the rows differently, and the best of those fits that keeps all components is
             returned (em-EM; ``results.warmup.long_table``). ``1``: the best run only.
-            Default: ``max(3, n_starts // 15)``.
+            Default: ``max(3, n_starts // 5)``.
         minprior : float, optional
             Default ``emglm.options.default_minprior(K)``: 0.05 (flexmix's), or ``1 / (2K)``
             when that is smaller (K > 10), so that it is valid for any K. A component whose prior (its share of the M-step weight) falls below

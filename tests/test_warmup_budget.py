@@ -19,10 +19,10 @@ from emglm.options import WARMUP_BUDGET, FitOptions
     [
         (5000, 11, 15, 3),  # load_sim2(), K=2: the reference
         (10**6, 11, 15, 3),  # more rows: never fewer than min_starts
-        (4406, 29, 44, 3),  # NMES1988, K=3: 15 * (29 / 4406) / (11 / 5000) = 44.9
-        (915, 15, 111, 7),  # bioChemists, K=2 with a concomitant model
-        (272, 7, 150, 10),  # faithful, K=2: capped at max_starts
-        (146, 23, 150, 10),  # quine, K=3
+        (4406, 29, 44, 8),  # NMES1988, K=3: 15 * (29 / 4406) / (11 / 5000) = 44.9
+        (915, 15, 111, 22),  # bioChemists, K=2 with a concomitant model
+        (272, 7, 150, 30),  # faithful, K=2: capped at max_starts
+        (146, 23, 150, 30),  # quine, K=3
         (5000, 101, 15, 3),  # many parameters on many rows: the cost bound decides
         (20_000, 60, 15, 3),
     ],
@@ -51,14 +51,14 @@ def test_cost_bound_keeps_the_short_runs_within_max_cost_of_the_reference() -> N
 
 def test_given_n_starts_and_n_long_are_used_as_they_are() -> None:
     assert FitOptions(n_starts=4).start_plan().sizes(146, 23) == (4, 3)
-    assert FitOptions(n_starts=60).start_plan().sizes(146, 23) == (60, 4)
+    assert FitOptions(n_starts=60).start_plan().sizes(146, 23) == (60, 12)
     assert FitOptions(n_long=1).start_plan().sizes(146, 23) == (150, 1)
     assert FitOptions(n_starts=2, n_long=7).start_plan().sizes(5000, 11) == (2, 7)
     plan = StartPlan(3, "mixed", em.EMOptions(), budget=WarmupBudget(min_starts=40))
     assert plan.sizes(10**6, 2) == (3, 3)
     assert StartPlan(None, "mixed", em.EMOptions(), budget=WarmupBudget(min_starts=40)).sizes(
         10**6, 2
-    ) == (40, 3)
+    ) == (40, 8)
 
 
 def test_a_fit_makes_the_given_number_of_runs_and_the_budget_by_default() -> None:
