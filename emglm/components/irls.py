@@ -479,10 +479,10 @@ def _cold_m_step(
     active = kernels.column_sums(weights) > 0
     if active.any():
         W = weights if active.all() else weights[:, active]
-        # Every pass takes the weights by component, (K, n): transposed once, not per pass,
-        # and after the data constant and the starting predictor, so that their
-        # temporaries are gone before the copy is made.
         if not family.least_squares:
+            # Every pass takes the weights by component, (K, n): transposed once, not per
+            # pass (least squares makes one pass), and after the data constant and the
+            # starting predictor, so that their temporaries are gone before the copy.
             const = data.loglik_constant(family)  # cached: the warm steps need it too
             eta0 = family.link(family.start_mu(data.y))
             W = np.asfortranarray(W, dtype=np.float64)
@@ -501,7 +501,6 @@ def _cold_m_step(
             )
             del eta0
             coef[active] = solve_normals(grams, rhs)
-        W = np.asfortranarray(W, dtype=np.float64)  # the least-squares pass (else a no-op)
         coef[active], _ = _warm_coef(data, family, W, coef[active], scale[active], _COLD_ITER)
     if family.has_scale:
         scale = _update_scale(data, family, weights, coef, scale, active)
