@@ -43,18 +43,13 @@ class BinomialFamily(Family):
     def loglik(self, y: Array, mu: Array, scale: Array | float, trials: Array | float) -> Array:
         s = y * trials
         return np.asarray(
-            log_factorial(trials)
-            - log_factorial(s)
-            - log_factorial(trials - s)
-            + special.xlogy(s, mu)
-            + special.xlog1py(trials - s, -mu)
+            _log_choose(trials, s) + special.xlogy(s, mu) + special.xlog1py(trials - s, -mu)
         )
 
     def loglik_constant(self, y: Array, trials: Array) -> Array | None:
         if not self._logit_link:
             return None  # no fast path: loglik_eta evaluates the full log-density
-        s = y * trials
-        return np.asarray(log_factorial(trials) - log_factorial(s) - log_factorial(trials - s))
+        return _log_choose(trials, y * trials)
 
     def _loglik_eta(
         self,
@@ -112,6 +107,11 @@ class BinomialFamily(Family):
                 f"{'-' if value == '0' else '+'}inf) and no components can be told "
                 "apart; there is nothing to fit"
             )
+
+
+def _log_choose(trials: Array | float, s: Array | float) -> Array:
+    """``log C(trials, s)``, the data constant of the binomial log-density."""
+    return np.asarray(log_factorial(trials) - log_factorial(s) - log_factorial(trials - s))
 
 
 def _binomial_logit(
