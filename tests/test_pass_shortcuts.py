@@ -112,34 +112,70 @@ def _count_passes(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     return counts
 
 
-@pytest.mark.parametrize("name", ["poisson", "binomial"])
-def test_a_cold_m_step_reads_x_once_per_irls_step(
-    name: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Each step is checked by the linearisation at its proposals, which is the next step's
-    first pass; a converged component's failing check (rounding) is not halved 30 times."""
+def _two_glms(name: str, trials: int = 1) -> tuple[MixtureData, np.ndarray]:
+    """Two GLMs of family ``name`` on 4000 rows (binomial: proportions of ``trials``), and
+    the true labels."""
     rng = np.random.default_rng(5)
     n = 4000
     X = _design(n, 4, 0, seed=5)
     labels = rng.integers(0, 2, size=n)
     coef = np.array([[0.5, 0.3, -0.2, 0.1], [1.5, -0.3, 0.2, 0.0]])
     eta = np.einsum("ij,ij->i", X, coef[labels])
-    fam = get_family(name)
     if name == "poisson":
         y = rng.poisson(np.exp(eta)).astype(float)
     else:
-        y = rng.binomial(1, 1 / (1 + np.exp(-eta))).astype(float)
-    data = MixtureData(y, X, np.zeros(n), np.ones(n), np.ones(n), np.ones((n, 1)))
+        y = rng.binomial(trials, 1 / (1 + np.exp(-eta))) / trials
+    t = np.full(n, float(trials))
+    return MixtureData(y, X, np.zeros(n), t, np.ones(n), np.ones((n, 1))), labels
+
+
+def _assert_statsmodels_fits(data: MixtureData, labels: np.ndarray, name: str, coef) -> None:  # type: ignore[no-untyped-def]
+    """Each component's coefficients are statsmodels' GLM on its rows."""
+    for k in range(2):
+        rows = labels == k
+        fam = get_family(name).sm_family
+        ref = sm.GLM(data.y[rows], data.X[rows], family=fam, var_weights=data.trials[rows])
+        np.testing.assert_allclose(coef[k], ref.fit(tol=1e-12).params, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["poisson", "binomial"])
+def test_a_cold_m_step_reads_x_once_per_irls_step(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each step is checked by the linearisation at its proposals, which is the next step's
+    first pass; a converged component's failing check (rounding) is not halved 30 times."""
+    data, labels = _two_glms(name)
+    fam = get_family(name)
     counts = _count_passes(monkeypatch)
     params = em.m_step(data, glm_model(fam, data), np.eye(2)[labels])
     # One cold pass from the starting means, then Newton steps (quadratic convergence).
     assert counts["weighted_loglik"] == 0
     assert 3 <= counts["irls_normal_equations"] <= 9
     # ... to the same fit as IRLS with separate check passes: statsmodels' GLM.
-    for k in range(2):
-        rows = labels == k
-        ref = sm.GLM(y[rows], X[rows], family=fam.sm_family).fit(tol=1e-12)
-        np.testing.assert_allclose(params.components.coef[k], ref.params, rtol=1e-5, atol=1e-7)
+    _assert_statsmodels_fits(data, labels, name, params.components.coef)
+
+
+@pytest.mark.parametrize(("name", "trials"), [("poisson", 1), ("binomial", 10)])
+def test_a_cold_m_step_stops_without_the_pass_of_a_settled_step(
+    name: str, trials: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the linearisation at a step's result shows that the next step would gain only
+    rounding, the component stops there: a pass fewer than taking that step, and the same
+    fit (statsmodels' GLM on each component's rows)."""
+    data, labels = _two_glms(name, trials)
+    fam = get_family(name)
+    counts = _count_passes(monkeypatch)
+    params = em.m_step(data, glm_model(fam, data), np.eye(2)[labels])
+    saved = counts["irls_normal_equations"]
+    counts["irls_normal_equations"] = 0
+    with monkeypatch.context() as m:  # the rule off: every step taken until it gains < 1e-10
+        m.setattr(irls, "next_step_settled", lambda lin, coef: np.zeros(coef.shape[0], bool))
+        taken = em.m_step(data, glm_model(fam, data), np.eye(2)[labels])
+    assert saved < counts["irls_normal_equations"]
+    _assert_statsmodels_fits(data, labels, name, params.components.coef)
+    # The step not taken gains at most 1e-12 of the objective: the coefficients it would
+    # move lie within about its square root of the optimum.
+    np.testing.assert_allclose(params.components.coef, taken.components.coef, rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize("extras", [False, True])
