@@ -11,6 +11,7 @@ import pytest
 from statsmodels.tools.numdiff import approx_hess
 
 import emglm
+from emglm.engine import newton
 from emglm.inference import bootstrap as boot
 from emglm.inference import louis
 
@@ -101,12 +102,12 @@ def test_louis_equals_finite_difference_hessian_of_grouped_llf() -> None:
     hess = approx_hess(model.pack(params), louis.observed_loglike, args=(data, model, params))
     np.testing.assert_allclose(info, -hess, rtol=1e-3, atol=1e-3 * np.abs(info).max())
     # Chunks hold whole groups: a small chunk size gives the same information.
-    small = louis._CHUNK
+    small = newton._CHUNK
     try:
-        louis._CHUNK = 37
+        newton._CHUNK = 37
         np.testing.assert_allclose(louis.louis_information(data, model, params), info, rtol=1e-10)
     finally:
-        louis._CHUNK = small
+        newton._CHUNK = small
 
 
 def test_bootstrap_resamples_groups() -> None:

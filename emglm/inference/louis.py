@@ -30,12 +30,11 @@ from numpy.typing import NDArray
 
 from emglm.data.arrays import MixtureData
 from emglm.engine.em import MixtureModel, MixtureParams, e_step
+from emglm.engine.newton import information_pieces
 from emglm.exceptions import SingularInformationWarning, emit
 
 Array = NDArray[np.float64]
 
-# Rows per chunk when accumulating the information, to bound memory on large data.
-_CHUNK = 20_000
 # Eigenvalues of the correlation-scaled information below this (relative to the largest)
 # count as zero.
 _RCOND = 1e-10
@@ -89,38 +88,11 @@ def louis_information(data: MixtureData, model: MixtureModel, params: MixturePar
     -------
     ndarray, shape (P, P)
         ``I_obs = sum_i w_i (E[-H_i | y_i] - Cov[s_i | y_i])``: minus the Hessian of the
-        observed-data log-likelihood at ``params``.
+        observed-data log-likelihood at ``params``
+        (:func:`~emglm.engine.newton.information_pieces`).
     """
-    size = model.pack(params).shape[0]
-    info = np.zeros((size, size))
-    for chunk in data.chunks(_CHUNK):
-        info += _louis_chunk(chunk, model, params)
-    return 0.5 * (info + info.T)
-
-
-def _louis_chunk(data: MixtureData, model: MixtureModel, params: MixtureParams) -> Array:
-    """One chunk's ``sum_i w_i (E[-H_i | y_i] - Cov[s_i | y_i])``: the component model's
-    and the mixing model's complete-data scores side by side; their Hessians are
-    block-diagonal (no parameter is shared)."""
-    _, tau = e_step(data, model, params)
-    comp_scores, comp_hess = model.components.louis_pieces(data, params.components, tau)
-    if data.groups is not None:
-        # A group's complete-data score under label k is the sum of its rows' scores; the
-        # label, and so the expectation over it, is the group's (chunks hold whole groups).
-        comp_scores = np.stack([data.unit_sum(s) for s in comp_scores])
-        tau = data.unit_first(tau)
-    w = data.unit_case_weights
-    mix_scores, mix_hess = model.mixing.louis_pieces(data.unit_Z, params.gamma, w)
-    scores = np.concatenate([comp_scores, mix_scores], axis=2)  # (K, n, P)
-    pc = comp_hess.shape[0]
-    size = scores.shape[2]
-    neg_hess = np.zeros((size, size))
-    neg_hess[:pc, :pc] = comp_hess
-    neg_hess[pc:, pc:] = mix_hess
-    mean_score = np.einsum("nk,knp->np", tau, scores)
-    second = np.einsum("knp,nk,knr->pr", scores, tau * w[:, None], scores)
-    cov_score = second - (mean_score.T * w) @ mean_score
-    return neg_hess - cov_score
+    complete, missing = information_pieces(data, model, params)
+    return complete - missing
 
 
 def invert_information(
