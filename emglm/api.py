@@ -238,6 +238,7 @@ def small_em(
         method=fit_options.method,
         m_step_iter=fit_options.m_step_iter,
         accel=fit_options.accel,
+        newton=False,  # short runs, as the default warm-up's
     )
     warm = warmup.run_starts(
         model.data,

@@ -156,6 +156,8 @@ class FitOptions:
             method=self.method,
             m_step_iter=self.m_step_iter,
             accel=self.accel,
+            # A short run stops long before the end where Newton steps help.
+            newton=False,
         )
 
 

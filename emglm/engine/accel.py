@@ -76,11 +76,17 @@ _MIN_REFINE = 10
 # Gaussian) against 168, 533 and 290 with it, to the same optima.
 _LLF_ROUNDING = 1e-13
 
+# Newton steps are tried once the relative llf change is below this; after one that is
+# refused, once it is this many times smaller than at the refusal.
+_NEWTON_FROM = 1e-2
+_NEWTON_RETRY = 10.0
+
 EStep = Callable[[MixtureParams], tuple[float, Array]]
 MStep = Callable[[Array, MixtureParams], MixtureParams]
 Pack = Callable[[MixtureParams], Array]
 Unpack = Callable[[Array, MixtureParams], MixtureParams]
 Propose = Callable[[Array, MixtureParams], MixtureParams | None]
+Newton = Callable[[Array, MixtureParams], tuple[MixtureParams, float] | None]
 
 
 def distance_to_fixed_point(x0: Array, x1: Array, x2: Array) -> float:
@@ -117,6 +123,7 @@ def squarem(
     unpack: Unpack,
     m_step_before_jump: MStep | None = None,
     propose: Propose | None = None,
+    newton: Newton | None = None,
 ) -> tuple[EMFit, int]:
     """Run EM accelerated by SQUAREM from full parameters.
 
@@ -154,6 +161,15 @@ def squarem(
         cycle does not jump; ``None`` (e.g. a component
         would be dropped) takes the second step as without ``propose``. A cycle that jumps
         then reads the data once per M-step.
+    newton : callable, optional
+        ``(posterior, params) -> (params, distance) or None``: where a Newton step from
+        the current iterate leads (:mod:`emglm.engine.newton`), and that point's
+        estimated distance to the optimum relative to ``1 + |parameter|``. Tried once the
+        relative llf change is below ``1e-2``; kept (and counted as an M-step) when its
+        llf is at least the last recorded one, to rounding; after a kept step the
+        stopping rule above takes its distance as the estimate. After a step that is
+        refused (or ``None``), the next is tried once the llf change is ten times
+        smaller.
 
     Returns
     -------
@@ -182,18 +198,30 @@ def squarem(
             settled_at = n_iter
         return n_iter >= max_iter
 
+    def settles(dist: float) -> bool:
+        """Whether the run stops, once the llf criterion has been met, given the
+        current distance estimate."""
+        nonlocal closest
+        if abs(change) < tol and dist < tol:
+            return True
+        if dist < 0.5 * closest[0]:
+            closest = (dist, n_iter)
+        # The parameters stopped approaching a fixed point.
+        return n_iter - max(closest[1], settled_at or 0) >= max(settled_at or 0, _MIN_REFINE)
+
+    def kept(new_llf: float) -> bool:
+        """Whether a jump or Newton step with this llf is kept: at least the last
+        recorded llf, to rounding."""
+        return bool(
+            np.isfinite(new_llf) and new_llf >= history[-1] - _LLF_ROUNDING * abs(history[-1])
+        )
+
     def extrapolate(x0: Array, x1: Array, x2: Array) -> tuple[str, float]:
         """What the cycle does after its two EM steps: ``"stop"``, ``"em"`` (no jump: go
         on from the second step) or ``"jump"`` with its step length."""
-        nonlocal closest, step_max
-        if settled_at is not None:
-            dist = distance_to_fixed_point(x0, x1, x2)
-            if abs(change) < tol and dist < tol:
-                return "stop", 0.0
-            if dist < 0.5 * closest[0]:
-                closest = (dist, n_iter)
-            if n_iter - max(closest[1], settled_at) >= max(settled_at, _MIN_REFINE):
-                return "stop", 0.0  # the parameters stopped approaching a fixed point
+        nonlocal step_max
+        if settled_at is not None and settles(distance_to_fixed_point(x0, x1, x2)):
+            return "stop", 0.0
         r = x1 - x0
         v = x2 - 2.0 * x1 + x0
         sv = float(np.sqrt(np.dot(v, v)))
@@ -215,7 +243,21 @@ def squarem(
 
     # Posteriors are (n, K): each is dropped as soon as its M-step is done, so that at most
     # two live beside the one being computed.
+    newton_from = _NEWTON_FROM
     while True:
+        if newton is not None and abs(change) < newton_from:
+            tried = newton(post, params)
+            if tried is not None:
+                point, dist = tried
+                llf_n, post_n = e_step(point)
+                if kept(llf_n):
+                    del post
+                    params, post, llf = point, post_n, llf_n
+                    if record(llf) or (settled_at is not None and settles(dist)):
+                        break
+                    continue
+                del post_n
+            newton_from = abs(change) / _NEWTON_RETRY
         p0 = params
         p1 = m_step(post, p0)
         del post
@@ -248,7 +290,7 @@ def squarem(
             llf_j, post_j = e_step(jump)
             # Kept when at least the last recorded llf (p2's, or p1's after a proposal), to
             # rounding.
-            accepted = bool(np.isfinite(llf_j) and llf_j >= llf - _LLF_ROUNDING * abs(llf))
+            accepted = kept(llf_j)
             jumped(accepted, alpha)
             if accepted:
                 del post

@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 
 from emglm.components.base import EStep, NextEStep
 from emglm.data.arrays import MixtureData
-from emglm.engine import accel
+from emglm.engine import accel, newton
 from emglm.engine.mixture import MixtureModel, e_step, e_step_pass
 from emglm.engine.state import (
     ACCEL_METHODS,
@@ -248,9 +248,11 @@ def _run_squarem(
         return new
 
     def e_step_at(p: MixtureParams) -> tuple[float, Array]:
+        # The pass before this one stays until the next M-step; older ones go before this
+        # one is made, so that at most two are alive beside the one being made.
+        del made[:-1]
         out = ready.pop()[1] if ready and ready[0][0] is p else e_step_pass(data, model, p, True)
         ready.clear()
-        del made[:-1]  # the pass before this one stays until the next M-step
         made.append(out)
         log.seen(out.llf)
         return out.llf, out.posterior
@@ -260,6 +262,15 @@ def _run_squarem(
             return None
         return propose_step(data, model, posterior, current, made_for(posterior), options)
 
+    steps = newton.NewtonSteps(model, data)
+
+    def newton_point(
+        posterior: Array, current: MixtureParams
+    ) -> tuple[MixtureParams, float] | None:
+        proposal = propose(posterior, current)
+        return None if proposal is None else steps.point(current, proposal)
+
+    proposals = hasattr(model.components, "propose")
     fit, _ = accel.squarem(
         params,
         e_step_at,
@@ -270,7 +281,8 @@ def _run_squarem(
         lambda vec, like: model.unpack(data, vec, like),
         # The M-step from p2 mostly gives way to a jump: linearising there is wasted.
         lambda posterior, current: em_map(posterior, current, linearise=False),
-        propose if hasattr(model.components, "propose") else None,
+        propose if proposals else None,
+        newton_point if options.newton and newton.worthwhile(data) and proposals else None,
     )
     notes, drops = log.finished()
     return replace(fit, notes=notes, drops=drops)

@@ -61,6 +61,9 @@ class EMOptions:
         EM acceleration (:mod:`emglm.accel`), for ``method="em"``; ``None`` is plain EM.
     minprior : float
         Components whose M-step weight falls below ``minprior * nobs`` are dropped.
+    newton : bool
+        With SQUAREM, finish with Newton steps on the observed-data log-likelihood
+        (:mod:`emglm.engine.newton`) once the log-likelihood changes little.
     """
 
     max_iter: int = 1000
@@ -69,6 +72,7 @@ class EMOptions:
     m_step_iter: int = 1
     accel: str | None = "squarem"
     minprior: float = 0.0
+    newton: bool = True
 
     def __post_init__(self) -> None:
         if self.accel not in ACCEL_METHODS:
@@ -80,6 +84,8 @@ class EMOptions:
             or (self.m_step_iter < 1)
         ):
             raise InputError(f"m_step_iter must be a positive integer; got {self.m_step_iter!r}")
+        if not isinstance(self.newton, bool):
+            raise InputError(f"newton must be True or False; got {self.newton!r}")
 
 
 @dataclass(frozen=True)

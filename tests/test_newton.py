@@ -1,0 +1,186 @@
+"""Newton steps at the end of a SQUAREM run: same optimum, fewer M-steps, a history that
+never falls, and the subsample's informations used only while they help."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from helpers import glm_model
+from emglm.data.arrays import Grouping, MixtureData
+from emglm.engine import em, newton
+from emglm.exceptions import InputError
+from emglm.families import get_family
+from emglm.inference import louis
+from statsmodels.tools.numdiff import approx_hess
+
+
+def _overlapping_poisson(n: int = 4000, seed: int = 3):
+    """Three Poisson regressions that overlap: EM's rate is close to 1."""
+    rng = np.random.default_rng(seed)
+    X = np.column_stack([np.ones(n), 0.5 * rng.normal(size=(n, 2))])
+    coef = np.array([[1.0, 0.5, -0.5], [2.0, -0.4, 0.3], [0.0, 0.2, 0.2]])
+    lab = rng.integers(0, 3, size=n)
+    y = rng.poisson(np.exp(np.einsum("ij,ij->i", X, coef[lab]))).astype(float)
+    start = np.where(rng.random(n) < 0.7, lab, rng.integers(0, 3, size=n))
+    data = MixtureData(y, X, np.zeros(n), np.ones(n), np.ones(n), np.ones((n, 1)))
+    return data, np.eye(3)[start]
+
+
+def _gaussian(n: int = 3000, seed: int = 4):
+    rng = np.random.default_rng(seed)
+    X = np.column_stack([np.ones(n), rng.normal(size=n)])
+    coef = np.array([[0.0, 1.0], [1.0, -0.5]])
+    lab = rng.integers(0, 2, size=n)
+    y = np.einsum("ij,ij->i", X, coef[lab]) + np.array([0.6, 1.2])[lab] * rng.normal(size=n)
+    start = np.where(rng.random(n) < 0.7, lab, 1 - lab)
+    data = MixtureData(y, X, np.zeros(n), np.ones(n), np.ones(n), np.ones((n, 1)))
+    return data, np.eye(2)[start]
+
+
+@pytest.fixture
+def whole_data(monkeypatch):
+    """Newton steps on these small data sets, with the informations of all the rows."""
+    monkeypatch.setattr(newton, "SAMPLE_RATIO", 0)
+    monkeypatch.setattr(newton, "SAMPLE_UNITS", 10**9)
+
+
+def _fit(data, family, tau0, newton_steps: bool, tol: float = 1e-10):
+    model = glm_model(get_family(family), data)
+    opts = em.EMOptions(tol=tol, max_iter=5000, newton=newton_steps)
+    return model, em.run_em(data, model, tau0, opts)
+
+
+def _optimum(data, family, tau0):
+    """SQUAREM alone to a far smaller tolerance: the optimum to compare with (plain EM is
+    too slow here to get as close: its rate is near 1)."""
+    model, best = _fit(data, family, tau0, False, tol=1e-14)
+    return model.pack(best.params), best.llf
+
+
+@pytest.mark.parametrize(("make", "family"), [(_overlapping_poisson, "poisson"), (_gaussian, "gaussian")])
+def test_newton_steps_reach_the_optimum_in_fewer_m_steps(whole_data, make, family: str) -> None:
+    data, tau0 = make()
+    x_best, llf_best = _optimum(data, family, tau0)
+    model, with_newton = _fit(data, family, tau0, True)
+    _, without = _fit(data, family, tau0, False)
+    assert with_newton.converged and without.converged
+    for fit in (with_newton, without):
+        np.testing.assert_allclose(model.pack(fit.params), x_best, rtol=1e-6, atol=1e-6)
+        assert fit.llf == pytest.approx(llf_best, rel=1e-12)
+    assert with_newton.n_iter <= 0.6 * without.n_iter, (with_newton.n_iter, without.n_iter)
+    # Every recorded llf is at least the one before, to the rounding of a sum over rows.
+    steps = np.diff(with_newton.llf_history)
+    assert np.all(steps >= -1e-12 * np.abs(with_newton.llf_history[1:])), steps.min()
+
+
+@pytest.mark.parametrize(("units", "fewer"), [(1500, True), (500, False)])
+def test_newton_from_a_subsample_lands_where_the_whole_data_do(
+    monkeypatch, units: int, fewer: bool
+) -> None:
+    """With at least four times ``SAMPLE_UNITS`` rows, Newton steps are made with the
+    informations of every ``n // SAMPLE_UNITS``-th row: a step is then only approximate
+    (Broyden's update from the steps taken improves it), and the run still ends at the
+    optimum. From a quarter of the rows it takes a third of the M-steps; from a twelfth,
+    the steps near the optimum lower the llf, so Newton steps end and SQUAREM goes on
+    alone, as without them."""
+    data, tau0 = _overlapping_poisson(n=6000)
+    x_best, _ = _optimum(data, "poisson", tau0)
+    monkeypatch.setattr(newton, "SAMPLE_UNITS", units)
+    assert newton.worthwhile(data) and newton.subsample(data).n_rows == units
+    model, fit = _fit(data, "poisson", tau0, True)
+    _, without = _fit(data, "poisson", tau0, False)
+    np.testing.assert_allclose(model.pack(fit.params), x_best, rtol=1e-6, atol=1e-6)
+    if fewer:
+        assert fit.n_iter < 0.5 * without.n_iter, (fit.n_iter, without.n_iter)
+    else:
+        assert fit.n_iter == without.n_iter
+        np.testing.assert_array_equal(fit.llf_history, without.llf_history)
+
+
+def test_no_newton_steps_on_small_data() -> None:
+    """Below four times ``SAMPLE_UNITS`` rows the informations would cost more passes than
+    Newton saves: the run is SQUAREM's alone."""
+    data, tau0 = _overlapping_poisson(n=4000)
+    assert not newton.worthwhile(data)
+    _, on = _fit(data, "poisson", tau0, True)
+    _, off = _fit(data, "poisson", tau0, False)
+    np.testing.assert_array_equal(on.llf_history, off.llf_history)
+
+
+def test_subsample_takes_evenly_spaced_units_and_whole_groups(monkeypatch) -> None:
+    n = 1000
+    rng = np.random.default_rng(0)
+    data = MixtureData(
+        rng.normal(size=n), np.ones((n, 1)), np.zeros(n), np.ones(n), np.ones(n),
+        np.ones((n, 1)), Grouping.of(np.repeat(np.arange(200), 5)),
+    )
+    monkeypatch.setattr(newton, "SAMPLE_UNITS", 101)
+    assert newton.subsample(data) is data  # fewer than twice the units asked
+    monkeypatch.setattr(newton, "SAMPLE_UNITS", 40)
+    sub = newton.subsample(data)
+    assert sub.n_units == 40 and sub.n_rows == 200
+    np.testing.assert_array_equal(sub.y, data.y.reshape(200, 5)[::5].ravel())
+    plain = MixtureData(data.y, data.X, data.offset, data.trials, data.weights, data.Z)
+    monkeypatch.setattr(newton, "SAMPLE_UNITS", 100)
+    np.testing.assert_array_equal(newton.subsample(plain).y, data.y[::10])
+    assert newton.worthwhile(plain) and not newton.worthwhile(data)  # 1000 rows, 200 groups
+
+
+def test_information_pieces_give_the_hessian_of_the_observed_llf() -> None:
+    data, tau0 = _gaussian(n=400)
+    model, fit = _fit(data, "gaussian", tau0, True)
+    complete, missing = newton.information_pieces(data, model, fit.params)
+    hess = approx_hess(model.pack(fit.params), louis.observed_loglike, args=(data, model, fit.params))
+    np.testing.assert_allclose(complete - missing, -hess, rtol=1e-4, atol=1e-4 * np.abs(hess).max())
+    # The complete-data information is the larger one: the missing part is a covariance.
+    assert np.all(np.linalg.eigvalsh(missing) > -1e-8 * np.abs(missing).max())
+    assert np.all(np.linalg.eigvalsh(complete - missing) > 0)
+
+
+def test_informations_are_used_again_after_a_short_step_only(monkeypatch, whole_data) -> None:
+    data, tau0 = _overlapping_poisson(n=1500)
+    model, fit = _fit(data, "poisson", tau0, False, tol=1e-6)
+    calls = []
+    real = newton.information_pieces
+    monkeypatch.setattr(
+        newton, "information_pieces", lambda *a: calls.append(1) or real(*a)
+    )
+
+    def em_map(params):
+        return em.m_step(data, model, em.e_step(data, model, params)[1], params)
+
+    here = fit.params
+    steps = newton.NewtonSteps(model, data)
+    point, dist = steps.point(here, em_map(here))
+    assert dist < newton.REUSE_BELOW and len(calls) == 1
+    again, dist2 = steps.point(point, em_map(point))  # from where the short step led: reused
+    assert len(calls) == 1 and dist2 < newton.MIN_GAIN * dist
+    # A short step that was not taken (the next call is from elsewhere): no more steps.
+    assert steps.point(here, em_map(here)) is None and len(calls) == 1
+    assert steps.point(again, em_map(again)) is None
+    # After a long step, from its point or from elsewhere: computed again.
+    steps = newton.NewtonSteps(model, data)
+    far = model.unpack(data, model.pack(here) + 0.05, here)
+    assert steps.point(far, em_map(far))[1] > newton.REUSE_BELOW and len(calls) == 2
+    point, dist = steps.point(far, em_map(far))  # the long step not taken: computed again
+    assert dist > newton.REUSE_BELOW and len(calls) == 3
+    assert steps.point(point, em_map(point)) is not None and len(calls) == 4
+
+
+def test_no_newton_step_where_the_information_is_singular(whole_data) -> None:
+    """Two equal components: the observed information is singular, so no Newton step;
+    the run goes on with SQUAREM alone and ends as it does without Newton steps."""
+    data, _ = _gaussian(n=600)
+    model = glm_model(get_family("gaussian"), data)
+    start = em.m_step(data, model, np.full((data.n_rows, 2), 0.5))
+    proposal = em.m_step(data, model, em.e_step(data, model, start)[1], start)
+    assert newton.NewtonSteps(model, data).point(start, proposal) is None
+    on = em.run_em(data, model, start, em.EMOptions(tol=1e-10, newton=True))
+    off = em.run_em(data, model, start, em.EMOptions(tol=1e-10, newton=False))
+    np.testing.assert_array_equal(on.llf_history, off.llf_history)
+
+
+def test_newton_option_must_be_a_bool() -> None:
+    with pytest.raises(InputError, match="newton must be True or False; got 'yes'"):
+        em.EMOptions(newton="yes")  # type: ignore[arg-type]
