@@ -45,6 +45,22 @@ def whole_data(monkeypatch):
     monkeypatch.setattr(newton, "SAMPLE_UNITS", 10**9)
 
 
+def _concomitant_binomial(n: int = 3000, seed: int = 5):
+    """Two binomial regressions whose proportions follow a covariate (a concomitant
+    model: multinomial-logit mixing, fitted by its own Newton iterations)."""
+    rng = np.random.default_rng(seed)
+    X = np.column_stack([np.ones(n), rng.normal(size=n)])
+    Z = np.column_stack([np.ones(n), rng.normal(size=n)])
+    lab = (rng.random(n) < 1 / (1 + np.exp(-0.8 * Z[:, 1]))).astype(int)
+    coef = np.array([[-0.5, 1.0], [0.8, -0.7]])
+    trials = np.full(n, 8.0)
+    p = 1 / (1 + np.exp(-np.einsum("ij,ij->i", X, coef[lab])))
+    y = rng.binomial(8, p) / 8.0
+    start = np.where(rng.random(n) < 0.7, lab, 1 - lab)
+    data = MixtureData(y, X, np.zeros(n), trials, np.ones(n), Z)
+    return data, np.eye(2)[start]
+
+
 def _fit(data, family, tau0, newton_steps: bool, tol: float = 1e-10):
     model = glm_model(get_family(family), data)
     opts = em.EMOptions(tol=tol, max_iter=5000, newton=newton_steps)
@@ -58,7 +74,10 @@ def _optimum(data, family, tau0):
     return model.pack(best.params), best.llf
 
 
-@pytest.mark.parametrize(("make", "family"), [(_overlapping_poisson, "poisson"), (_gaussian, "gaussian")])
+@pytest.mark.parametrize(
+    ("make", "family"),
+    [(_overlapping_poisson, "poisson"), (_gaussian, "gaussian"), (_concomitant_binomial, "binomial")],
+)
 def test_newton_steps_reach_the_optimum_in_fewer_m_steps(whole_data, make, family: str) -> None:
     data, tau0 = make()
     x_best, llf_best = _optimum(data, family, tau0)

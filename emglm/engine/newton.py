@@ -35,8 +35,9 @@ from emglm.engine.mixture import MixtureModel, MixtureParams, e_step
 
 Array = NDArray[np.float64]
 
-# Rows per chunk when accumulating the informations, to bound memory on large data.
-_CHUNK = 20_000
+# Rows per chunk when accumulating the informations: their (K, rows, P) scores stay a few
+# MB (2000 rows were also faster than 20 000: 0.10 against 0.15 s for 50 000 rows).
+_CHUNK = 2_000
 # Units (rows, or groups) of the subsample the informations of a Newton step come from;
 # Newton steps are made on data with at least SAMPLE_RATIO times as many.
 SAMPLE_UNITS = 50_000
