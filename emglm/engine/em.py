@@ -268,7 +268,9 @@ def _run_squarem(
         posterior: Array, current: MixtureParams
     ) -> tuple[MixtureParams, float] | None:
         proposal = propose(posterior, current)
-        return None if proposal is None else steps.point(current, proposal)
+        if proposal is None:
+            return None
+        return steps.point(current, proposal, rows_read=n_maps * data.n_units)
 
     proposals = hasattr(model.components, "propose")
     fit, _ = accel.squarem(

@@ -42,6 +42,11 @@ _CHUNK = 2_000
 # Newton steps are made on data with at least SAMPLE_RATIO times as many.
 SAMPLE_UNITS = 50_000
 SAMPLE_RATIO = 4
+# The informations of a subsample cost about INFO_COST compiled passes over as many rows
+# (NumPy's dense scores); those of larger subsamples may take at most INFO_SHARE of the
+# rows the run's passes have read.
+INFO_COST = 40.0
+INFO_SHARE = 0.25
 # Newton steps need an observed information whose unit-diagonal scaling has every
 # eigenvalue above this (relative to the largest): else some parameters are not identified.
 _RCOND = 1e-8
@@ -133,15 +138,16 @@ def worthwhile(data: MixtureData) -> bool:
     return data.n_units >= SAMPLE_RATIO * SAMPLE_UNITS
 
 
-def subsample(data: MixtureData) -> MixtureData:
-    """Every ``n // SAMPLE_UNITS``-th unit (row, or whole group) of ``data``, or ``data``
-    itself when it has fewer than twice ``SAMPLE_UNITS``: the rows a Newton step's
-    informations come from. Evenly spaced rather than random, so that a fit stays a
-    function of its data."""
+def subsample(data: MixtureData, units: float | None = None) -> MixtureData:
+    """Every ``n // units``-th unit (row, or whole group) of ``data`` (default
+    ``SAMPLE_UNITS``), or ``data`` itself when it has fewer than twice ``units``: the rows
+    a Newton step's informations come from. Evenly spaced rather than random, so that a
+    fit stays a function of its data."""
+    units = SAMPLE_UNITS if units is None else int(units)
     n = data.n_units
-    if n < 2 * SAMPLE_UNITS:
+    if n < 2 * units:
         return data
-    return data.take_units(np.arange(0, n, n // SAMPLE_UNITS))
+    return data.take_units(np.arange(0, n, n // units))
 
 
 def _cholesky_if_regular(info: Array) -> Array | None:
@@ -197,6 +203,8 @@ class NewtonSteps:
         self.model = model
         self.data = data
         self._sample: MixtureData | None = None  # made at the first step
+        self._units = float(SAMPLE_UNITS)  # the subsample's size asked for next
+        self._sample_units = 0.0  # the size asked for when the subsample was taken
         self._gain: Array | None = None  # I_obs^{-1} I_c, or its Broyden update
         # The point of the last step, its length, and where it came from: the packed
         # parameters and the EM map's move there.
@@ -204,7 +212,7 @@ class NewtonSteps:
         self._off = False  # Newton steps ended for the run
 
     def point(
-        self, params: MixtureParams, proposal: MixtureParams
+        self, params: MixtureParams, proposal: MixtureParams, rows_read: float = 0.0
     ) -> tuple[MixtureParams, float] | None:
         """Where the Newton step from ``params`` leads, given the EM map's ``proposal``
         there, and the estimated distance of that point to the optimum (relative to
@@ -217,7 +225,11 @@ class NewtonSteps:
         for the secant of that step (the EM map's move measured on all the rows), unless
         the step it gives does not shrink by ``MIN_GAIN``: then the informations are
         computed again at ``params``. ``None`` when the observed information there is not
-        positive definite (far from a maximum, or parameters that are not identified).
+        positive definite (far from a maximum, parameters that are not identified, or a
+        subsample too small for an information this poorly conditioned): then the next
+        computation takes twice the rows, as far as ``rows_read`` (the rows the run's
+        passes have read so far) allows: informations may cost at most ``INFO_SHARE`` of
+        those passes, ``INFO_COST`` passes per row of the subsample.
 
         The subsample's informations can be too rough for Newton's convergence on some
         data, which shows near the optimum: a step shorter than ``NEAR`` that was not
@@ -240,7 +252,7 @@ class NewtonSteps:
             if not _length(step, x0) <= MIN_GAIN * last[1]:
                 step = None
         if step is None:
-            self._gain = self._fresh_gain(params)
+            self._gain = self._fresh_gain(params, rows_read)
             if self._gain is None:
                 return None
             step = self._gain @ move
@@ -261,14 +273,17 @@ class NewtonSteps:
         self._last = (point, dist, x0, move)
         return point, remaining
 
-    def _fresh_gain(self, params: MixtureParams) -> Array | None:
+    def _fresh_gain(self, params: MixtureParams, rows_read: float) -> Array | None:
         """``I_obs^{-1} I_c`` from the subsample's informations at ``params``, or ``None``
-        when the observed information is not regular."""
-        if self._sample is None:
-            self._sample = subsample(self.data)
+        when the observed information is not regular (see :meth:`point`)."""
+        units = max(float(SAMPLE_UNITS), min(self._units, INFO_SHARE * rows_read / INFO_COST))
+        if self._sample is None or self._sample_units != units:
+            self._sample, self._sample_units = subsample(self.data, units), units
         complete, missing = information_pieces(self._sample, self.model, params)
         chol = _cholesky_if_regular(complete - missing)
         if chol is None:
+            if self._sample is not self.data:
+                self._units = 2.0 * units
             return None
         return np.asarray(np.linalg.solve(chol.T, np.linalg.solve(chol, complete)), dtype=float)
 
