@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import glm_model, glm_params
+from helpers import glm_model, glm_params, poisson_regressions, two_gaussian_lines
 from emglm.engine import accel, em
 from emglm.exceptions import InputError
 from emglm.data.arrays import MixtureData
@@ -13,25 +13,12 @@ from emglm.families import get_family
 
 
 def _poisson_mixture(seed: int = 5, n: int = 1500):
-    rng = np.random.default_rng(seed)
-    X = np.column_stack([np.ones(n), rng.normal(size=(n, 2))])
-    coef = np.array([[1.0, 0.4, -0.3], [1.6, -0.3, 0.2], [0.3, 0.2, 0.5]])
-    lab = rng.integers(0, 3, size=n)
-    y = rng.poisson(np.exp(np.einsum("ij,ij->i", X, coef[lab]))).astype(float)
-    start = np.where(rng.random(n) < 0.6, lab, rng.integers(0, 3, size=n))
-    data = MixtureData(y, X, np.zeros(n), np.ones(n), np.ones(n), np.ones((n, 1)))
-    return data, np.eye(3)[start]
+    coef = [[1.0, 0.4, -0.3], [1.6, -0.3, 0.2], [0.3, 0.2, 0.5]]
+    return poisson_regressions(n, seed, coef, keep=0.6)
 
 
 def _gaussian_mixture(seed: int = 6, n: int = 1200):
-    rng = np.random.default_rng(seed)
-    X = np.column_stack([np.ones(n), rng.normal(size=n)])
-    coef = np.array([[0.0, 1.0], [1.0, -1.0]])
-    lab = rng.integers(0, 2, size=n)
-    y = np.einsum("ij,ij->i", X, coef[lab]) + np.array([0.5, 1.0])[lab] * rng.normal(size=n)
-    start = np.where(rng.random(n) < 0.7, lab, 1 - lab)
-    data = MixtureData(y, X, np.zeros(n), np.ones(n), np.ones(n), np.ones((n, 1)))
-    return data, np.eye(2)[start]
+    return two_gaussian_lines(n, seed, [[0.0, 1.0], [1.0, -1.0]], [0.5, 1.0])
 
 
 @pytest.mark.parametrize(

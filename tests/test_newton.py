@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import glm_model
+from helpers import glm_model, poisson_regressions, two_gaussian_lines
 from emglm.data.arrays import Grouping, MixtureData
 from emglm.engine import em, newton
 from emglm.exceptions import InputError
@@ -17,25 +17,12 @@ from statsmodels.tools.numdiff import approx_hess
 
 def _overlapping_poisson(n: int = 4000, seed: int = 3):
     """Three Poisson regressions that overlap: EM's rate is close to 1."""
-    rng = np.random.default_rng(seed)
-    X = np.column_stack([np.ones(n), 0.5 * rng.normal(size=(n, 2))])
-    coef = np.array([[1.0, 0.5, -0.5], [2.0, -0.4, 0.3], [0.0, 0.2, 0.2]])
-    lab = rng.integers(0, 3, size=n)
-    y = rng.poisson(np.exp(np.einsum("ij,ij->i", X, coef[lab]))).astype(float)
-    start = np.where(rng.random(n) < 0.7, lab, rng.integers(0, 3, size=n))
-    data = MixtureData(y, X, np.zeros(n), np.ones(n), np.ones(n), np.ones((n, 1)))
-    return data, np.eye(3)[start]
+    coef = [[1.0, 0.5, -0.5], [2.0, -0.4, 0.3], [0.0, 0.2, 0.2]]
+    return poisson_regressions(n, seed, coef, x_scale=0.5, keep=0.7)
 
 
 def _gaussian(n: int = 3000, seed: int = 4):
-    rng = np.random.default_rng(seed)
-    X = np.column_stack([np.ones(n), rng.normal(size=n)])
-    coef = np.array([[0.0, 1.0], [1.0, -0.5]])
-    lab = rng.integers(0, 2, size=n)
-    y = np.einsum("ij,ij->i", X, coef[lab]) + np.array([0.6, 1.2])[lab] * rng.normal(size=n)
-    start = np.where(rng.random(n) < 0.7, lab, 1 - lab)
-    data = MixtureData(y, X, np.zeros(n), np.ones(n), np.ones(n), np.ones((n, 1)))
-    return data, np.eye(2)[start]
+    return two_gaussian_lines(n, seed, [[0.0, 1.0], [1.0, -0.5]], [0.6, 1.2])
 
 
 @pytest.fixture
