@@ -198,3 +198,24 @@ def test_no_newton_step_where_the_information_is_singular(whole_data) -> None:
 def test_newton_option_must_be_a_bool() -> None:
     with pytest.raises(InputError, match="newton must be True or False; got 'yes'"):
         em.EMOptions(newton="yes")  # type: ignore[arg-type]
+
+
+def test_steps_that_stop_shrinking_near_the_optimum_end_newton_steps(monkeypatch, whole_data) -> None:
+    """A gain no better than EM's own (the identity: the step is the EM map's move) makes
+    steps that shrink at EM's slow rate, not by half: near the optimum Newton steps then
+    end for the run."""
+    data, tau0 = _overlapping_poisson(n=1500)
+    model, fit = _fit(data, "poisson", tau0, False, tol=1e-6)
+    size = model.pack(fit.params).size
+    monkeypatch.setattr(newton.NewtonSteps, "_fresh_gain", lambda self, *a: np.eye(size))
+    monkeypatch.setattr(newton, "REUSE_BELOW", 0.0)  # a fresh (identity) gain every step
+    monkeypatch.setattr(newton, "NEAR", 1.0)
+
+    def em_map(params):
+        return em.m_step(data, model, em.e_step(data, model, params)[1], params)
+
+    steps = newton.NewtonSteps(model, data)
+    point, dist = steps.point(fit.params, em_map(fit.params))
+    np.testing.assert_allclose(model.pack(point), model.pack(em_map(fit.params)))
+    assert steps.point(point, em_map(point)) is None
+    assert steps.point(point, em_map(point)) is None  # and for the rest of the run
