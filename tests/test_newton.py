@@ -91,7 +91,7 @@ def test_newton_from_a_subsample_lands_where_the_whole_data_do(monkeypatch, unit
     data, tau0 = _overlapping_poisson(n=6000)
     x_best, _ = _optimum(data, "poisson", tau0)
     monkeypatch.setattr(newton, "SAMPLE_UNITS", units)
-    assert newton.worthwhile(data) and newton.subsample(data).n_rows == units
+    assert newton.worthwhile(data.n_units) and newton.subsample(data).n_rows == units
     sizes = []
     real = newton.information_pieces
     monkeypatch.setattr(
@@ -116,7 +116,7 @@ def test_no_newton_steps_on_small_data() -> None:
     """Below four times ``SAMPLE_UNITS`` rows the informations would cost more passes than
     Newton saves: the run is SQUAREM's alone."""
     data, tau0 = _overlapping_poisson(n=4000)
-    assert not newton.worthwhile(data)
+    assert not newton.worthwhile(data.n_units)
     _, on = _fit(data, "poisson", tau0, True)
     _, off = _fit(data, "poisson", tau0, False)
     np.testing.assert_array_equal(on.llf_history, off.llf_history)
@@ -138,7 +138,7 @@ def test_subsample_takes_evenly_spaced_units_and_whole_groups(monkeypatch) -> No
     plain = MixtureData(data.y, data.X, data.offset, data.trials, data.weights, data.Z)
     monkeypatch.setattr(newton, "SAMPLE_UNITS", 100)
     np.testing.assert_array_equal(newton.subsample(plain).y, data.y[::10])
-    assert newton.worthwhile(plain) and not newton.worthwhile(data)  # 1000 rows, 200 groups
+    assert newton.worthwhile(plain.n_units) and not newton.worthwhile(data.n_units)
 
 
 def test_information_pieces_give_the_hessian_of_the_observed_llf() -> None:

@@ -253,7 +253,7 @@ def _fit(
         floor = 1e-10 * max(census["y2"] / n_rows - mean * mean, 1e-300)
     unit_nobs = None if group is None else float(census["unit_nobs"])
     facts = steps.DataFacts(nobs, model.data.n_columns, floor, unit_nobs)
-    fit = loop.run_em(run, mixture, start_value, facts, options.em_options())
+    fit = loop.run_em(run, mixture, start_value, facts, options.em_options(), model.data, n_rows)
 
     stats = run([FitStatsJob(fit.params)])[0]
     order = em.canonical_order(mixture, fit.params, stats["prior_sum"] / nobs)

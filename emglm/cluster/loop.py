@@ -18,16 +18,28 @@ import numpy as np
 from emglm.cluster import shared_steps, steps
 from emglm.cluster.jobs import glm_driver, glm_params, with_glm
 from emglm.cluster.steps import DataFacts, Posterior, Run
-from emglm.engine import accel
+from emglm.data.arrays import MixtureData
+from emglm.engine import accel, newton
 from emglm.engine.em import MixtureModel, MixtureParams
 from emglm.engine.state import DropLog, EMFit, EMOptions
 
 
 def run_em(
-    run: Run, model: MixtureModel, start: MixtureParams, facts: DataFacts, options: EMOptions
+    run: Run,
+    model: MixtureModel,
+    start: MixtureParams,
+    facts: DataFacts,
+    options: EMOptions,
+    sample: MixtureData | None = None,
+    n_units: int = 0,
 ) -> EMFit:
     """EM (``options.method == "em"``) from full parameters; ``EMFit.posterior`` holds the
-    final :class:`~emglm.cluster.steps.Posterior` (by reference)."""
+    final :class:`~emglm.cluster.steps.Posterior` (by reference).
+
+    With ``sample`` (rows in memory, e.g. the warm-up's sample of whole partitions) and
+    ``n_units`` units in all, SQUAREM ends with the in-memory engine's Newton steps
+    (:mod:`emglm.engine.newton`) where they pay: their informations come from the sample,
+    the EM map's move from the partitions' sums, their points' E-steps from a pass."""
     log = DropLog()
     n_maps = 0
 
@@ -51,6 +63,19 @@ def run_em(
             return None
         return steps.propose(run, model, post, current, facts, options)
 
+    def unpack(vec: np.ndarray, like: MixtureParams) -> MixtureParams:
+        return _unpack(model, vec, like, facts.floor)
+
+    newton_point = None
+    if options.newton and sample is not None and newton.worthwhile(n_units):
+        newton_steps = newton.NewtonSteps(model, sample, unpack)
+
+        def newton_point(post: Posterior, current: MixtureParams):  # type: ignore[no-untyped-def]
+            proposal = propose(post, current)
+            if proposal is None:
+                return None
+            return newton_steps.point(current, proposal, rows_read=n_maps * n_units)
+
     if options.accel == "squarem":
         fit, _ = accel.squarem(
             start,
@@ -59,8 +84,9 @@ def run_em(
             options.tol,
             options.max_iter,
             model.pack,
-            lambda vec, like: _unpack(model, vec, like, facts.floor),
+            unpack,
             propose=propose,  # type: ignore[arg-type]
+            newton=newton_point,  # type: ignore[arg-type]
         )
     else:
         fit = _plain(start, e_step_at, em_map, options)

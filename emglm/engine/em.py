@@ -284,7 +284,7 @@ def _run_squarem(
         # The M-step from p2 mostly gives way to a jump: linearising there is wasted.
         lambda posterior, current: em_map(posterior, current, linearise=False),
         propose if proposals else None,
-        newton_point if options.newton and newton.worthwhile(data) and proposals else None,
+        newton_point if options.newton and newton.worthwhile(data.n_units) and proposals else None,
     )
     notes, drops = log.finished()
     return replace(fit, notes=notes, drops=drops)

@@ -27,6 +27,8 @@ Everything here works on NumPy arrays only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -126,16 +128,16 @@ def _pieces_of_chunk(
     return complete, missing
 
 
-def worthwhile(data: MixtureData) -> bool:
-    """Whether Newton steps pay on ``data``: when it has at least ``SAMPLE_RATIO`` times
-    ``SAMPLE_UNITS`` units (rows, or groups).
+def worthwhile(n_units: int) -> bool:
+    """Whether Newton steps pay on data of ``n_units`` units (rows, or groups): when there
+    are at least ``SAMPLE_RATIO`` times ``SAMPLE_UNITS``.
 
     The informations cost about 40 times a compiled pass over the same rows (NumPy's
     dense scores), so that from a subsample of a quarter of the rows each costs about ten
     passes over all of them; below that, the M-steps Newton saves do not pay for it
     (measured: at n=1e5, with a subsample of every 20th row, half the M-steps in the
     same time)."""
-    return data.n_units >= SAMPLE_RATIO * SAMPLE_UNITS
+    return n_units >= SAMPLE_RATIO * SAMPLE_UNITS
 
 
 def subsample(data: MixtureData, units: float | None = None) -> MixtureData:
@@ -199,9 +201,18 @@ class NewtonSteps:
     True
     """
 
-    def __init__(self, model: MixtureModel, data: MixtureData) -> None:
+    def __init__(
+        self,
+        model: MixtureModel,
+        data: MixtureData,
+        unpack: Callable[[Array, MixtureParams], MixtureParams] | None = None,
+    ) -> None:
+        """``data``: the rows the informations come from (subsampled further when they are
+        many). ``unpack``: the model's unpacking of the packed parameters where ``data``
+        is not the data fitted (default :meth:`MixtureModel.unpack` on ``data``)."""
         self.model = model
         self.data = data
+        self._unpack = unpack or (lambda vec, like: model.unpack(data, vec, like))
         self._sample: MixtureData | None = None  # made at the first step
         self._units = float(SAMPLE_UNITS)  # the subsample's size asked for next
         self._sample_units = 0.0  # the size asked for when the subsample was taken
@@ -269,7 +280,7 @@ class NewtonSteps:
                 # The steps shrink by q: the point's distance to the optimum is about the
                 # rest of that series, q dist / (1 - q).
                 remaining = dist * q / (1.0 - q)
-        point = self.model.unpack(self.data, x0 + step, proposal)
+        point = self._unpack(x0 + step, proposal)
         self._last = (point, dist, x0, move)
         return point, remaining
 
