@@ -71,10 +71,9 @@ def run_em(
         newton_steps = newton.NewtonSteps(model, sample, unpack)
 
         def newton_point(post: Posterior, current: MixtureParams):  # type: ignore[no-untyped-def]
-            proposal = propose(post, current)
-            if proposal is None:
-                return None
-            return newton_steps.point(current, proposal, rows_read=n_maps * n_units)
+            return newton_steps.point(
+                current, lambda: propose(post, current), rows_read=n_maps * n_units
+            )
 
     if options.accel == "squarem":
         fit, _ = accel.squarem(

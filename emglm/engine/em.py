@@ -262,17 +262,18 @@ def _run_squarem(
             return None
         return propose_step(data, model, posterior, current, made_for(posterior), options)
 
-    steps = newton.NewtonSteps(model, data)
-
-    def newton_point(
-        posterior: Array, current: MixtureParams
-    ) -> tuple[MixtureParams, float] | None:
-        proposal = propose(posterior, current)
-        if proposal is None:
-            return None
-        return steps.point(current, proposal, rows_read=n_maps * data.n_units)
-
     proposals = hasattr(model.components, "propose")
+    newton_point = None
+    if options.newton and proposals and newton.worthwhile(data.n_units):
+        steps = newton.NewtonSteps(model, data)
+
+        def newton_point(
+            posterior: Array, current: MixtureParams
+        ) -> tuple[MixtureParams, float] | None:
+            return steps.point(
+                current, lambda: propose(posterior, current), rows_read=n_maps * data.n_units
+            )
+
     fit, _ = accel.squarem(
         params,
         e_step_at,
@@ -284,7 +285,7 @@ def _run_squarem(
         # The M-step from p2 mostly gives way to a jump: linearising there is wasted.
         lambda posterior, current: em_map(posterior, current, linearise=False),
         propose if proposals else None,
-        newton_point if options.newton and newton.worthwhile(data.n_units) and proposals else None,
+        newton_point,
     )
     notes, drops = log.finished()
     return replace(fit, notes=notes, drops=drops)

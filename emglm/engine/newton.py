@@ -194,7 +194,7 @@ class NewtonSteps:
     >>> best = model.pack(fit.params)
     >>> near = model.unpack(data, best + 0.01, fit.params)
     >>> em = m_step(data, model, e_step(data, model, near)[1], near)
-    >>> point, _ = NewtonSteps(model, data).point(near, em)
+    >>> point, _ = NewtonSteps(model, data).point(near, lambda: em)
     >>> err_em = np.abs(model.pack(em) - best).max()
     >>> err_newton = np.abs(model.pack(point) - best).max()
     >>> bool(err_newton < 0.1 * err_em)
@@ -223,11 +223,16 @@ class NewtonSteps:
         self._off = False  # Newton steps ended for the run
 
     def point(
-        self, params: MixtureParams, proposal: MixtureParams, rows_read: float = 0.0
+        self,
+        params: MixtureParams,
+        propose: Callable[[], MixtureParams | None],
+        rows_read: float = 0.0,
     ) -> tuple[MixtureParams, float] | None:
-        """Where the Newton step from ``params`` leads, given the EM map's ``proposal``
-        there, and the estimated distance of that point to the optimum (relative to
-        ``1 + |parameter|``, the largest over the parameters); ``None`` for no step.
+        """Where the Newton step from ``params`` leads, given the EM map's proposal there
+        (``propose()``, called only when a step is to be made: on Dask it reads the
+        partitions; ``None`` for none), and the estimated distance of that point to the
+        optimum (relative to ``1 + |parameter|``, the largest over the parameters);
+        ``None`` for no step.
 
         The step is ``G (pack(proposal) - pack(params))`` with the gain
         ``G = I_obs^{-1} I_c`` from the subsample's informations (their scale cancels).
@@ -253,6 +258,9 @@ class NewtonSteps:
         if last is not None and not follows and last[1] < NEAR:
             self._off = True  # a short step was not taken
         if self._off:
+            return None
+        proposal = propose()
+        if proposal is None:
             return None
         x0 = self.model.pack(params)
         move = self.model.pack(proposal) - x0
